@@ -1,0 +1,25 @@
+"""nbprofile's exceptions: one root, one subclass per place things go wrong.
+
+Each message says what failed and what to do about it, on one line.
+"""
+
+from __future__ import annotations
+
+
+class NbprofileError(Exception):
+    """Root of every error nbprofile raises on purpose."""
+
+
+class StoreError(NbprofileError):
+    """The record store cannot be opened, read or written."""
+
+
+class MeterError(NbprofileError):
+    """A meter failed; the profiler disables it and carries on."""
+
+
+class BudgetExceeded(NbprofileError):
+    """A ``%%budget --strict`` or ``--enforce`` limit failed (or ``nbprofile.budget()`` in a script).
+
+    The cell's record is stored with the failed verdict before this is raised.
+    """

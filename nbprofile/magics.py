@@ -1,0 +1,158 @@
+"""``%nbprofile`` (control and inspection) and ``%%budget`` (limits for one cell).
+
+Misuse is a one-line :class:`~IPython.core.error.UsageError` (no traceback)
+that says what would be right; nothing is changed by a command that fails.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING, Any, Callable
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import MagicArgumentParser
+
+if TYPE_CHECKING:
+    from nbprofile.profiler import Profiler
+
+SUBCOMMANDS = ("on", "off", "status", "footer", "history", "last", "budget")
+
+
+def _parser(prog: str, description: str) -> MagicArgumentParser:
+    return MagicArgumentParser(prog=f"%nbprofile {prog}", description=description, add_help=False)
+
+
+def parse_duration(text: str) -> float:
+    """``500ms`` / ``0.5s`` / ``2min`` → seconds, with the budget grammar's units."""
+    from nbprofile.budget import BudgetSyntaxError, parse_limit
+
+    try:
+        return parse_limit(f"time<={text}").value
+    except BudgetSyntaxError as exc:
+        raise UsageError(f"bad duration {text!r}: {str(exc).split(': ', 1)[-1]}") from None
+
+
+@magics_class
+class NbprofileMagics(Magics):
+    """The magics of one :class:`~nbprofile.profiler.Profiler`."""
+
+    def __init__(self, shell: Any, profiler: Profiler) -> None:
+        super().__init__(shell)
+        self.profiler = profiler
+        self._commands: dict[str, Callable[[list[str]], Any]] = {
+            "on": self._on, "off": self._off, "status": self._status, "footer": self._footer,
+            "history": self._history, "last": self._last, "budget": self._budget,
+        }
+
+    @line_magic
+    def nbprofile(self, line: str) -> Any:
+        """Control nbprofile, which measures every cell of this kernel.
+
+        Usage::
+
+          %nbprofile status                 what is measured here, and how
+          %nbprofile on | off               switch measuring on or off
+          %nbprofile footer compact|full|off [--quiet-below 0.5s]
+          %nbprofile history [N] [--run]    the last N records of this notebook (default 20)
+          %nbprofile last                   every reading of the previous cell
+          %nbprofile budget LIMIT ...       a budget for the running totals of this session
+        """
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"%nbprofile: {exc}") from None
+        if not words:
+            words = ["status"]
+        command = self._commands.get(words[0])
+        if command is None:
+            raise UsageError(
+                f"%nbprofile: unknown command {words[0]!r}; use one of: {', '.join(SUBCOMMANDS)}"
+            )
+        return command(words[1:])
+
+    # -- subcommands ---------------------------------------------------------
+    def _no_args(self, name: str, args: list[str]) -> None:
+        if args:
+            raise UsageError(f"%nbprofile {name} takes no arguments (got {' '.join(args)!r})")
+
+    def _on(self, args: list[str]) -> None:
+        self._no_args("on", args)
+        self.profiler.enabled = True
+        print("nbprofile: measuring every cell")
+
+    def _off(self, args: list[str]) -> None:
+        self._no_args("off", args)
+        self.profiler.enabled = False
+        print("nbprofile: measuring is off; %nbprofile on to resume")
+
+    def _status(self, args: list[str]) -> Any:
+        self._no_args("status", args)
+        from nbprofile.status import StatusReport
+
+        return StatusReport.of(self.profiler)
+
+    def _footer(self, args: list[str]) -> None:
+        parser = _parser("footer", "How the footer under each cell looks.")
+        parser.add_argument("mode", choices=("compact", "full", "off"))
+        parser.add_argument("--quiet-below", metavar="DURATION", default=None,
+                            help="no footer for cells faster than this (e.g. 0.5s)")
+        opts = parser.parse_args(args)
+        quiet = parse_duration(opts.quiet_below) if opts.quiet_below is not None else None
+        self.profiler.footer_mode = opts.mode
+        if quiet is not None:
+            self.profiler.quiet_below_s = quiet
+
+    def _history(self, args: list[str]) -> Any:
+        parser = _parser("history", "Stored records of this notebook, oldest first.")
+        parser.add_argument("n", nargs="?", type=int, default=20)
+        parser.add_argument("--run", action="store_true", help="only this kernel's run")
+        opts = parser.parse_args(args)
+        if opts.n <= 0:
+            raise UsageError("%nbprofile history: N must be a positive number of records")
+        from nbprofile.display import RecordTable
+
+        records, title = self._records(opts.n, opts.run)
+        return RecordTable(records, title)
+
+    def _records(self, n: int, run_only: bool) -> tuple[list[Any], str]:
+        profiler = self.profiler
+        store = profiler.store
+        if store is None:
+            records = profiler.unsaved[-n:]
+            return records, "nbprofile history (not stored: the store is unavailable)"
+        if run_only or profiler.notebook is None:
+            records = store.history(None, n, run_id=profiler.run.run_id)
+            return records, f"nbprofile history of this run ({profiler.run.run_id})"
+        records = store.history(profiler.notebook, n)
+        return records, f"nbprofile history of {profiler.notebook}"
+
+    def _last(self, args: list[str]) -> Any:
+        self._no_args("last", args)
+        from nbprofile.display import RecordDetail
+
+        record = self.profiler.last_record
+        if record is None:
+            records, _ = self._records(1, False)
+            record = records[-1] if records else None
+        if record is None:
+            print("nbprofile: no cell has been measured yet")
+            return None
+        return RecordDetail(record)
+
+    def _budget(self, args: list[str]) -> Any:
+        from nbprofile.budget_runtime import session_budget_command
+
+        return session_budget_command(self.profiler, args)
+
+    @cell_magic
+    def budget(self, line: str, cell: str) -> Any:
+        """Run the cell under limits and judge it: ``%%budget time<=30s vram<=8GiB``.
+
+        Options: ``--strict`` (raise BudgetExceeded after the cell if a limit
+        failed, so Run All stops), ``--enforce`` (stop the cell as soon as a
+        limit that can be watched live is crossed), ``--name NAME``.
+        """
+        from nbprofile.budget_runtime import run_budget_cell
+
+        return run_budget_cell(self.profiler, self.shell, line, cell)

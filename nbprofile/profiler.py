@@ -1,0 +1,405 @@
+"""The Profiler: owns the meters, the current run and the store, and hooks the cells.
+
+Data flows one way (see DESIGN.md): ``pre_run_cell`` opens a window on every
+meter, the user's code runs untouched, ``post_run_cell`` closes the window,
+turns the readings into a :class:`~nbprofile.record.CellRecord`, judges it
+against its budget, commits it, and only then shows the footer.
+
+A profiler fault never reaches the user's cell: every hook catches its own
+failures, a meter that raises is switched off for the rest of the run with one
+warning, and the record notes which meter failed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
+
+from nbprofile.errors import StoreError
+from nbprofile.meters.base import Availability, Meter, Reading, Readings
+from nbprofile.record import CellRecord, RunInfo, Status, code_hash, new_run_id
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
+
+    from nbprofile.store import RecordStore
+
+FooterMode = Literal["compact", "full", "off"]
+#: records kept in memory while the store cannot be written, oldest dropped first
+MAX_UNSAVED = 10_000
+RUN_ID_ENV = "NBPROFILE_RUN_ID"
+
+
+class NbprofileWarning(UserWarning):
+    """Something nbprofile could not do; the notebook is unaffected."""
+
+
+def default_meters() -> list[Meter]:
+    """The meters that work everywhere, in begin order (the wall clock last)."""
+    from nbprofile.meters.clock import CpuClock, WallClock
+    from nbprofile.meters.memory import PeakRss
+
+    return [PeakRss(), CpuClock(), WallClock()]
+
+
+@dataclass
+class Window:
+    """An open measurement window and what it closed with."""
+
+    key: object
+    started_at: float
+    began_ns: int
+    readings: Readings | None = None
+    faults: list[str] = field(default_factory=list)
+    overhead_ns: int = 0
+
+
+@dataclass
+class CellState:
+    """What the profiler knows about the cell that is running."""
+
+    window: Window
+    cell_id: str | None
+    source: str
+    budget: Any = None  # a BudgetSpec, set by %%budget while the cell runs
+    body_status: Status | None = None  # set when %%budget ran the body itself
+    body_error_type: str | None = None
+
+
+class Profiler:
+    """One per process: measures cells (when hooked into a shell) and ``measure()`` blocks."""
+
+    def __init__(
+        self,
+        shell: InteractiveShell | None = None,
+        *,
+        store: RecordStore | None = None,
+        meters: Iterable[Meter] | None = None,
+        notebook: str | None = None,
+        store_factory: Callable[[], RecordStore] | None = None,
+    ) -> None:
+        self.shell = shell
+        self.enabled = True
+        self.footer_mode: FooterMode = "compact"
+        self.quiet_below_s = 0.0
+        self.meters: list[Meter] = list(meters) if meters is not None else default_meters()
+        self.availability: dict[str, Availability] = {}
+        self.disabled: dict[str, str] = {}  # meter name -> why it was switched off
+        for meter in self.meters:
+            self.availability[meter.name] = self._probe(meter)
+        self._end_order = self.meters[::-1]
+        self.notebook = notebook if notebook is not None else _notebook_path(shell)
+        self.run = RunInfo(
+            # `nbprofile run` names the run it starts, to find its records afterwards
+            run_id=os.environ.get(RUN_ID_ENV) or new_run_id(), notebook=self.notebook, kernel_id=_kernel_id(),
+            started_at=time.time(), nbprofile=_version(),
+        )
+        self._store = store
+        self._store_factory = store_factory
+        self._store_error: str | None = None
+        self._unsaved: deque[CellRecord] = deque(maxlen=MAX_UNSAVED)
+        self._seq = 0
+        self._warned: set[str] = set()
+        self.cell: CellState | None = None
+        self.last_record: CellRecord | None = None
+        self.session_budget: Any = None  # a budget.SessionBudget, set by %nbprofile budget
+        self._hooked = False
+
+    # -- meters --------------------------------------------------------------
+    def _probe(self, meter: Meter) -> Availability:
+        try:
+            return meter.probe()
+        except Exception as exc:  # a broken probe must not stop the extension loading
+            self.disabled[meter.name] = f"probe failed: {type(exc).__name__}: {exc}"
+            return Availability(False, self.disabled[meter.name])
+
+    def active_meters(self) -> list[Meter]:
+        return [m for m in self.meters if m.name not in self.disabled]
+
+    def _fault(self, meter: Meter, stage: str, exc: BaseException, window: Window) -> None:
+        reason = f"{meter.name} meter failed in {stage}: {type(exc).__name__}: {exc}"
+        self.disabled[meter.name] = reason
+        window.faults.append(reason)
+        self.warn_once(f"meter:{meter.name}", f"{reason}; it is off for the rest of this run")
+
+    def open_window(self, key: object) -> Window:
+        """Begin every active meter; the wall clock (last in the list) begins last."""
+        t0 = perf_counter_ns()
+        window = Window(key=key, started_at=time.time(), began_ns=t0)
+        for meter in self.meters:
+            if meter.name in self.disabled:
+                continue
+            try:
+                meter.begin(key)
+            except Exception as exc:
+                self._fault(meter, "begin", exc, window)
+        window.overhead_ns = perf_counter_ns() - t0
+        return window
+
+    def close_window(self, window: Window) -> Readings:
+        """End every meter (wall clock first) and keep the readings on the window."""
+        if window.readings is not None:
+            return window.readings
+        t0 = perf_counter_ns()
+        readings: Readings = {}
+        for meter in self._end_order:
+            if meter.name in self.disabled:
+                meter.discard(window.key)
+                for k in meter.keys:
+                    readings[k] = Reading.unavailable(_unit_of(k), self.disabled[meter.name])
+                continue
+            try:
+                readings.update(meter.end(window.key))
+            except Exception as exc:
+                self._fault(meter, "end", exc, window)
+                for k in meter.keys:
+                    readings[k] = Reading.unavailable(_unit_of(k), self.disabled[meter.name])
+        window.readings = readings
+        window.overhead_ns += perf_counter_ns() - t0
+        return readings
+
+    def discard_window(self, window: Window) -> None:
+        for meter in self.meters:
+            try:
+                meter.discard(window.key)
+            except Exception as exc:
+                self.warn_once(f"discard:{meter.name}", f"{meter.name} meter failed to discard: {exc}")
+
+    # -- the cell hooks ------------------------------------------------------
+    def pre_run_cell(self, info: ExecutionInfo) -> None:
+        if not self.enabled:
+            return
+        try:
+            if self.cell is not None:  # the previous cell never reached post_run_cell
+                self.discard_window(self.cell.window)
+            cell_id = getattr(info, "cell_id", None) or _parent_cell_id(self.shell)
+            source = info.raw_cell or ""
+            self.cell = CellState(window=self.open_window(object()), cell_id=cell_id, source=source)
+        except Exception as exc:
+            self.cell = None
+            self.warn_once("pre_run_cell", f"could not start measuring this cell: {exc!r}")
+
+    def post_run_cell(self, result: ExecutionResult) -> None:
+        cell, self.cell = self.cell, None
+        if cell is None:
+            return  # measurement was off when the cell started, or this cell loaded us
+        if not self.enabled:
+            self.discard_window(cell.window)
+            return
+        try:
+            record = self._finish_cell(cell, result)
+        except Exception as exc:
+            self.warn_once("post_run_cell", f"could not record this cell: {exc!r}")
+            return
+        self.save(record)
+        self.show_footer(record)
+        if self.session_budget is not None:
+            self._check_session_budget(record)
+
+    def _check_session_budget(self, record: CellRecord) -> None:
+        try:
+            events = self.session_budget.add(record.readings)
+        except Exception as exc:
+            self.warn_once("session-budget", f"could not update the session budget: {exc!r}")
+            return
+        if events and self.shell is not None:
+            text = "\n".join(("⚠ " if e.kind == "warning" else "✗ ") + e.describe() for e in events)
+            _publish({"text/plain": text,
+                      "text/html": f'<div class="nbprofile-session" style="color: var(--jp-warn-color1, #b26a00)">'
+                                   f'{_escape(text)}</div>'})
+
+    def _finish_cell(self, cell: CellState, result: ExecutionResult) -> CellRecord:
+        t0 = perf_counter_ns()
+        readings = self.close_window(cell.window)
+        if cell.body_status is not None:
+            status, error_type = cell.body_status, cell.body_error_type
+        else:
+            status, error_type = _status_of(result)
+        execution_count = getattr(result, "execution_count", None)
+        record = self._make_record(cell.window, readings, cell.cell_id, cell.source,
+                                   execution_count, status, error_type)
+        if cell.budget is not None:
+            self.judge(record, cell.budget)
+        record.overhead_s = (cell.window.overhead_ns + perf_counter_ns() - t0) / 1e9
+        return record
+
+    def _make_record(self, window: Window, readings: Readings, cell_id: str | None, source: str,
+                     execution_count: int | None, status: Status, error_type: str | None,
+                     name: str | None = None) -> CellRecord:
+        self._seq += 1
+        return CellRecord(
+            run_id=self.run.run_id, seq=self._seq, notebook=self.notebook, cell_id=cell_id,
+            execution_count=execution_count, code_hash=code_hash(source), source=source,
+            started_at=window.started_at, status=status, error_type=error_type,
+            readings=readings, overhead_s=window.overhead_ns / 1e9, name=name,
+            notes=list(window.faults),
+        )
+
+    def judge(self, record: CellRecord, spec: Any) -> Any:
+        """Evaluate a budget for a record and keep the verdict on it."""
+        from nbprofile.budget_runtime import judge_record
+
+        return judge_record(self, record, spec)
+
+    # -- the store -----------------------------------------------------------
+    @property
+    def store(self) -> RecordStore | None:
+        if self._store is None and self._store_error is None:
+            try:
+                if self._store_factory is not None:
+                    self._store = self._store_factory()
+                else:
+                    from nbprofile.store import SQLiteStore
+
+                    self._store = SQLiteStore()
+            except StoreError as exc:
+                self._store_error = str(exc)
+                self.warn_once("store-open", f"{exc}; records are kept in memory for now")
+        return self._store
+
+    def save(self, record: CellRecord) -> None:
+        """Commit a record (after any that are waiting); keep it in memory if the store fails."""
+        self.last_record = record
+        store = self.store
+        if store is None:
+            self._unsaved.append(record)
+            return
+        try:
+            while self._unsaved:
+                store.write(self._unsaved[0], self.run)
+                self._unsaved.popleft()
+            store.write(record, self.run)
+        except StoreError as exc:
+            self._unsaved.append(record)
+            self.warn_once("store-write", f"{exc}; records are kept in memory and written when it works again")
+
+    @property
+    def unsaved(self) -> list[CellRecord]:
+        return list(self._unsaved)
+
+    # -- output --------------------------------------------------------------
+    def show_footer(self, record: CellRecord) -> None:
+        if self.footer_mode == "off" or self.shell is None:
+            return
+        wall = record.value("wall_s")
+        failed = record.verdict_status == "fail"
+        if wall is not None and wall < self.quiet_below_s and not failed:
+            return
+        try:
+            from nbprofile.display import footer_bundle
+
+            _publish(footer_bundle(record, self.footer_mode))
+        except Exception as exc:
+            self.warn_once("footer", f"could not show the footer: {exc!r}")
+
+    def warn_once(self, key: str, message: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        warnings.warn(f"nbprofile: {message}", NbprofileWarning, stacklevel=2)
+
+    # -- hooking -------------------------------------------------------------
+    def register(self) -> None:
+        if self.shell is None or self._hooked:
+            return
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        self._hooked = True
+
+    def unregister(self) -> None:
+        if self.shell is not None and self._hooked:
+            self.shell.events.unregister("pre_run_cell", self.pre_run_cell)
+            self.shell.events.unregister("post_run_cell", self.post_run_cell)
+            self._hooked = False
+        if self.cell is not None:
+            self.discard_window(self.cell.window)
+            self.cell = None
+
+    def close(self) -> None:
+        self.unregister()
+        for meter in self.meters:
+            try:
+                meter.close()
+            except Exception as exc:
+                self.warn_once(f"close:{meter.name}", f"{meter.name} meter failed to close: {exc}")
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+# -- helpers ------------------------------------------------------------------
+
+_UNITS = {"_s": "s", "_bytes": "B", "_j": "J", "_g": "g", "_usd": "USD", "_tokens": "tokens", "_flops": "FLOP"}
+
+
+def _unit_of(key: str) -> str:
+    for suffix, unit in _UNITS.items():
+        if key.endswith(suffix):
+            return unit
+    return ""
+
+
+def _status_of(result: ExecutionResult) -> tuple[Status, str | None]:
+    error = result.error_before_exec or result.error_in_exec
+    if error is None:
+        return "ok", None
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted", "KeyboardInterrupt"
+    return "error", type(error).__name__
+
+
+def _publish(bundle: dict[str, str]) -> None:
+    from IPython.display import display
+
+    display(bundle, raw=True)
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text).replace("\n", "<br>")
+
+
+def _parent_cell_id(shell: InteractiveShell | None) -> str | None:
+    """The ``cellId`` JupyterLab puts in the execute request (older IPython lacks ``info.cell_id``)."""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return None
+    try:
+        parent = kernel.get_parent()
+    except Exception:  # no request in flight (e.g. a comm message); nothing to read
+        return None
+    metadata = parent.get("metadata") if isinstance(parent, dict) else None
+    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
+    return cell_id if isinstance(cell_id, str) else None
+
+
+def _notebook_path(shell: InteractiveShell | None) -> str | None:
+    """The notebook this kernel serves, as the frontend named it at kernel start."""
+    path = os.environ.get("JPY_SESSION_NAME")
+    if not path and shell is not None:
+        ns = shell.user_ns
+        path = ns.get("__session__") or ns.get("__vsc_ipynb_file__")
+    return str(path) if path else None
+
+
+def _kernel_id() -> str | None:
+    module = sys.modules.get("ipykernel.kernelapp")
+    if module is None or not module.IPKernelApp.initialized():
+        return None
+    name = os.path.basename(module.IPKernelApp.instance().connection_file or "")
+    if name.startswith("kernel-") and name.endswith(".json"):
+        return name[len("kernel-"):-len(".json")]
+    return name or None
+
+
+def _version() -> str:
+    from nbprofile._version import __version__
+
+    return __version__

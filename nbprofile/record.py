@@ -1,0 +1,151 @@
+"""What a measured cell becomes: :class:`CellRecord`, and :class:`RunInfo` per kernel run.
+
+Records are plain data. The store persists them, the footer, history, reports
+and the server read them; none of those reach back into the meters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import socket
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from nbprofile.meters.base import Reading
+
+#: Bump when a field's meaning changes; the store migrates the schema by name.
+RECORD_SCHEMA_VERSION = 1
+
+Status = Literal["ok", "error", "interrupted"]
+
+
+def code_hash(source: str) -> str:
+    """A short, stable hash of a cell's code, used to match runs of the same cell
+    when no cell id is known (terminal IPython, older frontends)."""
+    return hashlib.sha1(source.strip().encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def utc_iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(slots=True)
+class CellRecord:
+    """One execution of one cell (or of one ``measure()`` block)."""
+
+    run_id: str
+    seq: int
+    notebook: str | None
+    cell_id: str | None
+    execution_count: int | None
+    code_hash: str
+    source: str
+    started_at: float  # seconds since the epoch, UTC
+    status: Status
+    error_type: str | None
+    readings: dict[str, Reading]
+    #: time the profiler's hooks spent measuring this cell, outside its wall time
+    overhead_s: float
+    name: str | None = None
+    budget: dict[str, Any] | None = None  # a BudgetSpec as JSON
+    verdict: dict[str, Any] | None = None  # a Verdict as JSON
+    verdict_status: str | None = None  # pass | fail | unmeasurable
+    notes: list[str] = field(default_factory=list)  # meter faults and other caveats
+    id: int | None = None  # assigned by the store
+    schema_version: int = RECORD_SCHEMA_VERSION
+
+    def value(self, key: str) -> float | None:
+        """The value of a reading, or ``None`` when it is missing or unavailable."""
+        reading = self.readings.get(key)
+        return None if reading is None else reading.value
+
+    @property
+    def started_iso(self) -> str:
+        return utc_iso(self.started_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "notebook": self.notebook,
+            "cell_id": self.cell_id,
+            "execution_count": self.execution_count,
+            "code_hash": self.code_hash,
+            "source": self.source,
+            "started_at": self.started_iso,
+            "status": self.status,
+            "error_type": self.error_type,
+            "readings": {k: _reading_json(r) for k, r in self.readings.items()},
+            "overhead_s": self.overhead_s,
+            "name": self.name,
+            "budget": self.budget,
+            "verdict": self.verdict,
+            "verdict_status": self.verdict_status,
+            "notes": list(self.notes),
+            "schema_version": self.schema_version,
+        }
+
+
+def _reading_json(reading: Reading) -> dict[str, Any]:
+    return {
+        "value": reading.value,
+        "unit": reading.unit,
+        "method": reading.method,
+        "source": reading.source,
+        "note": reading.note,
+    }
+
+
+@dataclass(slots=True)
+class RunInfo:
+    """One kernel run: where the records of a session came from."""
+
+    run_id: str
+    notebook: str | None
+    kernel_id: str | None
+    started_at: float
+    host: str = field(default_factory=socket.gethostname)
+    python: str = field(default_factory=lambda: platform.python_version())
+    platform: str = field(default_factory=platform.platform)
+    nbprofile: str = ""
+    pid: int = field(default_factory=os.getpid)
+    # Filled in by the meters that know them (GPU, carbon, prices); None = unknown.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "notebook": self.notebook,
+            "kernel_id": self.kernel_id,
+            "started_at": utc_iso(self.started_at),
+            "host": self.host,
+            "python": self.python,
+            "platform": self.platform,
+            "nbprofile": self.nbprofile,
+            "pid": self.pid,
+            **self.extra,
+        }
+
+
+def python_versions() -> dict[str, str | None]:
+    """Versions of the packages that shape the numbers, without importing them."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for dist in ("ipython", "ipykernel", "torch", "numpy"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    versions["executable"] = sys.executable
+    return versions

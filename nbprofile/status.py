@@ -1,0 +1,67 @@
+"""``%nbprofile status``: what this profiler measures here, how, and where it stores it."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbprofile.profiler import Profiler
+
+
+@dataclass
+class StatusReport:
+    state: str
+    lines: list[tuple[str, str]]  # (label, detail)
+    meters: list[tuple[str, str, str]]  # (meter, state, detail)
+
+    @classmethod
+    def of(cls, profiler: Profiler) -> "StatusReport":
+        store = profiler.store
+        if store is not None:
+            where = store.path
+        else:
+            where = f"unavailable ({profiler._store_error}); {len(profiler.unsaved)} records kept in memory"
+        lines = [
+            ("run", profiler.run.run_id),
+            ("notebook", profiler.notebook or "(unknown: not started by a Jupyter server)"),
+            ("store", where),
+            ("footer", profiler.footer_mode + (
+                f", quiet below {profiler.quiet_below_s:g} s" if profiler.quiet_below_s else "")),
+        ]
+        meters = []
+        for meter in profiler.meters:
+            availability = profiler.availability[meter.name]
+            if meter.name in profiler.disabled:
+                meters.append((meter.name, "off", profiler.disabled[meter.name]))
+            elif availability.available:
+                meters.append((meter.name, "on", availability.detail))
+            else:
+                fix = f" (fix: {availability.fix})" if availability.fix else ""
+                meters.append((meter.name, "unavailable", availability.detail + fix))
+        state = "measuring every cell" if profiler.enabled else "off (%nbprofile on to resume)"
+        return cls(state, lines, meters)
+
+    def __repr__(self) -> str:
+        out = [f"nbprofile: {self.state}"]
+        out += [f"  {label}: {detail}" for label, detail in self.lines]
+        out.append("  meters:")
+        width = max((len(m) for m, _, _ in self.meters), default=0)
+        out += [f"    {m:<{width}}  {state:<11}  {detail}" for m, state, detail in self.meters]
+        return "\n".join(out)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        lines = "".join(f"<li>{esc(label)}: {esc(detail)}</li>" for label, detail in self.lines)
+        rows = "".join(
+            f"<tr><td>{esc(m)}</td><td>{esc(s)}</td><td>{esc(d)}</td></tr>" for m, s, d in self.meters
+        )
+        return (
+            f"<div class=\"nbprofile-status\"><b>nbprofile: {esc(self.state)}</b><ul>{lines}</ul>"
+            f"<table><thead><tr><th>meter</th><th>state</th><th>how / why not</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
+        )

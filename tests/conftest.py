@@ -1,0 +1,145 @@
+"""Shared fixtures: a real IPython kernel driven over ZMQ, an in-process shell, a temp store."""
+
+from __future__ import annotations
+
+import os
+import queue
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own record store and Jupyter dirs: never the user's."""
+    db = tmp_path / "records.db"
+    monkeypatch.setenv("NBPROFILE_DB", str(db))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+    monkeypatch.delenv("NBPROFILE_RUN_ID", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    return db
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_profiler() -> Iterator[None]:
+    yield
+    from nbprofile import _state
+
+    if _state.profiler is not None:
+        _state.profiler.close()
+        _state.profiler = None
+
+
+@dataclass
+class Reply:
+    """Everything one execute request produced, as a frontend would see it."""
+
+    status: str
+    execution_count: int | None
+    stdout: str = ""
+    stderr: str = ""
+    displays: list[dict[str, Any]] = field(default_factory=list)  # display_data bundles
+    result: dict[str, Any] | None = None  # execute_result bundle
+    error: dict[str, Any] | None = None  # ename, evalue, traceback
+
+    @property
+    def footers(self) -> list[str]:
+        return [d["text/plain"] for d in self.displays if "nbprofile-footer" in d.get("text/html", "")]
+
+
+class Kernel:
+    """A real ipykernel started with jupyter_client; ``run`` sends one execute
+    request with JupyterLab's ``cellId`` metadata and collects its messages."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        from jupyter_client.manager import start_new_kernel
+
+        self.km, self.kc = start_new_kernel(kernel_name="python3", env=env)
+
+    def run(self, code: str, cell_id: str | None = None, timeout: float = 60) -> Reply:
+        metadata = {"cellId": cell_id} if cell_id else {}
+        msg = self.kc.session.msg(
+            "execute_request",
+            {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+             "allow_stdin": False, "stop_on_error": True},
+            metadata=metadata,
+        )
+        self.kc.shell_channel.send(msg)
+        msg_id = msg["header"]["msg_id"]
+        reply = Reply(status="", execution_count=None)
+        while True:
+            try:
+                m = self.kc.get_iopub_msg(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError(f"no reply to {code!r} within {timeout} s") from None
+            if m["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = m["msg_type"], m["content"]
+            if kind == "stream":
+                if content["name"] == "stdout":
+                    reply.stdout += content["text"]
+                else:
+                    reply.stderr += content["text"]
+            elif kind == "display_data":
+                reply.displays.append(content["data"])
+            elif kind == "execute_result":
+                reply.result = content["data"]
+            elif kind == "error":
+                reply.error = {k: content[k] for k in ("ename", "evalue", "traceback")}
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        shell_reply = self.kc.get_shell_msg(timeout=timeout)
+        reply.status = shell_reply["content"]["status"]
+        reply.execution_count = shell_reply["content"].get("execution_count")
+        return reply
+
+    def interrupt(self) -> None:
+        self.km.interrupt_kernel()
+
+    def shutdown(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def kernel_env(tmp_path: Path, db: Path, notebook: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["NBPROFILE_DB"] = str(db)
+    env["IPYTHONDIR"] = str(tmp_path / "ipython")
+    env["PYTHONWARNINGS"] = "default"
+    if notebook is not None:
+        env["JPY_SESSION_NAME"] = notebook
+    return env
+
+
+@pytest.fixture
+def start_kernel(tmp_path: Path, _isolated_store: Path) -> Iterator[Any]:
+    """``start_kernel(notebook=...)`` starts a fresh kernel; all are shut down after the test."""
+    kernels: list[Kernel] = []
+
+    def start(notebook: str | None = "/work/nb/analysis.ipynb", db: Path | None = None) -> Kernel:
+        kernel = Kernel(kernel_env(tmp_path, db or _isolated_store, notebook))
+        kernels.append(kernel)
+        return kernel
+
+    yield start
+    for kernel in kernels:
+        kernel.shutdown()
+
+
+@pytest.fixture
+def shell(tmp_path: Path) -> Iterator[Any]:
+    """An in-process IPython shell (as in a terminal), with history kept in memory."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    if InteractiveShell.initialized():
+        InteractiveShell.clear_instance()
+    ip = InteractiveShell.instance(config=config, ipython_dir=str(tmp_path / "ipython"))
+    yield ip
+    if "nbprofile" in ip.extension_manager.loaded:
+        ip.run_line_magic("unload_ext", "nbprofile")
+    InteractiveShell.clear_instance()

@@ -1,0 +1,143 @@
+"""Issue 2's acceptance, through a real kernel: what a JupyterLab user's cells record."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from nbprofile.store import SQLiteStore
+
+pytestmark = pytest.mark.kernel
+
+MiB = 1024**2
+NOTEBOOK = "/work/nb/analysis.ipynb"
+
+
+def records(db: Path, notebook: str = NOTEBOOK) -> list:
+    store = SQLiteStore(db)
+    try:
+        return store.history(notebook, limit=100_000)
+    finally:
+        store.close()
+
+
+def by_cell(db: Path, cell_id: str):
+    matches = [r for r in records(db) if r.cell_id == cell_id]
+    assert len(matches) == 1, f"expected one record for {cell_id}, got {len(matches)}"
+    return matches[0]
+
+
+def test_cells_are_measured_and_stored_with_their_ids(start_kernel, _isolated_store: Path) -> None:
+    k = start_kernel()
+    load = k.run("%load_ext nbprofile", cell_id="load")
+    assert "measuring every cell" in load.stdout
+
+    sleep = k.run("import time\ntime.sleep(0.2)", cell_id="c-sleep")
+    busy = k.run(
+        "import time\nt0 = time.perf_counter()\nwhile time.perf_counter() - t0 < 1.0:\n    pass",
+        cell_id="c-busy",
+    )
+    # An earlier, larger peak: only a per-cell reset of the high-water mark can
+    # then show the 400 MiB cell's own peak.
+    k.run("big = bytearray(600 * 1024 * 1024)\ndel big", cell_id="c-big")
+    alloc = k.run("b = bytearray(400 * 1024 * 1024)\nb[::4096] = b'x' * len(b[::4096])\ndel b",
+                  cell_id="c-alloc")
+
+    rec = by_cell(_isolated_store, "c-sleep")
+    assert 0.2 <= rec.value("wall_s") < 0.25
+    assert rec.readings["wall_s"].method == "measured"
+    assert rec.status == "ok" and rec.error_type is None
+    assert rec.notebook == NOTEBOOK
+    assert rec.execution_count == sleep.execution_count
+    assert rec.source == "import time\ntime.sleep(0.2)"
+
+    rec = by_cell(_isolated_store, "c-busy")
+    wall, cpu = rec.value("wall_s"), rec.value("cpu_s")
+    assert abs(cpu - wall) <= 0.1 * wall, (cpu, wall)
+
+    rec = by_cell(_isolated_store, "c-alloc")
+    increase = rec.value("rss_peak_bytes") - rec.value("rss_start_bytes")
+    assert increase >= 0.98 * 400 * MiB, increase / MiB
+    assert rec.readings["rss_peak_bytes"].method == "measured"
+    assert rec.readings["rss_peak_bytes"].source == "clear_refs+VmHWM"
+
+    # the footer is what was stored, under the cell, in text and HTML
+    for reply in (sleep, busy, alloc):
+        assert len(reply.footers) == 1
+    assert alloc.footers[0].startswith(("1", "2", "3", "4", "5", "6", "7", "8", "9"))
+    assert "peak RAM" in alloc.footers[0] and "(+40" in alloc.footers[0], alloc.footers[0]
+    assert " wall · " in sleep.footers[0] and " CPU · " in sleep.footers[0]
+
+
+def test_errors_are_recorded_and_the_traceback_is_unchanged(start_kernel, _isolated_store: Path) -> None:
+    cells = ["x = 1", "def f():\n    return 1 / 0\n", "f()"]
+    plain = start_kernel()
+    plain_replies = [plain.run(code) for code in cells]
+
+    profiled = start_kernel()
+    profiled.run("%load_ext nbprofile", cell_id="load")
+    # the load cell shifts the execution count by one: run one cell less before
+    profiled_replies = [profiled.run(code, cell_id=f"e{i}") for i, code in enumerate(cells[1:], 1)]
+
+    assert plain_replies[-1].error is not None
+    got, want = profiled_replies[-1].error, plain_replies[-1].error
+    assert got == want, "nbprofile changed what the user sees of the exception"
+    assert profiled_replies[-1].status == plain_replies[-1].status == "error"
+    assert profiled_replies[-1].stdout == plain_replies[-1].stdout == ""
+
+    rec = by_cell(_isolated_store, "e2")
+    assert rec.status == "error"
+    assert rec.error_type == "ZeroDivisionError"
+    assert rec.value("wall_s") is not None
+    assert len(profiled_replies[-1].footers) == 1  # measured and shown even though it raised
+
+    syntax = profiled.run("def broken(:\n    pass", cell_id="e-syntax")
+    assert syntax.error["ename"] == "SyntaxError"
+    assert by_cell(_isolated_store, "e-syntax").error_type == "SyntaxError"
+
+
+def test_unload_restores_the_shell(start_kernel, _isolated_store: Path) -> None:
+    k = start_kernel()
+    probe = ("ip = get_ipython()\n"
+             "print(len(ip.events.callbacks['pre_run_cell']), len(ip.events.callbacks['post_run_cell']),"
+             " 'nbprofile' in ip.magics_manager.magics['line'], 'budget' in ip.magics_manager.magics['cell'])")
+    before = k.run(probe).stdout
+    k.run("%load_ext nbprofile")
+    loaded = k.run(probe)
+    assert loaded.stdout != before and len(loaded.footers) == 1
+    k.run("%unload_ext nbprofile")
+    after = k.run(probe, cell_id="after")
+    assert after.stdout == before
+    assert after.footers == [] and after.displays == []
+    gone = k.run("%nbprofile status")
+    assert gone.status == "error"
+    assert "UsageError: Line magic function `%nbprofile` not found." in gone.stderr
+    assert not any(r.cell_id == "after" for r in records(_isolated_store))
+
+
+def test_two_kernels_writing_at_once_lose_no_record(start_kernel, _isolated_store: Path) -> None:
+    n = 150
+    kernels = [start_kernel(notebook=f"/work/nb/k{i}.ipynb") for i in range(2)]
+    for k in kernels:
+        k.run("%load_ext nbprofile\n%nbprofile footer off")
+    errors: list[BaseException] = []
+
+    def drive(i: int, k) -> None:
+        try:
+            for j in range(n):
+                k.run(f"x = {j}", cell_id=f"k{i}-{j}")
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drive, args=(i, k)) for i, k in enumerate(kernels)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i in range(2):
+        got = records(_isolated_store, f"/work/nb/k{i}.ipynb")
+        assert sorted(r.cell_id for r in got) == sorted(f"k{i}-{j}" for j in range(n))
+        assert len({r.run_id for r in got}) == 1
