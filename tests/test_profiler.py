@@ -1,0 +1,159 @@
+"""The profiler in an in-process shell: fault isolation, measure(), the %nbprofile magic."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+
+import nbprofile
+from nbprofile.meters.base import Availability, Meter, Readings
+from nbprofile.profiler import NbprofileWarning
+from nbprofile.store import SQLiteStore
+
+MiB = 1024**2
+
+
+class Exploding(Meter):
+    """A meter that fails at a chosen stage, like a driver that goes away."""
+
+    name = "exploding"
+    keys = ("boom_s",)
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.calls = 0
+
+    def probe(self) -> Availability:
+        return Availability(True, "test meter")
+
+    def begin(self, key: object) -> None:
+        self.calls += 1
+        if self.stage == "begin":
+            raise OSError("device went away")
+
+    def end(self, key: object) -> Readings:
+        if self.stage == "end":
+            raise RuntimeError("counter overflow")
+        return {}
+
+
+def records(db) -> list:
+    store = SQLiteStore(db)
+    try:
+        return store.history(None, 1000)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("stage", ["begin", "end"])
+def test_a_failing_meter_never_touches_the_cell(shell: Any, stage: str, _isolated_store, capsys) -> None:
+    from nbprofile import _state
+
+    shell.run_line_magic("load_ext", "nbprofile")
+    exploding = Exploding(stage)
+    profiler = _state.profiler
+    profiler.meters.insert(0, exploding)
+    profiler._end_order = profiler.meters[::-1]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = shell.run_cell("y = 6 * 7\ny")
+        second = shell.run_cell("z = y + 1")
+        third = shell.run_cell("1/0")
+    assert first.result == 42 and second.success and shell.user_ns["z"] == 43
+    assert isinstance(third.error_in_exec, ZeroDivisionError)
+    ours = [w for w in caught if issubclass(w.category, NbprofileWarning)]
+    assert len(ours) == 1, "one warning, not one per cell"
+    assert "exploding meter failed" in str(ours[0].message)
+    assert exploding.calls == 1  # switched off after the failure
+    recs = records(_isolated_store)
+    assert [r.status for r in recs[-3:]] == ["ok", "ok", "error"]
+    assert any("exploding meter failed" in n for n in recs[-3].notes)
+    assert recs[-3].readings["boom_s"].method == "unavailable"
+    assert recs[-1].value("wall_s") is not None  # the other meters carry on
+
+
+def test_measure_records_a_block_and_reraises(_isolated_store) -> None:
+    with nbprofile.measure("alloc") as m:
+        buf = bytearray(150 * MiB)
+        del buf
+    assert m.record is not None and m.record.name == "alloc"
+    assert m.value("rss_peak_bytes") - m.value("rss_start_bytes") >= 148 * MiB
+    with pytest.raises(KeyError):
+        with nbprofile.measure("fails") as failing:
+            raise KeyError("x")
+    assert failing.record.status == "error" and failing.record.error_type == "KeyError"
+    stored = records(_isolated_store)
+    assert [r.name for r in stored] == ["alloc", "fails"]
+    with nbprofile.measure("quiet", store=False) as q:
+        pass
+    assert q.record.value("wall_s") is not None and len(records(_isolated_store)) == 2
+
+
+def test_measure_inside_a_profiled_cell_keeps_the_cells_peak(shell: Any, _isolated_store) -> None:
+    shell.run_line_magic("load_ext", "nbprofile")
+    shell.run_cell(
+        "import nbprofile\n"
+        "big = bytearray(300 * 1024**2); del big\n"
+        "with nbprofile.measure('inner') as m:\n"
+        "    small = bytearray(50 * 1024**2); del small\n"
+    )
+    inner, cell = records(_isolated_store)[-2:]
+    assert inner.name == "inner" and cell.name is None
+    assert 49 * MiB <= inner.value("rss_peak_bytes") - inner.value("rss_start_bytes") < 150 * MiB
+    assert cell.value("rss_peak_bytes") - cell.value("rss_start_bytes") >= 299 * MiB
+
+
+def test_nbprofile_magic_commands(shell: Any, _isolated_store, capsys) -> None:
+    shell.run_line_magic("load_ext", "nbprofile")
+    assert "measuring every cell" in capsys.readouterr().out
+    status = shell.run_line_magic("nbprofile", "status")
+    text = repr(status)
+    assert "memory" in text and "exact peak" in text and str(_isolated_store) in text
+
+    shell.run_line_magic("nbprofile", "off")
+    shell.run_cell("a = 1")
+    shell.run_line_magic("nbprofile", "on")
+    shell.run_cell("b = 2")
+    sources = [r.source for r in records(_isolated_store)]
+    assert "a = 1" not in sources and "b = 2" in sources
+
+    capsys.readouterr()
+    shell.run_line_magic("nbprofile", "footer full")
+    shell.run_cell("c = 3")
+    assert "overhead" in capsys.readouterr().out
+    shell.run_line_magic("nbprofile", "footer compact --quiet-below 1s")
+    shell.run_cell("d = 4")
+    assert " wall · " not in capsys.readouterr().out
+    shell.run_line_magic("nbprofile", "footer off")
+    shell.run_cell("import time; time.sleep(0.01)")
+    assert capsys.readouterr().out == ""
+
+    history = shell.run_line_magic("nbprofile", "history 2")
+    assert [r.source for r in history.records] == ["d = 4", "import time; time.sleep(0.01)"]
+    last = shell.run_line_magic("nbprofile", "last")
+    assert last.record.source == "import time; time.sleep(0.01)"
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("bogus", "unknown command 'bogus'; use one of: on, off, status"),
+    ("on now", "%nbprofile on takes no arguments"),
+    ("footer loud", "invalid choice: 'loud'"),
+    ("footer compact --quiet-below 3 parsecs", "unrecognized arguments"),
+    ("footer compact --quiet-below 3parsecs", "bad duration '3parsecs'"),
+    ("history -5", "N must be a positive number"),
+    ("history 'unclosed", "No closing quotation"),
+])
+def test_nbprofile_magic_misuse_is_one_line(shell: Any, line: str, message: str) -> None:
+    from nbprofile import _state
+
+    shell.run_line_magic("load_ext", "nbprofile")
+    profiler = _state.profiler
+    shell.run_line_magic("nbprofile", "footer full --quiet-below 2s")
+    before = (profiler.enabled, profiler.footer_mode, profiler.quiet_below_s)
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("nbprofile", line)
+    assert message in str(info.value) and "\n" not in str(info.value).strip()
+    assert (profiler.enabled, profiler.footer_mode, profiler.quiet_below_s) == before
