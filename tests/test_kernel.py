@@ -141,3 +141,17 @@ def test_two_kernels_writing_at_once_lose_no_record(start_kernel, _isolated_stor
         got = records(_isolated_store, f"/work/nb/k{i}.ipynb")
         assert sorted(r.cell_id for r in got) == sorted(f"k{i}-{j}" for j in range(n))
         assert len({r.run_id for r in got}) == 1
+
+
+def test_peak_is_the_kernels_own_not_its_parents(start_kernel, _isolated_store: Path) -> None:
+    """A kernel inherits its spawner's peak in ru_maxrss (the kernel sets it at exec);
+    the cell's peak must come from the kernel's own high-water mark."""
+    ballast = bytearray(300 * MiB)  # the parent is large, as a Jupyter server is
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    k = start_kernel()
+    del ballast
+    k.run("%load_ext nbprofile")
+    k.run("x = 1", cell_id="small")
+    rec = by_cell(_isolated_store, "small")
+    assert rec.value("rss_peak_bytes") < 200 * MiB, rec.value("rss_peak_bytes") / MiB
+    assert rec.value("rss_peak_bytes") - rec.value("rss_start_bytes") < 5 * MiB

@@ -1,11 +1,16 @@
 """Peak resident memory (RSS) of the kernel process per window.
 
 Exact method (Linux >= 4.0): writing ``5`` to ``/proc/self/clear_refs`` resets
-the kernel's high-water mark (VmHWM, which ``getrusage().ru_maxrss`` reports) to
-the current RSS. Reset at the window's start, read ``ru_maxrss`` at its end, and
-the difference is this window's exact peak, however brief, at a cost of about a
-microsecond and with no thread. The file descriptor stays open so that the reset
-is one ``write``.
+the kernel's high-water mark (VmHWM) to the current RSS. Reset at the window's
+start, read VmHWM at its end, and that is this window's exact peak, however
+brief, for ~10 µs and with no thread. Both files stay open, so each read is one
+``pread``/``write``.
+
+Not ``getrusage().ru_maxrss``: it is ``max(VmHWM, signal->maxrss)``, and the
+kernel sets ``signal->maxrss`` at ``exec`` from the image before it (for a
+Jupyter kernel, the server that spawned it) and again whenever a thread exits;
+``clear_refs`` resets neither, so after a reset ``ru_maxrss`` can read a peak
+the window never had.
 
 The reset is process-wide, so nested windows (a ``measure()`` block inside a
 profiled cell) would clobber the outer window's peak. Before each reset the
@@ -31,6 +36,7 @@ from nbprofile.meters.base import Availability, Meter, Reading, Readings
 
 CLEAR_REFS = "/proc/self/clear_refs"
 STATM = "/proc/self/statm"
+STATUS = "/proc/self/status"
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # ru_maxrss is KiB on Linux and bytes on macOS.
 _MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
@@ -40,6 +46,25 @@ SAMPLE_INTERVAL_S = 0.01
 
 def _maxrss() -> int:
     return resource.getrusage(_RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT
+
+
+def _hwm_reader(path: str = STATUS) -> Callable[[], int] | None:
+    """VmHWM (bytes) from a kept-open ``/proc/self/status``."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        data = os.pread(fd, 8192, 0)
+    except OSError:
+        return None
+    if b"VmHWM:" not in data:
+        os.close(fd)
+        return None
+
+    def read() -> int:
+        text = os.pread(fd, 8192, 0)
+        start = text.index(b"VmHWM:") + 6
+        return int(text[start:text.index(b"kB", start)]) * 1024
+
+    return read
 
 
 def _statm_reader(path: str = STATM) -> Callable[[], int] | None:
@@ -125,10 +150,13 @@ class PeakRss(Meter):
         self,
         clear_refs_path: str = CLEAR_REFS,
         statm_path: str = STATM,
+        status_path: str = STATUS,
         sample_interval_s: float = SAMPLE_INTERVAL_S,
     ) -> None:
         self._clear_refs_path = clear_refs_path
         self._statm_path = statm_path
+        self._status_path = status_path
+        self._read_hwm: Callable[[], int] | None = None
         self._interval = sample_interval_s
         self._clear_fd: int | None = None
         self._read_rss: Callable[[], int] | None = None
@@ -140,27 +168,33 @@ class PeakRss(Meter):
     # -- probing -------------------------------------------------------------
     def probe(self) -> Availability:
         self._read_rss = _statm_reader(self._statm_path) or _psutil_reader()
+        self._read_hwm = _hwm_reader(self._status_path)
         try:
             fd = os.open(self._clear_refs_path, os.O_WRONLY)
             os.write(fd, b"5")
         except OSError as exc:
             reason = f"cannot reset the peak ({self._clear_refs_path}: {exc.strerror or exc})"
-            if self._read_rss is None:
-                self.mode = "unavailable"
-                return Availability(
-                    False, f"{reason}, and no way to read current RSS here",
-                    "install psutil, or run on Linux >= 4.0",
-                )
-            self.mode = "sampled"
-            self._sampler = _Sampler(self._read_rss, self._interval)
+        else:
+            if self._read_hwm is None or self._read_rss is None:
+                os.close(fd)
+                reason = f"cannot read VmHWM and RSS from {self._status_path}, {self._statm_path}"
+            else:
+                self._clear_fd = fd
+                self.mode = "exact"
+                return Availability(True, "exact peak: clear_refs reset + VmHWM")
+        if self._read_rss is None:
+            self.mode = "unavailable"
             return Availability(
-                True,
-                f"sampled every {self._interval * 1000:.0f} ms: {reason}",
-                "Linux >= 4.0 with a writable /proc/self/clear_refs gives exact peaks",
+                False, f"{reason}, and no way to read current RSS here",
+                "install psutil, or run on Linux >= 4.0",
             )
-        self._clear_fd = fd
-        self.mode = "exact"
-        return Availability(True, "exact peak: clear_refs reset + VmHWM (ru_maxrss)")
+        self.mode = "sampled"
+        self._sampler = _Sampler(self._read_rss, self._interval)
+        return Availability(
+            True,
+            f"sampled every {self._interval * 1000:.0f} ms: {reason}",
+            "Linux >= 4.0 with a writable /proc/self/clear_refs gives exact peaks",
+        )
 
     # -- windows -------------------------------------------------------------
     def begin(self, key: object) -> None:
@@ -170,14 +204,17 @@ class PeakRss(Meter):
             assert self._sampler is not None
             self._fold(self._sampler.peak())
             rss = self._sampler.start_window()
-            self._open[key] = [rss, rss, _maxrss()]
+            self._open[key] = [rss, rss, self._lifetime_peak()]
 
     def _begin_exact(self, key: object) -> None:
         if self._open:
-            self._fold(_maxrss())
+            self._fold(self._read_hwm())  # type: ignore[misc]
         os.write(self._clear_fd, b"5")  # type: ignore[arg-type]
-        rss = _maxrss()  # right after the reset, the high-water mark is the current RSS
+        rss = self._read_rss()  # type: ignore[misc]  # right after the reset, VmHWM == RSS
         self._open[key] = [rss, rss, rss]
+
+    def _lifetime_peak(self) -> int:
+        return self._read_hwm() if self._read_hwm is not None else _maxrss()
 
     def _fold(self, peak: int) -> None:
         for window in self._open.values():
@@ -189,7 +226,7 @@ class PeakRss(Meter):
             reason = "no way to read RSS on this system"
             return {k: Reading.unavailable("B", reason) for k in self.keys}
         if self.mode == "exact":
-            peak = _maxrss()
+            peak = self._read_hwm()  # type: ignore[misc]
         else:
             assert self._sampler is not None
             peak = self._sampler.peak()
@@ -205,10 +242,10 @@ class PeakRss(Meter):
         else:
             if not self._open:
                 self._sampler.park()  # type: ignore[union-attr]
-            lifetime = _maxrss()
+            lifetime = self._lifetime_peak()
             if lifetime > maxrss_start and lifetime >= window_peak:
                 peak_reading = Reading(
-                    lifetime, "B", "measured", "ru_maxrss",
+                    lifetime, "B", "measured", "VmHWM" if self._read_hwm is not None else "ru_maxrss",
                     "the process's lifetime peak rose during this window",
                 )
             else:
