@@ -94,7 +94,7 @@ def _verdict_parts(record: CellRecord) -> list[Part]:
     verdict = record.verdict
     if not verdict:
         return []
-    from nbprofile.budget import Verdict
+    from nbprofile.budget_eval import Verdict
 
     v = Verdict.from_json(verdict)
     name = f" {v.name}" if v.name else ""
@@ -233,7 +233,7 @@ class RecordDetail:
         for key, value, how in self.rows():
             lines.append(f"  {key:<{width}}  {value:>12}  {how}")
         if self.record.verdict:
-            from nbprofile.budget import Verdict
+            from nbprofile.budget_eval import Verdict
 
             for item in Verdict.from_json(self.record.verdict).items:
                 lines.append(f"  budget: {item.status}: {item.describe()}")
@@ -252,7 +252,7 @@ class RecordDetail:
         )
         extra = ""
         if self.record.verdict:
-            from nbprofile.budget import Verdict
+            from nbprofile.budget_eval import Verdict
 
             extra = "".join(
                 f"<li>{esc(i.status)}: {esc(i.describe())}</li>"

@@ -25,7 +25,7 @@ def _parser(prog: str, description: str) -> MagicArgumentParser:
 
 def parse_duration(text: str) -> float:
     """``500ms`` / ``0.5s`` / ``2min`` → seconds, with the budget grammar's units."""
-    from nbprofile.budget import BudgetSyntaxError, parse_limit
+    from nbprofile.budget_grammar import BudgetSyntaxError, parse_limit
 
     try:
         return parse_limit(f"time<={text}").value
@@ -153,6 +153,7 @@ class NbprofileMagics(Magics):
         failed, so Run All stops), ``--enforce`` (stop the cell as soon as a
         limit that can be watched live is crossed), ``--name NAME``.
         """
+        __tracebackhide__ = True  # the user's traceback starts at their own code
         from nbprofile.budget_runtime import run_budget_cell
 
         return run_budget_cell(self.profiler, self.shell, line, cell)

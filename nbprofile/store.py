@@ -159,12 +159,16 @@ class SQLiteStore:
 
     def previous(self, cell_id: str | None, code_hash: str, notebook: str | None,
                  before_id: int | None = None) -> CellRecord | None:
-        """The latest earlier record of the same cell: by cell id, else by code hash."""
+        """The latest earlier record of the same cell.
+
+        A cell with an id is matched by its id alone (a copied cell has the same
+        code but is another cell); a cell without one (terminal IPython, old
+        notebooks) by its code, within the same notebook.
+        """
         bound = before_id if before_id is not None else 2**62
         if cell_id is not None:
             found = self._select("cell_id = ? AND id < ?", (cell_id, bound), "id DESC", 1)
-            if found:
-                return found[0]
+            return found[0] if found else None
         if notebook is not None:
             found = self._select("code_hash = ? AND notebook = ? AND id < ?",
                                  (code_hash, notebook, bound), "id DESC", 1)

@@ -63,7 +63,7 @@ def test_record_round_trip_keeps_every_field(tmp_path: Path) -> None:
     assert run["info"]["kernel_id"] == "k1"
 
 
-def test_previous_matches_by_cell_id_then_by_code_hash(tmp_path: Path) -> None:
+def test_previous_matches_by_cell_id_else_by_code_hash(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     store.write(make("r1", 1, "c1", "a = 1", wall=1.0), run_info("r1"))
     store.write(make("r1", 2, None, "b = 2", wall=2.0), run_info("r1"))
@@ -76,6 +76,8 @@ def test_previous_matches_by_cell_id_then_by_code_hash(tmp_path: Path) -> None:
     assert by_code is not None and by_code.value("wall_s") == 2.0
     assert store.previous(None, code_hash("b = 2"), "/other.ipynb") is None
     assert store.previous("unknown", code_hash("nothing"), "/nb.ipynb") is None
+    # a copied cell (new id, same code) is another cell: no history of its own
+    assert store.previous("copy-of-b", code_hash("b = 2"), "/nb.ipynb") is None
 
 
 def test_history_is_per_notebook_oldest_first(tmp_path: Path) -> None:
