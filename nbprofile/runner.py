@@ -1,0 +1,182 @@
+"""Run a notebook headless, in a fresh kernel with nbprofile loaded, and collect its run.
+
+nbclient sends no ``cellId`` with its execute requests (JupyterLab does), so the
+runner adds each cell's nbformat id itself: records of a headless run then match
+the same cells run in JupyterLab, and relative budgets compare across both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+
+from nbprofile.profiler import RUN_ID_ENV
+from nbprofile.record import CellRecord, new_run_id
+
+
+@dataclass
+class RunResult:
+    """What a headless run produced."""
+
+    notebook: str
+    run_id: str
+    records: list[CellRecord] = field(default_factory=list)
+    error: str | None = None  # the notebook itself failed: which cell, and how
+    failed_cell: int | None = None  # index of the code cell that raised
+    elapsed_s: float = 0.0
+
+    @property
+    def budget_failures(self) -> list[CellRecord]:
+        return [r for r in self.records if r.verdict_status == "fail"]
+
+    @property
+    def exit_code(self) -> int:
+        """0: every budget holds; 1: a budget failed; 2: the notebook failed or could not run."""
+        if self.error is not None:
+            return 2
+        return 1 if self.budget_failures else 0
+
+
+def _client_class() -> type:
+    from nbclient import NotebookClient
+
+    class CellIdClient(NotebookClient):  # type: ignore[misc]
+        """A NotebookClient whose execute requests carry the cell's id, as JupyterLab's do."""
+
+        _nbprofile_cell_id: str | None = None
+        _nbprofile_send_ids: bool = True
+
+        async def async_execute_cell(self, cell: Any, cell_index: int, *args: Any, **kwargs: Any) -> Any:
+            self._nbprofile_cell_id = cell.get("id") if self._nbprofile_send_ids else None
+            return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+
+        async def async_start_new_kernel_client(self) -> Any:
+            kc = await super().async_start_new_kernel_client()
+            client = self
+
+            def execute(code: str, silent: bool = False, store_history: bool = True,
+                        user_expressions: dict[str, Any] | None = None,
+                        allow_stdin: bool | None = None, stop_on_error: bool = True) -> str:
+                content = {
+                    "code": code, "silent": silent, "store_history": store_history,
+                    "user_expressions": user_expressions or {},
+                    "allow_stdin": kc.allow_stdin if allow_stdin is None else allow_stdin,
+                    "stop_on_error": stop_on_error,
+                }
+                cell_id = client._nbprofile_cell_id
+                metadata = {"cellId": cell_id} if cell_id else {}
+                msg = kc.session.msg("execute_request", content, metadata=metadata)
+                kc.shell_channel.send(msg)
+                return str(msg["header"]["msg_id"])
+
+            kc.execute = execute
+            return kc
+
+    return CellIdClient
+
+
+def run_notebook(
+    path: str | os.PathLike[str],
+    *,
+    timeout: float | None = None,
+    kernel_name: str | None = None,
+    db: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    output: str | os.PathLike[str] | None = None,
+) -> RunResult:
+    """Execute ``path`` top to bottom with nbprofile loaded; return the stored run.
+
+    The kernel starts in the notebook's directory, as in JupyterLab. Records go
+    to ``db`` (default: the user's store).
+    """
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    from nbprofile.store import DB_ENV, SQLiteStore
+
+    nb_path = Path(path).resolve()
+    try:
+        nb = nbformat.read(nb_path, as_version=4)
+    except (OSError, nbformat.reader.NotJSONError, ValueError) as exc:
+        return RunResult(str(nb_path), "", error=f"cannot read {path}: {exc}")
+    # Notebooks older than nbformat 4.5 have no cell ids; nbformat would make up
+    # new ones at every load, which match nothing, so their cells go by code.
+    send_ids = all("id" in cell for cell in nb.cells)
+    run_id = new_run_id()
+    env = dict(os.environ)
+    env["JPY_SESSION_NAME"] = str(nb_path)
+    env[RUN_ID_ENV] = run_id
+    if db is not None:
+        env[DB_ENV] = str(db)
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    started = time.perf_counter()
+    current: list[int] = []  # the cell running now: the one to blame if the run stops
+
+    def on_cell_start(cell: Any, cell_index: int, **_: Any) -> None:
+        current[:] = [cell_index]
+        if progress is not None and cell.cell_type == "code":
+            n = code_cells.index(cell_index) + 1 if cell_index in code_cells else 0
+            first = next((l for l in cell.source.splitlines() if l.strip()), "")[:60]
+            progress(f"[{n}/{len(code_cells)}] {time.perf_counter() - started:6.1f} s  {first}")
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3")
+    # IPC sockets: the kernel is local, and ipykernel warns about unencrypted TCP.
+    # The socket path must be absolute: the kernel starts in the notebook's folder.
+    sockets = tempfile.mkdtemp(prefix="nbprofile-")
+    km = (AsyncKernelManager(kernel_name=name, transport="ipc", ip=os.path.join(sockets, "kernel"))
+          if os.name == "posix" else None)
+    client = _client_class()(
+        nb,
+        km=km,
+        timeout=timeout,
+        kernel_name=name,
+        resources={"metadata": {"path": str(nb_path.parent)}},
+        extra_arguments=["--InteractiveShellApp.extensions=['nbprofile']"],
+        on_cell_start=on_cell_start,
+    )
+    client._nbprofile_send_ids = send_ids
+    client.owns_km = True  # the manager is ours only to choose the transport: let nbclient shut it down
+    result = RunResult(str(nb_path), run_id)
+    try:
+        client.execute(env=env)
+    except CellExecutionError as exc:
+        result.failed_cell = current[0] if current else None
+        result.error = f"cell {_describe(nb, code_cells, current)} raised {exc.ename}: {exc.evalue}"
+    except CellTimeoutError:
+        result.failed_cell = current[0] if current else None
+        result.error = f"cell {_describe(nb, code_cells, current)} timed out after {timeout} s"
+    except DeadKernelError as exc:
+        result.failed_cell = current[0] if current else None
+        result.error = f"the kernel died in cell {_describe(nb, code_cells, current)}: {exc}"
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
+    result.elapsed_s = time.perf_counter() - started
+    if output is not None:
+        nbformat.write(nb, output)
+    store = SQLiteStore(db)
+    try:
+        result.records = store.records(run_id)
+    finally:
+        store.close()
+    return result
+
+
+def _describe(nb: Any, code_cells: list[int], current: list[int]) -> str:
+    if not current:
+        return "?"
+    index = current[0]
+    number = code_cells.index(index) + 1 if index in code_cells else index + 1
+    return f"#{number} (id {nb.cells[index].get('id', '?')})"
+
+
+def echo_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
