@@ -11,11 +11,10 @@ from __future__ import annotations
 import ast
 import resource
 import signal
-import sys
 import threading
 from time import perf_counter_ns
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from IPython.core.error import UsageError
 
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 WATCH_INTERVAL_S = 0.05
 #: the keys the watchdog can follow while the cell runs (others are judged at the end)
 WATCHABLE = {"time", "cpu", "ram"}
-_MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024
 
 
 # -- judging ------------------------------------------------------------------
@@ -88,7 +86,8 @@ def run_budget_cell(profiler: Profiler, shell: Any, line: str, cell: str) -> Any
         state = CellState(window=profiler.open_window(object()), cell_id=None,
                           source=f"%%budget {line}\n{cell}")
     state.budget = spec
-    watchdog = Watchdog(spec.limits, state.window) if spec.enforce else None
+    watchdog = (start_watchdog(profiler, spec, state.window, state.cell_id, code_hash(state.source))
+                if spec.enforce else None)
     try:
         value = _run_body(shell, line, cell)
     except KeyboardInterrupt:
@@ -161,42 +160,46 @@ def _run_body(shell: Any, line: str, cell: str) -> Any:
 # -- the live watchdog ------------------------------------------------------------
 
 class Watchdog:
-    """Watches the running cell's time, CPU and RAM peak, and interrupts the main
-    thread when a limit is crossed.
+    """Watches the running cell's time, CPU time and RAM peak, and interrupts the
+    main thread when one crosses its limit.
 
     The interrupt is a real SIGINT aimed at the main thread, so a ``time.sleep``
     or a socket wait is cut short too; a long call into C code that does not
     check for signals (one big NumPy or CUDA operation) finishes first.
     """
 
-    def __init__(self, limits: Sequence[Limit], window: Window) -> None:
-        self._limits = [l for l in limits if l.key in WATCHABLE and not l.relative]
+    def __init__(self, watch: Sequence[tuple[Limit, float]], window: Window,
+                 ram_peak: Callable[[], int | None] | None = None) -> None:
+        self._watch = [(limit, threshold) for limit, threshold in watch
+                       if limit.key != "ram" or ram_peak is not None]
         self._window = window
+        self._ram_peak = ram_peak
         self._cpu0 = _cpu_now()
         self._done = threading.Event()
         # Held while deciding to interrupt, so that no SIGINT lands after stop() returns.
         self._lock = threading.Lock()
         self.crossed: str | None = None
         self._main = threading.main_thread().ident
-        self._thread: threading.Thread | None = None
-        if self._limits:
-            self._thread = threading.Thread(target=self._run, name="nbprofile-watchdog", daemon=True)
-            self._thread.start()
+        if self._watch:
+            threading.Thread(target=self._run, name="nbprofile-watchdog", daemon=True).start()
 
-    def _value(self, key: str) -> float:
+    def _value(self, key: str) -> float | None:
         if key == "time":
             return (perf_counter_ns() - self._window.began_ns) / 1e9
         if key == "cpu":
             return _cpu_now() - self._cpu0
-        return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _MAXRSS_UNIT)
+        peak = self._ram_peak() if self._ram_peak is not None else None
+        return None if peak is None else float(peak)
 
     def _run(self) -> None:
         from nbprofile.format import format_value
 
         while not self._done.wait(WATCH_INTERVAL_S):
-            for limit in self._limits:
+            for limit, threshold in self._watch:
                 value = self._value(limit.key)
-                over = value > limit.value if limit.op == "<=" else value >= limit.value
+                if value is None:
+                    continue
+                over = value > threshold if limit.op == "<=" else value >= threshold
                 if over:
                     with self._lock:
                         if self._done.is_set():
@@ -211,6 +214,25 @@ class Watchdog:
         with self._lock:
             self._done.set()
         return self.crossed
+
+
+def start_watchdog(profiler: Profiler, spec: BudgetSpec, window: Window, cell_id: str | None,
+                   cell_hash: str) -> Watchdog:
+    """Resolve each watchable limit to a threshold now (relative ones against the
+    cell's previous run) and start watching."""
+    resolved = verdict_for(profiler, spec, {}, cell_id, cell_hash)
+    watch = [(item.limit, item.threshold) for item in resolved.items
+             if item.limit.key in WATCHABLE and item.threshold is not None]
+    return Watchdog(watch, window, _ram_peak(profiler))
+
+
+def _ram_peak(profiler: Profiler) -> Callable[[], int | None] | None:
+    from nbprofile.meters.memory import PeakRss
+
+    for meter in profiler.active_meters():
+        if isinstance(meter, PeakRss):
+            return meter.live_peak
+    return None
 
 
 def _cpu_now() -> float:
@@ -261,6 +283,8 @@ class budget:
     def __init__(self, *limits: str, strict: bool = True, enforce: bool = False,
                  name: str | None = None, store: bool = True) -> None:
         self.spec = BudgetSpec(parse_limits(_flatten(limits)), enforce=enforce, strict=strict, name=name)
+        # a block has no cell id: its runs match by name (or by its limits)
+        self._code_hash = code_hash(name or ",".join(limit.text for limit in self.spec.limits))
         self.name = name
         self.verdict: Verdict | None = None
         self._store = store
@@ -272,7 +296,8 @@ class budget:
 
         self._measure = measure(self.name, store=False).__enter__()
         if self.spec.enforce:
-            self._watchdog = Watchdog(self.spec.limits, self._measure._window)
+            self._watchdog = start_watchdog(self._measure._profiler, self.spec, self._measure._window,
+                                            None, self._code_hash)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -281,7 +306,7 @@ class budget:
         self._measure.__exit__(exc_type, exc, tb)
         record: CellRecord = self._measure.record
         profiler = self._measure._profiler
-        record.code_hash = code_hash(self.name or ",".join(l.text for l in self.spec.limits))
+        record.code_hash = self._code_hash
         self.verdict = judge_record(profiler, record, self.spec)
         if self._store:
             profiler.save(record)

@@ -12,6 +12,7 @@ warning, and the record notes which meter failed.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import time
@@ -271,13 +272,27 @@ class Profiler:
             self._unsaved.append(record)
             return
         try:
-            while self._unsaved:
-                store.write(self._unsaved[0], self.run)
-                self._unsaved.popleft()
+            if self._unsaved and not self.flush():
+                self._unsaved.append(record)
+                return
             store.write(record, self.run)
         except StoreError as exc:
             self._unsaved.append(record)
             self.warn_once("store-write", f"{exc}; records are kept in memory and written when it works again")
+
+    def flush(self) -> bool:
+        """Write the records a failed write left in memory; True when none are left."""
+        store = self.store
+        if store is None:
+            return not self._unsaved
+        try:
+            while self._unsaved:
+                store.write(self._unsaved[0], self.run)
+                self._unsaved.popleft()
+        except StoreError as exc:
+            self.warn_once("store-write", f"{exc}; {len(self._unsaved)} records are kept in memory for now")
+            return False
+        return True
 
     @property
     def unsaved(self) -> list[CellRecord]:
@@ -310,12 +325,14 @@ class Profiler:
             return
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
+        atexit.register(self.flush)  # records a failed write left in memory, at kernel shutdown
         self._hooked = True
 
     def unregister(self) -> None:
         if self.shell is not None and self._hooked:
             self.shell.events.unregister("pre_run_cell", self.pre_run_cell)
             self.shell.events.unregister("post_run_cell", self.post_run_cell)
+            atexit.unregister(self.flush)
             self._hooked = False
         if self.cell is not None:
             self.discard_window(self.cell.window)
@@ -323,6 +340,8 @@ class Profiler:
 
     def close(self) -> None:
         self.unregister()
+        if self._unsaved:
+            self.flush()
         for meter in self.meters:
             try:
                 meter.close()

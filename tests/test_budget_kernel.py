@@ -115,3 +115,22 @@ def test_errors_in_the_body_keep_their_traceback_lines(kernel) -> None:
     assert f"Cell In[{reply.execution_count}], line 4" in text, text
     assert "----> 4 y = 1 / 0" in text, text
     assert "budget_runtime" not in text and "magics.py" not in text, text
+
+
+def test_enforce_stops_a_cell_that_grows_past_its_ram_limit(kernel, _isolated_store: Path) -> None:
+    body = "chunks = []\nwhile True:\n    chunks.append(bytearray(10 * 1024 * 1024))\n    time.sleep(0.005)"
+    reply = kernel.run(f"%%budget --enforce ram<=300MiB\nimport time\n{body}", cell_id="grow", timeout=30)
+    assert reply.error["ename"] == "BudgetExceeded" and "ram" in reply.error["evalue"]
+    rec = record(_isolated_store, "grow")
+    peak = rec.value("rss_peak_bytes")
+    assert 300 * 1024**2 < peak < 500 * 1024**2, peak / 1024**2  # stopped soon after crossing
+
+
+def test_enforce_resolves_relative_limits_against_the_previous_run(kernel, _isolated_store: Path) -> None:
+    code = "%%budget --enforce time<=+50%\nimport time\ntime.sleep({})"
+    assert kernel.run(code.format(0.3), cell_id="rel-enforce").status == "ok"
+    started = time.perf_counter()
+    reply = kernel.run(code.format(10), cell_id="rel-enforce", timeout=20)
+    assert reply.error["ename"] == "BudgetExceeded"
+    assert time.perf_counter() - started < 2
+    assert record(_isolated_store, "rel-enforce").value("wall_s") < 0.7

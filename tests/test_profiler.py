@@ -157,3 +157,40 @@ def test_nbprofile_magic_misuse_is_one_line(shell: Any, line: str, message: str)
         shell.run_line_magic("nbprofile", line)
     assert message in str(info.value) and "\n" not in str(info.value).strip()
     assert (profiler.enabled, profiler.footer_mode, profiler.quiet_below_s) == before
+
+
+class FlakyStore:
+    """A store that fails its first writes, like a database locked by a long backup."""
+
+    def __init__(self, path, failures: int) -> None:
+        self.inner = SQLiteStore(path)
+        self.path = self.inner.path
+        self.failures = failures
+
+    def write(self, record, run=None):
+        from nbprofile.errors import StoreError
+
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreError("database is locked")
+        return self.inner.write(record, run)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_records_survive_a_store_outage(shell: Any, _isolated_store) -> None:
+    from nbprofile import _state
+
+    shell.run_line_magic("load_ext", "nbprofile")
+    profiler = _state.profiler
+    profiler._store = FlakyStore(_isolated_store, failures=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = [shell.run_cell(f"v{i} = {i}") for i in range(4)]
+    assert all(r.success for r in results) and shell.user_ns["v3"] == 3
+    ours = [w for w in caught if issubclass(w.category, NbprofileWarning)]
+    assert len(ours) == 1 and "database is locked" in str(ours[0].message)
+    sources = [r.source for r in records(_isolated_store)]
+    assert sources == ["v0 = 0", "v1 = 1", "v2 = 2", "v3 = 3"]  # kept in memory, then written in order
+    assert profiler.unsaved == []

@@ -263,6 +263,14 @@ class PeakRss(Meter):
             ),
         }
 
+    def live_peak(self) -> int | None:
+        """The peak so far in the open windows (for a watchdog); ``None`` if unmeasurable."""
+        if self.mode == "exact":
+            return max(self._read_hwm(), *(w[1] for w in self._open.values()))  # type: ignore[misc]
+        if self.mode == "sampled":
+            return self._sampler.peak()  # type: ignore[union-attr]
+        return None
+
     def discard(self, key: object) -> None:
         self._open.pop(key, None)
         if self._sampler is not None and not self._open:
