@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from nbprofile.format import UNAVAILABLE, format_bytes, format_duration, format_value
 from nbprofile.meters.base import Reading
@@ -21,8 +21,25 @@ _MUTED = "color: var(--jp-ui-font-color2, #777)"
 _FAIL = "color: var(--jp-error-color1, #c62828); font-weight: 600"
 
 
-@dataclass(frozen=True)
-class Part:
+#: Quantities beyond time and RAM, in footer order: shown when measured (compact)
+#: or always, with n/a and the reason in the tooltip (full).
+EXTRA: tuple[tuple[str, str, str], ...] = (  # (key, shown, shown when unavailable)
+    ("gpu_time_s", "{} GPU", "GPU time"),
+    ("vram_peak_bytes", "peak VRAM {}", "peak VRAM"),
+    ("energy_j", "{}", "energy"),
+    ("co2_g", "{}", "CO2e"),
+    ("llm_tokens", "{} tokens", "tokens"),
+    ("cost_usd", "{}", "cost"),
+)
+#: Extra detail of the full footer.
+DETAIL: tuple[tuple[str, str], ...] = (
+    ("cpu_user_s", "user"),
+    ("cpu_sys_s", "system"),
+    ("rss_end_bytes", "RAM after"),
+)
+
+
+class Part(NamedTuple):
     """One item of the footer: its text and a tooltip that says how it was obtained."""
 
     text: str
@@ -65,11 +82,16 @@ def footer_parts(record: CellRecord, mode: str = "compact") -> list[Part]:
     peak = r.get("rss_peak_bytes")
     if peak is not None:
         parts.append(_ram_part(peak, r.get("rss_start_bytes"), mode))
+    for key, label, name in EXTRA:
+        reading = r.get(key)
+        if reading is None or (reading.value is None and mode != "full"):
+            continue  # compact: what was not measured here is left out, never shown as 0
+        text = label.format(_value(reading)) if reading.value is not None else f"{name} {UNAVAILABLE}"
+        parts.append(Part(text, _how(reading)))
     if mode == "full":
-        for key in ("cpu_user_s", "cpu_sys_s", "rss_end_bytes"):
+        for key, label in DETAIL:
             reading = r.get(key)
             if reading is not None:
-                label = {"cpu_user_s": "user", "cpu_sys_s": "system", "rss_end_bytes": "RAM after"}[key]
                 parts.append(Part(f"{label} {_value(reading)}", _how(reading)))
         parts.append(Part(f"overhead {format_duration(record.overhead_s)}",
                           "time nbprofile's hooks spent measuring this cell, outside its wall time"))

@@ -41,6 +41,11 @@ class NbprofileWarning(UserWarning):
     """Something nbprofile could not do; the notebook is unaffected."""
 
 
+#: Turns the meters' readings into readings that combine several of them (total
+#: energy, CO2e, dollars). Pure; called after every window closes, in order.
+Deriver = Callable[[Readings], Readings]
+
+
 def default_meters() -> list[Meter]:
     """The meters that work everywhere, in begin order (the wall clock last)."""
     from nbprofile.meters.clock import CpuClock, WallClock
@@ -90,6 +95,7 @@ class Profiler:
         self.footer_mode: FooterMode = "compact"
         self.quiet_below_s = 0.0
         self.meters: list[Meter] = list(meters) if meters is not None else default_meters()
+        self.derivers: list[Deriver] = []
         self.availability: dict[str, Availability] = {}
         self.disabled: dict[str, str] = {}  # meter name -> why it was switched off
         for meter in self.meters:
@@ -161,6 +167,13 @@ class Profiler:
                 self._fault(meter, "end", exc, window)
                 for k in meter.keys:
                     readings[k] = Reading.unavailable(_unit_of(k), self.disabled[meter.name])
+        for derive in self.derivers:
+            try:
+                readings.update(derive(readings))
+            except Exception as exc:  # a broken formula must not cost the cell its record
+                name = getattr(derive, "__name__", repr(derive))
+                window.faults.append(f"{name} failed: {type(exc).__name__}: {exc}")
+                self.warn_once(f"deriver:{name}", f"{name} failed: {exc!r}")
         window.readings = readings
         window.overhead_ns += perf_counter_ns() - t0
         return readings
@@ -354,7 +367,8 @@ class Profiler:
 
 # -- helpers ------------------------------------------------------------------
 
-_UNITS = {"_s": "s", "_bytes": "B", "_j": "J", "_g": "g", "_usd": "USD", "_tokens": "tokens", "_flops": "FLOP"}
+_UNITS = {"_s": "s", "_bytes": "B", "_j": "J", "_g": "g", "_usd": "USD", "_tokens": "tokens",
+          "_flops": "FLOP", "_w": "W", "_pct": "%", "_fraction": ""}
 
 
 def _unit_of(key: str) -> str:

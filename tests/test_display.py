@@ -78,3 +78,21 @@ def test_detail_lists_every_reading_with_its_method() -> None:
     text = repr(RecordDetail(make(CPU_ONLY)))
     assert "rss_peak_bytes" in text and "measured (clear_refs+VmHWM)" in text
     assert "[3] cell c1, ok" in text
+
+
+def test_compact_footer_shows_new_quantities_only_when_measured() -> None:
+    readings = {
+        **CPU_ONLY,
+        "gpu_time_s": Reading.unavailable("s", "torch is not imported in this kernel"),
+        "vram_peak_bytes": Reading(8 * GiB, "B", "measured", "torch.cuda.max_memory_allocated"),
+        "energy_j": Reading(5400.0, "J", "estimated", "nvml+tdp", "CPU part estimated"),
+        "co2_g": Reading(0.5, "g", "estimated", "FRA 56 g/kWh"),
+        "llm_tokens": Reading(12400, "tokens", "measured", "openai usage"),
+        "cost_usd": Reading(0.0512, "USD", "measured", "price table 2026-11"),
+    }
+    compact = footer_text(make(readings))
+    assert compact == ("2.31 s wall · 1.90 s CPU · peak RAM 1.20 GiB (+300 MiB) · peak VRAM 8.00 GiB"
+                       " · ~1.50 Wh · ~500 mg CO2e · 12.4k tokens · $0.0512")
+    full = footer_text(make(readings), "full")
+    assert "GPU time n/a" in full  # listed in full, with its reason in the HTML title
+    assert 'title="unavailable: torch is not imported in this kernel"' in footer_html(make(readings), "full")
