@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nbprofile._version import __version__
 from nbprofile.errors import BudgetExceeded, NbprofileError
@@ -50,6 +50,17 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     manager.magics["cell"].pop("budget", None)
     manager.registry.pop("NbprofileMagics", None)
 
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "nbprofile"}]
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    """The REST API the JupyterLab panel reads (enabled by installing the package)."""
+    from nbprofile.server import load
+
+    load(server_app)
 
 
 def __getattr__(name: str) -> object:

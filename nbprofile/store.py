@@ -177,18 +177,14 @@ class SQLiteStore:
                                  (code_hash, bound), "id DESC", 1)
         return found[0] if found else None
 
-    def runs(self, notebook: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Runs, newest first, with their cell counts and total wall time."""
-        sql = (
-            "SELECT r.run_id, r.notebook, r.kernel_id, r.host, r.started_at, r.info,"
-            " COUNT(c.id), SUM(c.wall_s), SUM(c.verdict_status = 'fail'), MAX(c.started_at)"
-            " FROM runs r LEFT JOIN cells c ON c.run_id = r.run_id"
-        )
-        params: tuple[Any, ...] = ()
-        if notebook is not None:
-            sql += " WHERE r.notebook = ?"
-            params = (notebook,)
-        sql += " GROUP BY r.run_id ORDER BY r.started_at DESC LIMIT ?"
+    _RUNS_SQL = (
+        "SELECT r.run_id, r.notebook, r.kernel_id, r.host, r.started_at, r.info,"
+        " COUNT(c.id), SUM(c.wall_s), SUM(c.verdict_status = 'fail'), MAX(c.started_at)"
+        " FROM runs r LEFT JOIN cells c ON c.run_id = r.run_id"
+    )
+
+    def _runs(self, where: str, params: Sequence[Any], limit: int) -> list[dict[str, Any]]:
+        sql = f"{self._RUNS_SQL} WHERE {where} GROUP BY r.run_id ORDER BY r.started_at DESC LIMIT ?"
         with self._lock:
             rows = self._execute(sql, (*params, limit)).fetchall()
         return [
@@ -200,6 +196,25 @@ class SQLiteStore:
             }
             for row in rows
         ]
+
+    def runs(self, notebook: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Runs, newest first, with their cell counts, total wall time and budget failures."""
+        if notebook is None:
+            return self._runs("1", (), limit)
+        return self._runs("r.notebook = ?", (notebook,), limit)
+
+    def runs_of(self, notebook: str, kernel_ids: set[str] | frozenset[str] = frozenset(),
+                limit: int = 200) -> list[dict[str, Any]]:
+        """Runs of a notebook: those that named it, and those of the kernels now serving it
+        (a kernel keeps the name its notebook had when it started)."""
+        kernels = sorted(kernel_ids)
+        marks = ",".join("?" * len(kernels))
+        where = f"r.notebook = ? OR r.kernel_id IN ({marks})" if kernels else "r.notebook = ?"
+        return self._runs(where, (notebook, *kernels), limit)
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        found = self._runs("r.run_id = ?", (run_id,), 1)
+        return found[0] if found else None
 
     def run_ids(self, notebook: str | None = None) -> list[str]:
         return [run["run_id"] for run in self.runs(notebook, limit=10**9)]

@@ -1,0 +1,136 @@
+"""Compare two runs of a notebook, cell by cell.
+
+Cells are matched by their cell id, else by their code (terminal IPython, old
+notebooks). A cell run several times in one run counts with its last execution,
+which is what the notebook shows. Pure: the server, the CLI and the reports use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from nbprofile.record import CellRecord
+
+METRICS: tuple[str, ...] = (
+    "wall_s", "cpu_s", "rss_peak_bytes", "vram_peak_bytes", "gpu_time_s",
+    "energy_j", "co2_g", "llm_tokens", "cost_usd",
+)
+
+#: A change counts as a regression above this fraction...
+REGRESSION_FRACTION = 0.10
+#: ...and above this absolute amount, so that a 2 ms cell taking 3 ms is not one.
+MIN_CHANGE: dict[str, float] = {
+    "wall_s": 0.010, "cpu_s": 0.010, "gpu_time_s": 0.010,
+    "rss_peak_bytes": 1024**2, "vram_peak_bytes": 1024**2,
+    "energy_j": 1.0, "co2_g": 0.01, "llm_tokens": 10, "cost_usd": 0.0001,
+}
+
+
+def match_key(record: CellRecord) -> str:
+    return record.cell_id if record.cell_id else f"code:{record.code_hash}"
+
+
+@dataclass
+class Delta:
+    abs: float | None
+    pct: float | None  # a fraction: 0.1 = +10%
+
+    def to_json(self) -> dict[str, float | None]:
+        return {"abs": self.abs, "pct": self.pct}
+
+
+def delta(a: float | None, b: float | None) -> Delta:
+    if a is None or b is None:
+        return Delta(None, None)
+    return Delta(b - a, (b - a) / a if a else None)
+
+
+@dataclass
+class CellComparison:
+    key: str
+    cell_id: str | None
+    source: str
+    a: dict[str, float | None]
+    b: dict[str, float | None]
+    delta: dict[str, Delta]
+    regression: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "cell_id": self.cell_id, "source": self.source,
+            "a": self.a, "b": self.b,
+            "delta": {k: d.to_json() for k, d in self.delta.items()},
+            "regression": self.regression,
+        }
+
+
+@dataclass
+class Comparison:
+    metrics: tuple[str, ...]
+    cells: list[CellComparison] = field(default_factory=list)
+    totals_a: dict[str, float | None] = field(default_factory=dict)
+    totals_b: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def regressions(self) -> list[CellComparison]:
+        return [c for c in self.cells if c.regression]
+
+    def totals_delta(self) -> dict[str, Delta]:
+        return {m: delta(self.totals_a[m], self.totals_b[m]) for m in self.metrics}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metrics": list(self.metrics),
+            "cells": [c.to_json() for c in self.cells],
+            "totals": {
+                "a": self.totals_a, "b": self.totals_b,
+                "delta": {k: d.to_json() for k, d in self.totals_delta().items()},
+            },
+        }
+
+
+def _last_per_cell(records: Sequence[CellRecord]) -> dict[str, CellRecord]:
+    latest: dict[str, CellRecord] = {}
+    for record in records:
+        latest[match_key(record)] = record  # later executions replace earlier ones
+    return latest
+
+
+def _values(record: CellRecord | None, metrics: Sequence[str]) -> dict[str, float | None]:
+    return {m: (record.value(m) if record is not None else None) for m in metrics}
+
+
+def is_regression(metric: str, d: Delta) -> bool:
+    if d.abs is None or d.pct is None:
+        return False
+    return d.pct > REGRESSION_FRACTION and d.abs > MIN_CHANGE.get(metric, 0.0)
+
+
+def total(records: Sequence[CellRecord], metric: str) -> float | None:
+    """Sum of the available values; ``None`` when no cell has one (never 0)."""
+    values = [v for r in records if (v := r.value(metric)) is not None]
+    return sum(values) if values else None
+
+
+def compare_runs(a: Sequence[CellRecord], b: Sequence[CellRecord],
+                 metrics: Sequence[str] = METRICS) -> Comparison:
+    """Per-cell deltas from run ``a`` to run ``b``, in ``b``'s order, then cells only in ``a``."""
+    metrics = tuple(metrics)
+    in_a, in_b = _last_per_cell(a), _last_per_cell(b)
+    order = list(in_b) + [key for key in in_a if key not in in_b]
+    comparison = Comparison(metrics)
+    for key in order:
+        ra, rb = in_a.get(key), in_b.get(key)
+        va, vb = _values(ra, metrics), _values(rb, metrics)
+        deltas = {m: delta(va[m], vb[m]) for m in metrics}
+        shown = rb or ra
+        assert shown is not None
+        comparison.cells.append(CellComparison(
+            key=key, cell_id=shown.cell_id, source=shown.source, a=va, b=vb, delta=deltas,
+            regression=any(is_regression(m, d) for m, d in deltas.items()),
+        ))
+    last_a, last_b = list(in_a.values()), list(in_b.values())
+    comparison.totals_a = {m: total(last_a, m) for m in metrics}
+    comparison.totals_b = {m: total(last_b, m) for m in metrics}
+    return comparison
