@@ -105,6 +105,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import os
+
+    from nbprofile.selection import write_report
+
+    store = _store(args.db)
+    notebook = os.path.abspath(args.notebook) if args.notebook else None
+    compare = tuple(args.compare) if args.compare else None
+    path, fmt = write_report(store, args.format, args.output, args.run, compare, notebook)  # type: ignore[arg-type]
+    print(f"wrote {fmt} report to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nbprofile", description="Measure notebooks cell by cell: run them, list and show runs.")
@@ -125,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20)
     runs.add_argument("--width", type=int, default=120)
     runs.set_defaults(func=cmd_runs)
+
+    report = sub.add_parser("report", help="export a run (or compare two) as HTML, Markdown, JSON or CSV")
+    report.add_argument("notebook", nargs="?", help="runs of this notebook (default: any)")
+    pick = report.add_mutually_exclusive_group()
+    pick.add_argument("--run", default="latest", help="run id, latest or previous (default: latest)")
+    pick.add_argument("--compare", nargs=2, metavar=("A", "B"), help="report B compared with A")
+    report.add_argument("--format", "-f", choices=("html", "md", "json", "csv"), default=None,
+                        help="default: from the output file's suffix, else html")
+    report.add_argument("--output", "-o", default=None, help="default: nbprofile-<run>.<format> here")
+    report.set_defaults(func=cmd_report)
 
     show = sub.add_parser("show", help="the cells of a run (default: the latest)")
     show.add_argument("run", nargs="?", default="latest")

@@ -107,10 +107,18 @@ def is_regression(metric: str, d: Delta) -> bool:
     return d.pct > REGRESSION_FRACTION and d.abs > MIN_CHANGE.get(metric, 0.0)
 
 
+def is_peak(metric: str) -> bool:
+    """Peaks do not add up: a run's peak RAM is the largest cell peak, not their sum."""
+    return "_peak_" in metric
+
+
 def total(records: Sequence[CellRecord], metric: str) -> float | None:
-    """Sum of the available values; ``None`` when no cell has one (never 0)."""
+    """The run's figure for a metric: the sum of the cells' values (the largest, for
+    peaks); ``None`` when no cell has one (never 0)."""
     values = [v for r in records if (v := r.value(metric)) is not None]
-    return sum(values) if values else None
+    if not values:
+        return None
+    return max(values) if is_peak(metric) else sum(values)
 
 
 def compare_runs(a: Sequence[CellRecord], b: Sequence[CellRecord],

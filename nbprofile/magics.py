@@ -16,7 +16,7 @@ from IPython.core.magic_arguments import MagicArgumentParser
 if TYPE_CHECKING:
     from nbprofile.profiler import Profiler
 
-SUBCOMMANDS = ("on", "off", "status", "footer", "history", "last", "budget")
+SUBCOMMANDS = ("on", "off", "status", "footer", "history", "last", "budget", "report")
 
 
 def _parser(prog: str, description: str) -> MagicArgumentParser:
@@ -43,6 +43,7 @@ class NbprofileMagics(Magics):
         self._commands: dict[str, Callable[[list[str]], Any]] = {
             "on": self._on, "off": self._off, "status": self._status, "footer": self._footer,
             "history": self._history, "last": self._last, "budget": self._budget,
+            "report": self._report,
         }
 
     @line_magic
@@ -57,6 +58,8 @@ class NbprofileMagics(Magics):
           %nbprofile history [N] [--run]    the last N records of this notebook (default 20)
           %nbprofile last                   every reading of the previous cell
           %nbprofile budget LIMIT ...       a budget for the running totals of this session
+          %nbprofile report [--run ID | --compare A B] [--format html|md|json|csv] [-o PATH]
+                                            export this kernel's run (or another, or a comparison)
         """
         try:
             words = shlex.split(line)
@@ -139,6 +142,34 @@ class NbprofileMagics(Magics):
             print("nbprofile: no cell has been measured yet")
             return None
         return RecordDetail(record)
+
+    def _report(self, args: list[str]) -> Any:
+        parser = _parser("report", "Export a run as HTML, Markdown, JSON or CSV.")
+        pick = parser.add_mutually_exclusive_group()
+        pick.add_argument("--run", default=None, help="run id, latest or previous (default: this run)")
+        pick.add_argument("--compare", nargs=2, metavar=("A", "B"))
+        parser.add_argument("--format", "-f", choices=("html", "md", "json", "csv"), default=None)
+        parser.add_argument("-o", "--output", default=None)
+        opts = parser.parse_args(args)
+        from nbprofile.errors import NbprofileError
+        from nbprofile.selection import write_report
+
+        profiler = self.profiler
+        store = profiler.store
+        if store is None:
+            raise UsageError("%nbprofile report: the record store is unavailable (see %nbprofile status)")
+        profiler.flush()
+        run = opts.run or profiler.run.run_id
+        compare = tuple(opts.compare) if opts.compare else None
+        try:
+            path, fmt = write_report(store, opts.format, opts.output, run, compare,  # type: ignore[arg-type]
+                                     profiler.notebook)
+        except (NbprofileError, OSError) as exc:
+            raise UsageError(f"%nbprofile report: {exc}") from None
+        from IPython.display import FileLink
+
+        print(f"nbprofile: wrote {fmt} report to {path}")
+        return FileLink(path)
 
     def _budget(self, args: list[str]) -> Any:
         from nbprofile.budget_runtime import session_budget_command

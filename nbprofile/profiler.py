@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
 from nbprofile.errors import StoreError
 from nbprofile.meters.base import Availability, Meter, Reading, Readings
-from nbprofile.record import CellRecord, RunInfo, Status, code_hash, new_run_id
+from nbprofile.record import CellRecord, RunInfo, Status, code_hash, environment_info, new_run_id
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
@@ -112,6 +112,7 @@ class Profiler:
         self._store_error: str | None = None
         self._unsaved: deque[CellRecord] = deque(maxlen=MAX_UNSAVED)
         self._seq = 0
+        self._run_described = False  # environment facts are gathered at the first save
         self._warned: set[str] = set()
         self.cell: CellState | None = None
         self.last_record: CellRecord | None = None
@@ -284,6 +285,9 @@ class Profiler:
         if store is None:
             self._unsaved.append(record)
             return
+        if not self._run_described:
+            self._run_described = True
+            self.run.extra.update(environment_info())
         try:
             if self._unsaved and not self.flush():
                 self._unsaved.append(record)
@@ -427,9 +431,9 @@ def _kernel_id() -> str | None:
     if module is None or not module.IPKernelApp.initialized():
         return None
     name = os.path.basename(module.IPKernelApp.instance().connection_file or "")
-    if name.startswith("kernel-") and name.endswith(".json"):
+    if name.startswith("kernel-") and name.endswith(".json"):  # as jupyter_server names them
         return name[len("kernel-"):-len(".json")]
-    return name or None
+    return None  # a temporary connection file (nbclient): no id a server would know
 
 
 def _version() -> str:

@@ -137,15 +137,27 @@ class RunInfo:
         }
 
 
-def python_versions() -> dict[str, str | None]:
-    """Versions of the packages that shape the numbers, without importing them."""
+def environment_info() -> dict[str, Any]:
+    """Facts about the machine and packages that shape the numbers, for the run record.
+
+    Gathered once per run (at its first record), never by importing the packages.
+    """
     from importlib import metadata
 
-    versions: dict[str, str | None] = {}
+    info: dict[str, Any] = {"cpu_count": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        info["cpu"] = platform.processor() or None
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        info["memory_bytes"] = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     for dist in ("ipython", "ipykernel", "torch", "numpy"):
         try:
-            versions[dist] = metadata.version(dist)
+            info[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
-            versions[dist] = None
-    versions["executable"] = sys.executable
-    return versions
+            info[dist] = None
+    return info

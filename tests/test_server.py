@@ -100,6 +100,9 @@ async def test_reports_download(jp_fetch, jp_root_dir, _isolated_store) -> None:
     assert json.loads(response.body)["cells"][0]["readings"]["wall_s"]["value"] == 1.5
     response = await jp_fetch("nbprofile", "api", "report", params={"run": "run1", "format": "csv"})
     assert response.headers["Content-Type"].startswith("text/csv")
+    response = await jp_fetch("nbprofile", "api", "report", params={"run": "run1"})  # html by default
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.body.startswith(b"<!DOCTYPE html>") and b"cell_0()" in response.body
 
 
 async def test_status(jp_fetch, _isolated_store) -> None:

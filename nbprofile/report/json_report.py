@@ -5,21 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from nbprofile.compare import METRICS, total
+from nbprofile.compare import METRICS, compare_runs, total
 from nbprofile.record import CellRecord
 
 SCHEMA = "nbprofile.report/1"
 
 
-def report_dict(records: Sequence[CellRecord], run: dict[str, Any]) -> dict[str, Any]:
-    return {
+def report_dict(records: Sequence[CellRecord], run: dict[str, Any], *,
+                other: Sequence[CellRecord] | None = None,
+                other_run: dict[str, Any] | None = None) -> dict[str, Any]:
+    report: dict[str, Any] = {
         "schema": SCHEMA,
         "run": run,
         "totals": {m: total(records, m) for m in METRICS},
         "cells": [r.to_json() for r in records],
     }
+    if other is not None:
+        report["compared_with"] = {"run": other_run, **compare_runs(other, records).to_json()}
+    return report
 
 
-def to_json(records: Sequence[CellRecord], run: dict[str, Any]) -> str:
+def to_json(records: Sequence[CellRecord], run: dict[str, Any], *,
+            other: Sequence[CellRecord] | None = None, other_run: dict[str, Any] | None = None) -> str:
     # allow_nan=False: a NaN would make the file unreadable to strict parsers; none is stored
-    return json.dumps(report_dict(records, run), indent=1, allow_nan=False, ensure_ascii=False)
+    return json.dumps(report_dict(records, run, other=other, other_run=other_run), indent=1, allow_nan=False, ensure_ascii=False)

@@ -1,0 +1,175 @@
+"""What a human-readable report shows, computed once for HTML and Markdown alike.
+
+Both renderers print exactly these strings, so the two formats agree with each
+other and with the footer (they share the formatters of :mod:`nbprofile.format`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from nbprofile.compare import METRICS, Comparison, compare_runs, total
+from nbprofile.format import UNAVAILABLE, format_duration, format_percent, format_value
+from nbprofile.meters.base import Reading
+from nbprofile.record import CellRecord
+
+#: (reading key, column title) of the per-cell table, in order.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("wall_s", "time"),
+    ("cpu_s", "CPU"),
+    ("rss_peak_bytes", "peak RAM"),
+    ("gpu_time_s", "GPU time"),
+    ("vram_peak_bytes", "peak VRAM"),
+    ("energy_j", "energy"),
+    ("co2_g", "CO2e"),
+    ("llm_tokens", "tokens"),
+    ("cost_usd", "cost"),
+)
+MARK = {"measured": "", "sampled": "~", "estimated": "~", "unavailable": ""}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One shown value: its text and how it was obtained."""
+
+    text: str
+    method: str  # measured | sampled | estimated | unavailable | "" (no reading)
+    how: str  # the tooltip / footnote: source, note or reason
+
+
+def show(reading: Reading | None) -> Cell:
+    if reading is None:
+        return Cell("", "", "not recorded")
+    if reading.value is None:
+        return Cell(UNAVAILABLE, "unavailable", reading.note or "unavailable")
+    if reading.unit == "s":
+        text = format_duration(reading.value)
+    else:
+        text = format_value(reading.value, reading.unit)
+    how = reading.method + (f" ({reading.source})" if reading.source else "")
+    if reading.note:
+        how += f": {reading.note}"
+    return Cell(MARK.get(reading.method, "") + text, reading.method, how)
+
+
+def show_total(value: float | None, key: str, unit: str) -> str:
+    if value is None:
+        return UNAVAILABLE
+    return format_duration(value) if unit == "s" else format_value(value, unit)
+
+
+def first_line(source: str, width: int = 60) -> str:
+    lines = [line for line in source.strip().splitlines() if line.strip()]
+    text = lines[0].strip() if lines else ""
+    if len(lines) > 1:
+        text += " …"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@dataclass
+class Row:
+    number: int
+    record: CellRecord
+    label: str
+    values: dict[str, Cell]
+    budget: list[tuple[str, str]]  # (status, description) per limit
+
+
+@dataclass
+class ReportModel:
+    title: str
+    run: dict[str, Any]
+    rows: list[Row]
+    columns: list[tuple[str, str]]  # only columns some cell has a reading for
+    totals: dict[str, str]
+    methods: dict[str, dict[str, int]]  # key -> method -> count of cells
+    environment: list[tuple[str, str]]
+    comparison: Comparison | None = None
+    other_run: dict[str, Any] | None = None
+    failures: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _budget(record: CellRecord) -> list[tuple[str, str]]:
+    if not record.verdict:
+        return []
+    from nbprofile.budget_eval import Verdict
+
+    return [(item.status, item.describe()) for item in Verdict.from_json(record.verdict).items]
+
+
+def _unit(records: Sequence[CellRecord], key: str) -> str:
+    for record in records:
+        reading = record.readings.get(key)
+        if reading is not None:
+            return reading.unit
+    return ""
+
+
+def environment(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """The rows of the environment section, from the run's stored information."""
+    info = {**run.get("info", {}), **{k: v for k, v in run.items() if k != "info"}}
+    rows: list[tuple[str, str]] = []
+    for key, label in (
+        ("host", "host"), ("platform", "platform"), ("cpu", "CPU"), ("cpu_count", "CPU cores"),
+        ("memory_bytes", "memory"), ("gpus", "GPUs"), ("driver", "GPU driver"), ("python", "Python"),
+        ("ipython", "IPython"), ("ipykernel", "ipykernel"), ("torch", "torch"), ("numpy", "NumPy"),
+        ("nbprofile", "nbprofile"), ("carbon", "carbon intensity"), ("prices", "price table"),
+        ("kernel_id", "kernel"), ("started_at", "started (UTC)"),
+    ):
+        value = info.get(key)
+        if value in (None, "", [], {}):
+            continue
+        if key == "started_at" and isinstance(value, (int, float)):
+            from nbprofile.record import utc_iso
+
+            value = utc_iso(float(value))
+        elif key == "memory_bytes":
+            value = format_value(float(value), "B")
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if v not in (None, ""))
+        rows.append((label, str(value)))
+    return rows
+
+
+def build(records: Sequence[CellRecord], run: dict[str, Any], *,
+          other: Sequence[CellRecord] | None = None, other_run: dict[str, Any] | None = None) -> ReportModel:
+    """The model of a report of ``records``; with ``other``, also the comparison other → records."""
+    present = [(k, t) for k, t in COLUMNS if any(k in r.readings for r in records)]
+    rows = []
+    for number, record in enumerate(records, 1):
+        label = record.name or first_line(record.source)
+        rows.append(Row(number, record, label, {k: show(record.readings.get(k)) for k, _ in present},
+                        _budget(record)))
+    totals = {k: show_total(total(records, k), k, _unit(records, k)) for k, _ in present}
+    methods: dict[str, dict[str, int]] = {}
+    for key, _ in present:
+        counts: dict[str, int] = {}
+        for record in records:
+            reading = record.readings.get(key)
+            if reading is not None:
+                counts[reading.method] = counts.get(reading.method, 0) + 1
+        methods[key] = counts
+    notebook = run.get("notebook") or "no notebook"
+    model = ReportModel(
+        title=f"nbprofile report: {notebook}", run=run, rows=rows, columns=present, totals=totals,
+        methods=methods, environment=environment(run),
+        failures=sum(1 for r in records if r.verdict_status == "fail"),
+    )
+    if other is not None:
+        model.comparison = compare_runs(other, records)
+        model.other_run = other_run
+    return model
+
+
+def describe_delta(comparison: Comparison, metric: str, index: int) -> str:
+    d = comparison.cells[index].delta[metric]
+    if d.pct is None:
+        return UNAVAILABLE if d.abs is None else "new"
+    return format_percent(d.pct, signed=True)
+
+
+__all__ = ["COLUMNS", "METRICS", "Cell", "ReportModel", "Row", "build", "describe_delta", "show"]
