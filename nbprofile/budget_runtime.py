@@ -49,14 +49,18 @@ def verdict_for(profiler: Profiler, spec: BudgetSpec, readings: Any, cell_id: st
                 cell_hash: str, before_id: int | None = None) -> Verdict:
     """Judge readings; relative limits compare with the latest earlier run of the same
     cell (by cell id, else by code hash) in the store."""
-    previous = None
+    previous = baseline = None
     store = profiler.store
     if store is not None and any(limit.relative for limit in spec.limits):
         previous = store.previous(cell_id, cell_hash, profiler.notebook, before_id=before_id)
+        if profiler.baseline_run is not None:
+            baseline = store.find_in_run(profiler.baseline_run, cell_id, cell_hash)
+    anchor = baseline if baseline is not None else previous
     return evaluate(
         spec, readings,
         previous=previous.readings if previous is not None else None,
-        compared_with=_label(previous),
+        baseline=baseline.readings if baseline is not None else None,
+        compared_with=_label(anchor),
     )
 
 

@@ -29,28 +29,109 @@ def _print_records(records: Sequence[object], title: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    from nbprofile import gate
     from nbprofile.runner import echo_progress, run_notebook
 
+    budgets = None
+    if args.budget_file:
+        from nbprofile.budget_file import load_budget_file
+
+        budgets = load_budget_file(args.budget_file)  # a bad file stops here, before any kernel starts
+    notebook = os.path.abspath(args.notebook)
+    baseline = None
+    if args.baseline:
+        from nbprofile.selection import resolve_run
+
+        store = _store(args.db)
+        baseline = resolve_run(store, args.baseline, notebook)["run_id"]
+        store.close()
     result = run_notebook(
         args.notebook, timeout=args.timeout, kernel_name=args.kernel, db=args.db,
-        progress=None if args.quiet else echo_progress, output=args.output,
+        progress=None if args.quiet else echo_progress, output=args.output, baseline_run=baseline,
     )
+    store = _store(args.db)
+    judged = (gate.apply_budget_file(store, result.records, budgets, notebook, baseline)
+              if budgets is not None and result.records else gate.verdicts_of(result.records))
+    failed_cell = None
+    if result.failed_cell is not None:
+        failed_cell = next((r.cell_id for r in result.records if r.status != "ok"), None)
+    exit_code = 2 if result.error is not None else (1 if judged.failed else 0)
+
     if result.records:
         _print_records(result.records, f"{result.notebook}: run {result.run_id}")
-    failures = result.budget_failures
-    for record in failures:
-        from nbprofile.budget_eval import Verdict
-
-        verdict = Verdict.from_json(record.verdict or {})
-        where = record.cell_id or record.code_hash
+    by_id = {r.id: r for r in result.records}
+    for record_id, verdict in judged.cells.items():
+        record = by_id[record_id]
         for item in verdict.failed:
-            print(f"budget failed in cell {where}: {item.describe()}", file=sys.stderr)
+            print(f"budget failed in cell {record.cell_id or record.code_hash}: {item.describe()}", file=sys.stderr)
+    if judged.totals is not None:
+        for item in judged.totals.items:
+            print(f"run totals: {item.status}: {item.describe()}", file=sys.stderr)
+    for cell_id in judged.unmatched:
+        print(f"budget file: no cell with id {cell_id} in this notebook", file=sys.stderr)
     if result.error is not None:
         print(f"nbprofile run: {result.error}", file=sys.stderr)
-    summary = (f"{len(result.records)} cells measured in {result.elapsed_s:.1f} s, "
-               f"{len(failures)} budget failures; run {result.run_id}")
-    print(summary, file=sys.stderr)
-    return result.exit_code
+    failures = sum(1 for v in judged.cells.values() if v.status == "fail")
+    print(f"{len(result.records)} cells measured in {result.elapsed_s:.1f} s, {failures} budget failures; "
+          f"run {result.run_id}" + (f" (baseline {baseline})" if baseline else ""), file=sys.stderr)
+
+    if args.json:
+        gate.write_json(args.json, gate.summary(notebook, result.run_id, result.records, judged,
+                                                result.error, exit_code, result.elapsed_s))
+    if args.junit:
+        with open(args.junit, "w", encoding="utf-8") as f:
+            f.write(gate.junit_xml(notebook, result.records, judged, result.error, failed_cell,
+                                   result.elapsed_s))
+    if args.report and result.records:
+        from nbprofile.selection import write_report
+
+        path, _ = write_report(store, None, args.report, result.run_id,
+                               (baseline, result.run_id) if baseline else None, notebook)
+        print(f"report: {path}", file=sys.stderr)
+    store.close()
+    return exit_code
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import os
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from nbprofile.compare import compare_runs
+    from nbprofile.report.model import first_line, show_total
+    from nbprofile.selection import resolve_run
+
+    store = _store(args.db)
+    notebook = os.path.abspath(args.notebook) if args.notebook else None
+    a, b = resolve_run(store, args.a, notebook), resolve_run(store, args.b, notebook)
+    comparison = compare_runs(store.records(a["run_id"]), store.records(b["run_id"]))
+    metrics = [m for m in args.metrics.split(",") if m]
+    table = Table(title=f"run {a['run_id']} → run {b['run_id']}", title_justify="left")
+    table.add_column("cell", overflow="fold")
+    from nbprofile.report.model import COLUMNS
+
+    titles = dict(COLUMNS)
+    for metric in metrics:
+        title = titles.get(metric, metric)
+        table.add_column(f"{title} before", justify="right")
+        table.add_column(f"{title} now", justify="right")
+        table.add_column("change", justify="right")
+    unit = {"wall_s": "s", "cpu_s": "s", "gpu_time_s": "s", "rss_peak_bytes": "B", "vram_peak_bytes": "B",
+            "energy_j": "J", "co2_g": "g", "llm_tokens": "tokens", "cost_usd": "USD"}
+    for cell in comparison.cells:
+        row = [("! " if cell.regression else "  ") + first_line(cell.source, 50)]
+        for metric in metrics:
+            d = cell.delta.get(metric)
+            row += [show_total(cell.a.get(metric), metric, unit.get(metric, "")),
+                    show_total(cell.b.get(metric), metric, unit.get(metric, "")),
+                    "" if d is None or d.pct is None else f"{d.pct * 100:+.1f}%"]
+        table.add_row(*row)
+    Console(width=args.width, color_system=None).print(table)
+    print(f"{len(comparison.regressions)} cells regressed (! marks them: more than +10% and a noticeable amount)")
+    return 1 if (args.fail_on_regression and comparison.regressions) else 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -131,7 +212,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
     run.add_argument("--output", "-o", default=None, help="save the executed notebook here")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    run.add_argument("--budget-file", default=None, help="TOML budgets to judge the run against")
+    run.add_argument("--baseline", default=None,
+                     help="run id or `latest`: relative limits compare with this run (default: each cell's previous run)")
+    run.add_argument("--report", default=None, help="also write a report (format from the suffix)")
+    run.add_argument("--json", default=None, help="write a JSON summary of the run")
+    run.add_argument("--junit", default=None, help="write JUnit XML: one test case per budgeted cell")
     run.set_defaults(func=cmd_run)
+
+    compare = sub.add_parser("compare", help="per-cell deltas between two runs")
+    compare.add_argument("a", nargs="?", default="previous", help="run id, latest or previous (default: previous)")
+    compare.add_argument("b", nargs="?", default="latest", help="run id, latest or previous (default: latest)")
+    compare.add_argument("--notebook", default=None, help="latest / previous of this notebook")
+    compare.add_argument("--metrics", default="wall_s,rss_peak_bytes",
+                         help="comma-separated reading keys (wall_s, cpu_s, rss_peak_bytes, energy_j, cost_usd, ...)")
+    compare.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a cell regressed")
+    compare.add_argument("--width", type=int, default=140)
+    compare.set_defaults(func=cmd_compare)
 
     runs = sub.add_parser("runs", help="list stored runs, newest first")
     runs.add_argument("notebook", nargs="?")

@@ -35,6 +35,8 @@ FooterMode = Literal["compact", "full", "off"]
 #: records kept in memory while the store cannot be written, oldest dropped first
 MAX_UNSAVED = 10_000
 RUN_ID_ENV = "NBPROFILE_RUN_ID"
+#: `nbprofile run --baseline` pins the run that relative limits compare with
+BASELINE_ENV = "NBPROFILE_BASELINE_RUN"
 
 
 class NbprofileWarning(UserWarning):
@@ -117,6 +119,7 @@ class Profiler:
         self.cell: CellState | None = None
         self.last_record: CellRecord | None = None
         self.session_budget: Any = None  # a budget.SessionBudget, set by %nbprofile budget
+        self.baseline_run: str | None = os.environ.get(BASELINE_ENV) or None
         self._hooked = False
 
     # -- meters --------------------------------------------------------------

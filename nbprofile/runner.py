@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import nbformat
 
-from nbprofile.profiler import RUN_ID_ENV
+from nbprofile.profiler import BASELINE_ENV, RUN_ID_ENV
 from nbprofile.record import CellRecord, new_run_id
 
 
@@ -91,6 +91,7 @@ def run_notebook(
     db: str | None = None,
     progress: Callable[[str], None] | None = None,
     output: str | os.PathLike[str] | None = None,
+    baseline_run: str | None = None,
 ) -> RunResult:
     """Execute ``path`` top to bottom with nbprofile loaded; return the stored run.
 
@@ -113,6 +114,10 @@ def run_notebook(
     env = dict(os.environ)
     env["JPY_SESSION_NAME"] = str(nb_path)
     env[RUN_ID_ENV] = run_id
+    if baseline_run is not None:
+        env[BASELINE_ENV] = baseline_run
+    else:
+        env.pop(BASELINE_ENV, None)
     if db is not None:
         env[DB_ENV] = str(db)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]

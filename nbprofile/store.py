@@ -212,6 +212,24 @@ class SQLiteStore:
         where = f"r.notebook = ? OR r.kernel_id IN ({marks})" if kernels else "r.notebook = ?"
         return self._runs(where, (notebook, *kernels), limit)
 
+    def find_in_run(self, run_id: str, cell_id: str | None, cell_hash: str) -> CellRecord | None:
+        """The last record of a cell in a given run (a pinned baseline): by id, else by code."""
+        if cell_id is not None:
+            found = self._select("run_id = ? AND cell_id = ?", (run_id, cell_id), "id DESC", 1)
+        else:
+            found = self._select("run_id = ? AND code_hash = ?", (run_id, cell_hash), "id DESC", 1)
+        return found[0] if found else None
+
+    def set_verdict(self, record_id: int, verdict: dict[str, Any] | None, status: str | None,
+                    budget: dict[str, Any] | None = None) -> None:
+        """Replace a record's verdict (a CI gate adds the budget file's limits to it)."""
+        with self._lock:
+            self._execute(
+                "UPDATE cells SET verdict = ?, verdict_status = ?, budget = COALESCE(?, budget) WHERE id = ?",
+                (None if verdict is None else json.dumps(verdict, separators=(",", ":")), status,
+                 None if budget is None else json.dumps(budget, separators=(",", ":")), record_id),
+            )
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         found = self._runs("r.run_id = ?", (run_id,), 1)
         return found[0] if found else None
