@@ -14,7 +14,6 @@ pytestmark = pytest.mark.kernel
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.ipynb")))
 def copy_examples(tmp_path: Path) -> Path:
     """The notebooks write reports next to themselves: run copies, not the repository's files."""
     work = tmp_path / "examples"
@@ -25,6 +24,7 @@ def copy_examples(tmp_path: Path) -> Path:
     return work
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.ipynb")))
 def test_example_notebook_passes_nbprofile_run(name: str, tmp_path: Path, _isolated_store: Path, capsys) -> None:
     work = copy_examples(tmp_path)
     assert main(["run", str(work / name), "--timeout", "300", "-q"]) == 0, capsys.readouterr().err
