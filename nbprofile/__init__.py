@@ -32,7 +32,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     _state.profiler = profiler
     shell.register_magics(NbprofileMagics(shell, profiler))
     profiler.register()
-    measured = ", ".join(m.name for m in profiler.active_meters())
+    measured = ", ".join(m.name for m in profiler.active_meters() if getattr(m, "enabled", True))
     print(f"nbprofile {__version__}: measuring every cell ({measured}); %nbprofile status for details")
 
 

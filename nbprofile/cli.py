@@ -199,6 +199,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from nbprofile.doctor import run_doctor
+
+    doctor = run_doctor()
+    print(doctor.to_text(args.width))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nbprofile", description="Measure notebooks cell by cell: run them, list and show runs.")
@@ -245,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: from the output file's suffix, else html")
     report.add_argument("--output", "-o", default=None, help="default: nbprofile-<run>.<format> here")
     report.set_defaults(func=cmd_report)
+
+    doctor = sub.add_parser("doctor", help="what can be measured on this machine, and how to fix what cannot")
+    doctor.add_argument("--width", type=int, default=120)
+    doctor.set_defaults(func=cmd_doctor)
 
     show = sub.add_parser("show", help="the cells of a run (default: the latest)")
     show.add_argument("run", nargs="?", default="latest")

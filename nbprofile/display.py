@@ -31,6 +31,10 @@ EXTRA: tuple[tuple[str, str, str], ...] = (  # (key, shown, shown when unavailab
     ("llm_tokens", "{} tokens", "tokens"),
     ("cost_usd", "{}", "cost"),
 )
+#: In the compact footer an estimate shows only from this much on: a few millijoules
+#: estimated from CPU time are noise on every quick cell (the full footer shows them).
+ESTIMATE_SHOWN_FROM: dict[str, float] = {"energy_j": 36.0, "co2_g": 0.01, "cost_usd": 0.0001}
+
 #: Extra detail of the full footer.
 DETAIL: tuple[tuple[str, str], ...] = (
     ("cpu_user_s", "user"),
@@ -86,6 +90,9 @@ def footer_parts(record: CellRecord, mode: str = "compact") -> list[Part]:
         reading = r.get(key)
         if reading is None or (reading.value is None and mode != "full"):
             continue  # compact: what was not measured here is left out, never shown as 0
+        if (mode != "full" and reading.method != "measured" and reading.value is not None
+                and abs(reading.value) < ESTIMATE_SHOWN_FROM.get(key, 0.0)):
+            continue
         text = label.format(_value(reading)) if reading.value is not None else f"{name} {UNAVAILABLE}"
         parts.append(Part(text, _how(reading)))
     if mode == "full":

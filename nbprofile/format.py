@@ -79,6 +79,10 @@ def format_co2(grams: float) -> str:
     g = abs(grams)
     if g == 0:
         return "0 g CO2e"
+    if g < 1e-8:
+        return f"{sign}<0.01 µg CO2e"
+    if g < 1e-3:
+        return f"{sign}{_sig(g * 1e6)} µg CO2e"
     if g < 1:
         return f"{sign}{_sig(g * 1e3)} mg CO2e"
     if g < 1000:
@@ -94,6 +98,8 @@ def format_usd(dollars: float) -> str:
         return "$0"
     if d >= 1:
         return f"{sign}${d:,.2f}"
+    if d < 1e-6:
+        return f"{sign}<$0.000001"  # beyond a millionth of a dollar, digits only hide the point
     # three significant figures, then trailing zeros trimmed to at least cents
     decimals = max(2, 2 - math.floor(math.log10(d)))
     text = f"{d:.{decimals}f}".rstrip("0")

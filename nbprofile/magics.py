@@ -16,7 +16,8 @@ from IPython.core.magic_arguments import MagicArgumentParser
 if TYPE_CHECKING:
     from nbprofile.profiler import Profiler
 
-SUBCOMMANDS = ("on", "off", "status", "footer", "history", "last", "budget", "report")
+SUBCOMMANDS = ("on", "off", "status", "footer", "history", "last", "budget", "report", "doctor",
+               "carbon", "flops", "compute-price")
 
 
 def _parser(prog: str, description: str) -> MagicArgumentParser:
@@ -43,7 +44,8 @@ class NbprofileMagics(Magics):
         self._commands: dict[str, Callable[[list[str]], Any]] = {
             "on": self._on, "off": self._off, "status": self._status, "footer": self._footer,
             "history": self._history, "last": self._last, "budget": self._budget,
-            "report": self._report,
+            "report": self._report, "doctor": self._doctor, "carbon": self._carbon,
+            "flops": self._flops, "compute-price": self._compute_price,
         }
 
     @line_magic
@@ -60,6 +62,12 @@ class NbprofileMagics(Magics):
           %nbprofile budget LIMIT ...       a budget for the running totals of this session
           %nbprofile report [--run ID | --compare A B] [--format html|md|json|csv] [-o PATH]
                                             export this kernel's run (or another, or a comparison)
+          %nbprofile doctor                 every meter: does it work here, and if not, why and the fix
+          %nbprofile carbon [region=FRA] [pue=1.2] [intensity=56]
+                                            where the energy comes from (CO2e per kWh)
+          %nbprofile flops on | off         count FLOPs (torch) and compute MFU; slows the cell
+          %nbprofile compute-price [gpu_hour=3.0] [gpu:H100=2.5] [kwh=0.15]
+                                            the prices behind compute dollars
         """
         try:
             words = shlex.split(line)
@@ -170,6 +178,50 @@ class NbprofileMagics(Magics):
 
         print(f"nbprofile: wrote {fmt} report to {path}")
         return FileLink(path)
+
+    def _doctor(self, args: list[str]) -> Any:
+        self._no_args("doctor", args)
+        from nbprofile.doctor import run_doctor
+
+        return run_doctor(self.profiler, carbon=self.profiler.carbon)
+
+    def _carbon(self, args: list[str]) -> None:
+        from nbprofile.carbon import parse_carbon_args, resolve
+
+        profiler = self.profiler
+        if args:
+            try:
+                profiler.carbon = parse_carbon_args(args, profiler.carbon)
+            except ValueError as exc:
+                raise UsageError(f"%nbprofile carbon: {exc}") from None
+            profiler.rebuild_derivers()
+        print(f"nbprofile: carbon intensity {resolve(profiler.carbon).describe()}")
+
+    def _flops(self, args: list[str]) -> None:
+        parser = _parser("flops", "Count FLOPs with torch's FlopCounterMode (slows the cell).")
+        parser.add_argument("state", choices=("on", "off"))
+        opts = parser.parse_args(args)
+        from nbprofile.assembly import find_meter
+        from nbprofile.meters.flops import FlopMeter
+
+        meter = find_meter(self.profiler, FlopMeter)
+        if meter is None:
+            raise UsageError("%nbprofile flops: this profiler has no FLOP meter")
+        meter.enabled = opts.state == "on"
+        note = " (cells run slower while counting)" if meter.enabled else ""
+        print(f"nbprofile: FLOP counting {opts.state}{note}")
+
+    def _compute_price(self, args: list[str]) -> None:
+        from nbprofile.compute_cost import parse_price_args
+
+        profiler = self.profiler
+        if args:
+            try:
+                profiler.prices = parse_price_args(args, profiler.prices)
+            except ValueError as exc:
+                raise UsageError(f"%nbprofile compute-price: {exc}") from None
+            profiler.rebuild_derivers()
+        print(f"nbprofile: compute prices {profiler.prices!r}")
 
     def _budget(self, args: list[str]) -> Any:
         from nbprofile.budget_runtime import session_budget_command

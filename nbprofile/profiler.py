@@ -48,14 +48,6 @@ class NbprofileWarning(UserWarning):
 Deriver = Callable[[Readings], Readings]
 
 
-def default_meters() -> list[Meter]:
-    """The meters that work everywhere, in begin order (the wall clock last)."""
-    from nbprofile.meters.clock import CpuClock, WallClock
-    from nbprofile.meters.memory import PeakRss
-
-    return [PeakRss(), CpuClock(), WallClock()]
-
-
 @dataclass
 class Window:
     """An open measurement window and what it closed with."""
@@ -93,16 +85,22 @@ class Profiler:
         store_factory: Callable[[], RecordStore] | None = None,
     ) -> None:
         self.shell = shell
+        self._warned: set[str] = set()
         self.enabled = True
         self.footer_mode: FooterMode = "compact"
         self.quiet_below_s = 0.0
-        self.meters: list[Meter] = list(meters) if meters is not None else default_meters()
+        from nbprofile import assembly
+
+        self.meters: list[Meter] = list(meters) if meters is not None else assembly.default_meters()
+        self.carbon, self.prices = _settings_from_env(self)
         self.derivers: list[Deriver] = []
+        self._default_derivers = meters is None  # a profiler given its own meters gets no formulas
         self.availability: dict[str, Availability] = {}
         self.disabled: dict[str, str] = {}  # meter name -> why it was switched off
         for meter in self.meters:
             self.availability[meter.name] = self._probe(meter)
         self._end_order = self.meters[::-1]
+        self.rebuild_derivers()
         self.notebook = notebook if notebook is not None else _notebook_path(shell)
         self.run = RunInfo(
             # `nbprofile run` names the run it starts, to find its records afterwards
@@ -115,7 +113,6 @@ class Profiler:
         self._unsaved: deque[CellRecord] = deque(maxlen=MAX_UNSAVED)
         self._seq = 0
         self._run_described = False  # environment facts are gathered at the first save
-        self._warned: set[str] = set()
         self.cell: CellState | None = None
         self.last_record: CellRecord | None = None
         self.session_budget: Any = None  # a budget.SessionBudget, set by %nbprofile budget
@@ -129,6 +126,16 @@ class Profiler:
         except Exception as exc:  # a broken probe must not stop the extension loading
             self.disabled[meter.name] = f"probe failed: {type(exc).__name__}: {exc}"
             return Availability(False, self.disabled[meter.name])
+
+    def rebuild_derivers(self) -> None:
+        """Re-make the derived readings' formulas after a setting changed (carbon, prices)."""
+        if self._default_derivers:
+            from nbprofile.assembly import default_derivers
+
+            self.derivers = default_derivers(self)
+        from nbprofile.carbon import carbon_info
+
+        self.run_extra_settings = {"carbon": carbon_info(self.carbon)}
 
     def active_meters(self) -> list[Meter]:
         return [m for m in self.meters if m.name not in self.disabled]
@@ -291,6 +298,7 @@ class Profiler:
         if not self._run_described:
             self._run_described = True
             self.run.extra.update(environment_info())
+            self.run.extra.update(self.run_extra_settings)
         try:
             if self._unsaved and not self.flush():
                 self._unsaved.append(record)
@@ -374,7 +382,7 @@ class Profiler:
 
 # -- helpers ------------------------------------------------------------------
 
-_UNITS = {"_s": "s", "_bytes": "B", "_j": "J", "_g": "g", "_usd": "USD", "_tokens": "tokens",
+_UNITS = {"flops": "FLOP", "_s": "s", "_bytes": "B", "_j": "J", "_g": "g", "_usd": "USD", "_tokens": "tokens",
           "_flops": "FLOP", "_w": "W", "_pct": "%", "_fraction": ""}
 
 
@@ -383,6 +391,25 @@ def _unit_of(key: str) -> str:
         if key.endswith(suffix):
             return unit
     return ""
+
+
+def _settings_from_env(profiler: Profiler) -> tuple[Any, Any]:
+    """Carbon and price settings from the environment; a bad value warns once and
+    falls back to the defaults rather than stopping the extension from loading."""
+    from nbprofile.carbon import CarbonConfig
+    from nbprofile.compute_cost import ComputePrices
+
+    try:
+        carbon = CarbonConfig.from_env()
+    except ValueError as exc:
+        profiler.warn_once("carbon-env", f"{exc}; using the world average")
+        carbon = CarbonConfig()
+    try:
+        prices = ComputePrices.from_env()
+    except ValueError as exc:
+        profiler.warn_once("prices-env", f"{exc}; using the default prices")
+        prices = ComputePrices()
+    return carbon, prices
 
 
 def _status_of(result: ExecutionResult) -> tuple[Status, str | None]:

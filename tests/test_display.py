@@ -96,3 +96,15 @@ def test_compact_footer_shows_new_quantities_only_when_measured() -> None:
     full = footer_text(make(readings), "full")
     assert "GPU time n/a" in full  # listed in full, with its reason in the HTML title
     assert 'title="unavailable: torch is not imported in this kernel"' in footer_html(make(readings), "full")
+
+
+def test_compact_footer_leaves_out_negligible_estimates() -> None:
+    readings = {**CPU_ONLY,
+                "energy_j": Reading(0.8, "J", "estimated", "cpu time x tdp"),
+                "co2_g": Reading(1e-4, "g", "estimated", "world average"),
+                "cost_usd": Reading(3e-11, "USD", "estimated", "default prices")}
+    assert footer_text(make(readings)) == "2.31 s wall · 1.90 s CPU · peak RAM 1.20 GiB (+300 MiB)"
+    full = footer_text(make(readings), "full")
+    assert "~800 mJ" in full and "~100 µg CO2e" in full and "~<$0.000001" in full
+    measured = {**readings, "energy_j": Reading(0.8, "J", "measured", "rapl")}
+    assert "800 mJ" in footer_text(make(measured))  # a measurement is never hidden

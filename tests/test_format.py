@@ -58,6 +58,7 @@ def test_format_energy(joules: float, text: str) -> None:
 
 @pytest.mark.parametrize(("grams", "text"), [
     (0.0123, "12.3 mg CO2e"), (3.2, "3.20 g CO2e"), (4500, "4.50 kg CO2e"),
+    (5.6e-5, "56.0 µg CO2e"), (1e-9, "<0.01 µg CO2e"),
 ])
 def test_format_co2(grams: float, text: str) -> None:
     assert format_co2(grams) == text
@@ -65,7 +66,8 @@ def test_format_co2(grams: float, text: str) -> None:
 
 @pytest.mark.parametrize(("dollars", "text"), [
     (0, "$0"), (0.05, "$0.05"), (0.0512, "$0.0512"), (0.412, "$0.412"), (0.000412, "$0.000412"),
-    (0.1, "$0.10"), (12.5, "$12.50"), (1234.5, "$1,234.50"),
+    (0.1, "$0.10"), (12.5, "$12.50"), (1234.5, "$1,234.50"), (3.4e-11, "<$0.000001"),
+    (2.5e-6, "$0.0000025"),
 ])
 def test_format_usd(dollars: float, text: str) -> None:
     assert format_usd(dollars) == text

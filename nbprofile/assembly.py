@@ -1,0 +1,41 @@
+"""Which meters and derivers a profiler runs by default, in which order.
+
+Begin order matters: slow reads first, the wall clock last (it ends first), so
+the other meters' own reads stay outside the measured time. FLOP counting sits
+just inside the wall clock so that it covers only the cell's code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbprofile.meters.base import Meter
+    from nbprofile.profiler import Deriver, Profiler
+
+
+def default_meters() -> list[Meter]:
+    from nbprofile.meters.clock import CpuClock, WallClock
+    from nbprofile.meters.cpu_energy import CpuEnergyMeter
+    from nbprofile.meters.flops import FlopMeter
+    from nbprofile.meters.memory import PeakRss
+
+    return [PeakRss(), CpuEnergyMeter(), CpuClock(), FlopMeter(), WallClock()]
+
+
+def find_meter(profiler: Profiler, kind: type) -> Any:
+    return next((m for m in profiler.meters if isinstance(m, kind)), None)
+
+
+def default_derivers(profiler: Profiler) -> list[Deriver]:
+    """Total energy, CO2e, compute and total dollars, MFU: from the profiler's settings."""
+    from nbprofile.carbon import derive_carbon, derive_energy
+    from nbprofile.compute_cost import derive_compute_cost, derive_cost
+    from nbprofile.meters.flops import FlopMeter, derive_mfu
+
+    derivers: list[Deriver] = [derive_energy, derive_carbon(profiler.carbon),
+                               derive_compute_cost(profiler.prices), derive_cost]
+    flops = find_meter(profiler, FlopMeter)
+    if flops is not None:
+        derivers.append(derive_mfu(flops.peak))
+    return derivers
