@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import importlib
 import importlib.util
-import inspect
 import io
 import os
 import sys
@@ -31,8 +30,6 @@ if TYPE_CHECKING:
     from nbprofile.profiler import Profiler
 
 #: meter modules beyond the profiler's defaults, in display order
-EXTRA_METER_MODULES = ("nbprofile.meters.cpu_energy", "nbprofile.meters.torch_cuda",
-                       "nbprofile.meters.nvml", "nbprofile.meters.flops")
 #: statuses that need no fix
 GOOD = ("ok", "estimate", "sampled", "opt-in", "info")
 
@@ -109,26 +106,14 @@ def run_doctor(profiler: Profiler | None = None, *, carbon: CarbonConfig | None 
     """The report for ``profiler``'s meters (as probed at load) or, without one, the default set."""
     doctor = Doctor()
     if profiler is not None:
-        loaded = {type(m).__module__ for m in profiler.meters}
         for meter in profiler.meters:
             doctor.rows.append(_meter_row(meter, profiler.availability.get(meter.name),
                                           profiler.disabled.get(meter.name)))
-        for module in EXTRA_METER_MODULES:
-            if module not in loaded:
-                doctor.rows += [r if r.status in ("not built yet", "error") else
-                                DoctorRow(r.section, r.name, r.status,
-                                          f"not loaded in this profiler; here it would: {r.detail}", r.fix)
-                                for r in _probe_module(module)]
     else:
         from nbprofile.assembly import default_meters
 
-        meters = default_meters()
-        for meter in meters:
+        for meter in default_meters():
             doctor.rows.append(_probe_and_close(meter))
-        loaded = {type(m).__module__ for m in meters}
-        for module in EXTRA_METER_MODULES:
-            if module not in loaded:
-                doctor.rows += _probe_module(module)
     doctor.rows += _environment(profiler, carbon)
     return doctor
 
@@ -151,8 +136,7 @@ def _meter_row(meter: Meter, availability: Availability | None, disabled: str | 
         status = "opt-in"
     else:
         status = "ok"
-    return DoctorRow("meter", meter.name, status, availability.detail,
-                     availability.fix if status != "ok" else None)
+    return DoctorRow("meter", meter.name, status, availability.detail, availability.fix)
 
 
 def _probe_and_close(meter: Meter) -> DoctorRow:
@@ -166,30 +150,6 @@ def _probe_and_close(meter: Meter) -> DoctorRow:
     except Exception as exc:  # same: the report matters more than the cleanup
         row = DoctorRow(row.section, row.name, row.status, f"{row.detail}; close failed: {exc!r}", row.fix)
     return row
-
-
-def _probe_module(module: str) -> list[DoctorRow]:
-    short = module.rsplit(".", 1)[-1]
-    if importlib.util.find_spec(module) is None:
-        return [DoctorRow("meter", short, "not built yet", f"{module} is not in this build of nbprofile")]
-    try:
-        mod = importlib.import_module(module)
-    except Exception as exc:  # a half-built module must not take the report down with it
-        return [DoctorRow("meter", short, "error", f"import failed: {type(exc).__name__}: {exc}")]
-    classes = [c for c in vars(mod).values() if isinstance(c, type) and issubclass(c, Meter)
-               and c.__module__ == module and not inspect.isabstract(c)]
-    if not classes:
-        return [DoctorRow("meter", short, "error", f"{module} defines no meter")]
-    rows = []
-    for cls in classes:
-        try:
-            meter = cls()
-        except Exception as exc:  # e.g. it needs arguments: say so rather than guess them
-            rows.append(DoctorRow("meter", getattr(cls, "name", short), "error",
-                                  f"cannot build {cls.__name__}() with defaults: {type(exc).__name__}: {exc}"))
-            continue
-        rows.append(_probe_and_close(meter))
-    return rows
 
 
 # -- environment ----------------------------------------------------------------

@@ -299,6 +299,9 @@ class Profiler:
             self._run_described = True
             self.run.extra.update(environment_info())
             self.run.extra.update(self.run_extra_settings)
+            from nbprofile.assembly import gpu_info
+
+            self.run.extra.update(gpu_info(self))
         try:
             if self._unsaved and not self.flush():
                 self._unsaved.append(record)

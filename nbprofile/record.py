@@ -10,7 +10,6 @@ import hashlib
 import os
 import platform
 import socket
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
