@@ -23,6 +23,7 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
 from nbprofile.errors import StoreError
+from nbprofile.hang_guard import HangGuard, MeterHung
 from nbprofile.meters.base import Availability, Meter, Reading, Readings
 from nbprofile.record import CellRecord, RunInfo, Status, code_hash, environment_info, new_run_id
 
@@ -86,6 +87,7 @@ class Profiler:
     ) -> None:
         self.shell = shell
         self._warned: set[str] = set()
+        self._guard = HangGuard()
         self.enabled = True
         self.footer_mode: FooterMode = "compact"
         self.quiet_below_s = 0.0
@@ -150,15 +152,35 @@ class Profiler:
         """Begin every active meter; the wall clock (last in the list) begins last."""
         t0 = perf_counter_ns()
         window = Window(key=key, started_at=time.time(), began_ns=t0)
+        guard = self._guard if self._guard.active else None
+        if guard is not None:
+            guard.arm()
         for meter in self.meters:
             if meter.name in self.disabled:
                 continue
+            if guard is not None:
+                guard.current = meter.name
             try:
                 meter.begin(key)
             except Exception as exc:
                 self._fault(meter, "begin", exc, window)
+            except KeyboardInterrupt:
+                if guard is None or guard.take_fire() is None:
+                    raise  # the user's own Ctrl-C
+                self._fault(meter, "begin", self._hung(), window)
+        if guard is not None:
+            self._blame(guard.disarm(), "begin", window)
         window.overhead_ns = perf_counter_ns() - t0
         return window
+
+    def _hung(self) -> MeterHung:
+        return MeterHung(f"did not answer within {self._guard.timeout_s:g} s and was interrupted")
+
+    def _blame(self, name: str | None, stage: str, window: Window) -> None:
+        """A meter finished, but only after the guard's deadline: off for the next cells."""
+        meter = next((m for m in self.meters if m.name == name), None)
+        if meter is not None and meter.name not in self.disabled:
+            self._fault(meter, stage, MeterHung(f"took longer than {self._guard.timeout_s:g} s"), window)
 
     def close_window(self, window: Window) -> Readings:
         """End every meter (wall clock first) and keep the readings on the window."""
@@ -166,18 +188,30 @@ class Profiler:
             return window.readings
         t0 = perf_counter_ns()
         readings: Readings = {}
+        guard = self._guard if self._guard.active else None
+        if guard is not None:
+            guard.arm()
         for meter in self._end_order:
             if meter.name in self.disabled:
                 meter.discard(window.key)
                 for k in meter.keys:
                     readings[k] = Reading.unavailable(_unit_of(k), self.disabled[meter.name])
                 continue
+            if guard is not None:
+                guard.current = meter.name
             try:
                 readings.update(meter.end(window.key))
             except Exception as exc:
                 self._fault(meter, "end", exc, window)
+            except KeyboardInterrupt:
+                if guard is None or guard.take_fire() is None:
+                    raise  # the user's own Ctrl-C
+                self._fault(meter, "end", self._hung(), window)
+            if meter.name in self.disabled:
                 for k in meter.keys:
                     readings[k] = Reading.unavailable(_unit_of(k), self.disabled[meter.name])
+        if guard is not None:
+            self._blame(guard.disarm(), "end", window)
         for derive in self.derivers:
             try:
                 readings.update(derive(readings))
@@ -371,6 +405,7 @@ class Profiler:
 
     def close(self) -> None:
         self.unregister()
+        self._guard.stop()
         if self._unsaved:
             self.flush()
         for meter in self.meters:

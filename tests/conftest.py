@@ -55,10 +55,11 @@ class Kernel:
     """A real ipykernel started with jupyter_client; ``run`` sends one execute
     request with JupyterLab's ``cellId`` metadata and collects its messages."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], extra_arguments: list[str] | None = None) -> None:
         from jupyter_client.manager import start_new_kernel
 
-        self.km, self.kc = start_new_kernel(kernel_name="python3", env=env)
+        self.km, self.kc = start_new_kernel(kernel_name="python3", env=env,
+                                            extra_arguments=extra_arguments or [])
 
     def run(self, code: str, cell_id: str | None = None, timeout: float = 60) -> Reply:
         metadata = {"cellId": cell_id} if cell_id else {}
@@ -120,8 +121,9 @@ def start_kernel(tmp_path: Path, _isolated_store: Path) -> Iterator[Any]:
     """``start_kernel(notebook=...)`` starts a fresh kernel; all are shut down after the test."""
     kernels: list[Kernel] = []
 
-    def start(notebook: str | None = "/work/nb/analysis.ipynb", db: Path | None = None) -> Kernel:
-        kernel = Kernel(kernel_env(tmp_path, db or _isolated_store, notebook))
+    def start(notebook: str | None = "/work/nb/analysis.ipynb", db: Path | None = None,
+              extra_arguments: list[str] | None = None) -> Kernel:
+        kernel = Kernel(kernel_env(tmp_path, db or _isolated_store, notebook), extra_arguments)
         kernels.append(kernel)
         return kernel
 
