@@ -93,7 +93,10 @@ class Kernel:
                 reply.error = {k: content[k] for k in ("ename", "evalue", "traceback")}
             elif kind == "status" and content["execution_state"] == "idle":
                 break
-        shell_reply = self.kc.get_shell_msg(timeout=timeout)
+        while True:  # the reply to this request, not a stray one
+            shell_reply = self.kc.get_shell_msg(timeout=timeout)
+            if shell_reply["parent_header"].get("msg_id") == msg_id:
+                break
         reply.status = shell_reply["content"]["status"]
         reply.execution_count = shell_reply["content"].get("execution_count")
         return reply
