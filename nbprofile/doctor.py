@@ -169,6 +169,20 @@ def _store_row(profiler: Profiler | None) -> DoctorRow:
 
     store = getattr(profiler, "_store", None) if profiler is not None else None
     path = Path(store.path) if store is not None else default_path()
+    error = getattr(profiler, "_store_error", None) if profiler is not None else None
+    if error is None and profiler is None and path.exists():
+        from nbprofile.errors import StoreError
+        from nbprofile.store import SQLiteStore
+
+        try:  # an existing file may be locked or corrupt: only opening it tells
+            SQLiteStore(path).close()
+        except StoreError as exc:
+            error = str(exc)
+    if error is not None:
+        waiting = len(profiler.unsaved) if profiler is not None else 0
+        return _env("store", "failing", f"{error}; {waiting} records kept in memory (saved to a "
+                    "nbprofile-unsaved-<run>.jsonl file beside the store at exit if it does not recover)",
+                    f"repair or move the file, or set {DB_ENV}=<another path>")
     existing = path if path.exists() else next((p for p in path.parents if p.exists()), None)
     if existing is not None and os.access(existing, os.W_OK):
         state = "exists" if path.exists() else "will be created"

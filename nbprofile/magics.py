@@ -166,7 +166,7 @@ class NbprofileMagics(Magics):
         store = profiler.store
         if store is None:
             raise UsageError("%nbprofile report: the record store is unavailable (see %nbprofile status)")
-        profiler.flush()
+        profiler.flush(force=True)
         run = opts.run or profiler.run.run_id
         compare = tuple(opts.compare) if opts.compare else None
         try:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 FooterMode = Literal["compact", "full", "off"]
 #: records kept in memory while the store cannot be written, oldest dropped first
 MAX_UNSAVED = 10_000
+#: after the store fails, records wait in memory this long before it is tried again
+STORE_RETRY_S = 10.0
 RUN_ID_ENV = "NBPROFILE_RUN_ID"
 #: `nbprofile run --baseline` pins the run that relative limits compare with
 BASELINE_ENV = "NBPROFILE_BASELINE_RUN"
@@ -112,6 +114,7 @@ class Profiler:
         self._store = store
         self._store_factory = store_factory
         self._store_error: str | None = None
+        self._store_retry_at = 0.0
         self._unsaved: deque[CellRecord] = deque(maxlen=MAX_UNSAVED)
         self._seq = 0
         self._run_described = False  # environment facts are gathered at the first save
@@ -309,7 +312,9 @@ class Profiler:
     # -- the store -----------------------------------------------------------
     @property
     def store(self) -> RecordStore | None:
-        if self._store is None and self._store_error is None:
+        """The store, opened on first use; after a failure, tried again every
+        :data:`STORE_RETRY_S` (a locked or missing file can come back)."""
+        if self._store is None and time.monotonic() >= self._store_retry_at:
             try:
                 if self._store_factory is not None:
                     self._store = self._store_factory()
@@ -317,18 +322,20 @@ class Profiler:
                     from nbprofile.store import SQLiteStore
 
                     self._store = SQLiteStore()
+                self._store_error = None
             except StoreError as exc:
                 self._store_error = str(exc)
-                self.warn_once("store-open", f"{exc}; records are kept in memory for now")
+                self._store_retry_at = time.monotonic() + STORE_RETRY_S
+                self.warn_once("store", f"{exc}; records are kept in memory and written when it works again")
         return self._store
 
     def save(self, record: CellRecord) -> None:
-        """Commit a record (after any that are waiting); keep it in memory if the store fails."""
+        """Commit a record (after any that are waiting); keep it in memory if the store fails.
+
+        After a failure the store is left alone for :data:`STORE_RETRY_S`, so that a
+        locked database does not make every cell wait for SQLite's busy timeout.
+        """
         self.last_record = record
-        store = self.store
-        if store is None:
-            self._unsaved.append(record)
-            return
         if not self._run_described:
             self._run_described = True
             self.run.extra.update(environment_info())
@@ -336,28 +343,72 @@ class Profiler:
             from nbprofile.assembly import gpu_info
 
             self.run.extra.update(gpu_info(self))
+        if time.monotonic() < self._store_retry_at:
+            self._unsaved.append(record)
+            return
+        store = self.store
+        if store is None:
+            self._unsaved.append(record)
+            return
         try:
             if self._unsaved and not self.flush():
                 self._unsaved.append(record)
                 return
             store.write(record, self.run)
+            self._store_error = None
         except StoreError as exc:
             self._unsaved.append(record)
-            self.warn_once("store-write", f"{exc}; records are kept in memory and written when it works again")
+            self._store_failed(exc)
 
-    def flush(self) -> bool:
+    def _store_failed(self, exc: StoreError) -> None:
+        self._store_error = str(exc)
+        self._store_retry_at = time.monotonic() + STORE_RETRY_S
+        self.warn_once("store", f"{exc}; records are kept in memory and written when it works again")
+
+    def flush(self, *, force: bool = False) -> bool:
         """Write the records a failed write left in memory; True when none are left."""
+        if not self._unsaved:
+            return True
+        if force:
+            self._store_retry_at = 0.0
         store = self.store
         if store is None:
-            return not self._unsaved
+            return False
         try:
             while self._unsaved:
                 store.write(self._unsaved[0], self.run)
                 self._unsaved.popleft()
         except StoreError as exc:
-            self.warn_once("store-write", f"{exc}; {len(self._unsaved)} records are kept in memory for now")
+            self._store_failed(exc)
             return False
         return True
+
+    def save_fallback(self) -> str | None:
+        """At exit, records the store never took go to a JSON Lines file beside it
+        (or in the temp folder); its path is in the warning. Nothing is lost."""
+        if not self._unsaved or self.flush(force=True):
+            return None
+        import json
+        import tempfile
+
+        from nbprofile.store import default_path
+
+        name = f"nbprofile-unsaved-{self.run.run_id}.jsonl"
+        lines = "".join(json.dumps({"run": self.run.to_json(), "record": r.to_json()}) + "\n"
+                        for r in self._unsaved)
+        for folder in (str(default_path().parent), tempfile.gettempdir()):
+            path = os.path.join(folder, name)
+            try:
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write(lines)
+            except OSError:
+                continue
+            self._warned.discard("fallback")
+            self.warn_once("fallback", f"the record store could not be written ({self._store_error}); "
+                                       f"{len(self._unsaved)} records saved to {path}")
+            self._unsaved.clear()
+            return path
+        return None
 
     @property
     def unsaved(self) -> list[CellRecord]:
@@ -390,14 +441,14 @@ class Profiler:
             return
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
-        atexit.register(self.flush)  # records a failed write left in memory, at kernel shutdown
+        atexit.register(self.save_fallback)  # records a failed write left in memory, at kernel shutdown
         self._hooked = True
 
     def unregister(self) -> None:
         if self.shell is not None and self._hooked:
             self.shell.events.unregister("pre_run_cell", self.pre_run_cell)
             self.shell.events.unregister("post_run_cell", self.post_run_cell)
-            atexit.unregister(self.flush)
+            atexit.unregister(self.save_fallback)
             self._hooked = False
         if self.cell is not None:
             self.discard_window(self.cell.window)
@@ -406,8 +457,7 @@ class Profiler:
     def close(self) -> None:
         self.unregister()
         self._guard.stop()
-        if self._unsaved:
-            self.flush()
+        self.save_fallback()
         for meter in self.meters:
             try:
                 meter.close()

@@ -19,10 +19,13 @@ class StatusReport:
     @classmethod
     def of(cls, profiler: Profiler) -> "StatusReport":
         store = profiler.store
-        if store is not None:
+        error, waiting = profiler._store_error, len(profiler.unsaved)
+        if store is not None and error is None:
             where = store.path
+        elif store is not None:
+            where = f"{store.path}: failing ({error}); {waiting} records kept in memory"
         else:
-            where = f"unavailable ({profiler._store_error}); {len(profiler.unsaved)} records kept in memory"
+            where = f"unavailable ({error}); {waiting} records kept in memory"
         lines = [
             ("run", profiler.run.run_id),
             ("notebook", profiler.notebook or "(unknown: not started by a Jupyter server)"),

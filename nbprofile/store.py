@@ -81,14 +81,16 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._written_runs: set[str] = set()
         try:
-            if self.path != ":memory:":
+            uri = self.path.startswith("file:")  # e.g. file:records.db?mode=ro
+            if self.path != ":memory:" and not uri:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                         timeout=BUSY_TIMEOUT_MS / 1000)
+                                         timeout=BUSY_TIMEOUT_MS / 1000, uri=uri)
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            apply_migrations(self._conn)
+            if not self.path.endswith("mode=ro"):
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                apply_migrations(self._conn)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open the record store {self.path}: {exc}; "

@@ -179,8 +179,10 @@ class FlakyStore:
         return getattr(self.inner, name)
 
 
-def test_records_survive_a_store_outage(shell: Any, _isolated_store) -> None:
-    from nbprofile import _state
+def test_records_survive_a_store_outage(shell: Any, _isolated_store, monkeypatch) -> None:
+    from nbprofile import _state, profiler as profiler_module
+
+    monkeypatch.setattr(profiler_module, "STORE_RETRY_S", 0.0)  # retry at every cell
 
     shell.run_line_magic("load_ext", "nbprofile")
     profiler = _state.profiler
