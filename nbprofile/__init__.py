@@ -15,6 +15,10 @@ from nbprofile.measure import measure
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "nbprofile"}]
+
+
 __all__ = ["BudgetExceeded", "NbprofileError", "__version__", "budget", "measure", "load_ipython_extension", "unload_ipython_extension"]
 
 
@@ -32,6 +36,9 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     _state.profiler = profiler
     shell.register_magics(NbprofileMagics(shell, profiler))
     profiler.register()
+    from nbprofile import llm
+
+    llm.install()  # wraps the openai / anthropic SDKs when (and if) they are imported
     measured = ", ".join(m.name for m in profiler.active_meters() if getattr(m, "enabled", True))
     print(f"nbprofile {__version__}: measuring every cell ({measured}); %nbprofile status for details")
 
@@ -45,6 +52,10 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
         return
     profiler.close()
     _state.profiler = None
+    from nbprofile import llm
+
+    llm.uninstall()
+    llm.set_call_guard(None)
     manager = shell.magics_manager
     manager.magics["line"].pop("nbprofile", None)
     manager.magics["cell"].pop("budget", None)

@@ -23,8 +23,10 @@ def default_meters() -> list[Meter]:
     from nbprofile.meters.memory import PeakRss
     from nbprofile.meters.nvml import NvmlMeter
     from nbprofile.meters.torch_cuda import TorchCudaMeter
+    from nbprofile.llm.meter import LlmMeter, LocalGenerateMeter
 
-    return [NvmlMeter(), TorchCudaMeter(), PeakRss(), CpuEnergyMeter(), CpuClock(), FlopMeter(), WallClock()]
+    return [NvmlMeter(), TorchCudaMeter(), PeakRss(), CpuEnergyMeter(), CpuClock(), LlmMeter(),
+            LocalGenerateMeter(), FlopMeter(), WallClock()]
 
 
 def find_meter(profiler: Profiler, kind: type) -> Any:
@@ -38,8 +40,11 @@ def default_derivers(profiler: Profiler) -> list[Deriver]:
     from nbprofile.meters.flops import FlopMeter, derive_mfu
     from nbprofile.meters.torch_cuda import derive_vram_peak
 
-    derivers: list[Deriver] = [derive_vram_peak, derive_energy, derive_carbon(profiler.carbon),
-                               derive_compute_cost(profiler.prices), derive_cost]
+    from nbprofile.llm.meter import derive_local_j_per_token
+
+    derivers: list[Deriver] = [derive_vram_peak, derive_energy, derive_local_j_per_token,
+                               derive_carbon(profiler.carbon), derive_compute_cost(profiler.prices),
+                               derive_cost]
     flops = find_meter(profiler, FlopMeter)
     if flops is not None:
         derivers.append(derive_mfu(flops.peak))

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 WATCH_INTERVAL_S = 0.05
 #: the keys the watchdog can follow while the cell runs (others are judged at the end)
 WATCHABLE = {"time", "cpu", "ram"}
+#: limits checked before each LLM call goes out (``cost`` by its LLM part, the part known live)
+LLM_GUARDED = {"tokens": "llm_tokens", "input_tokens": "llm_input_tokens",
+               "output_tokens": "llm_output_tokens", "llm_cost": "llm_cost_usd", "cost": "llm_cost_usd"}
 
 
 # -- judging ------------------------------------------------------------------
@@ -103,6 +106,9 @@ def run_budget_cell(profiler: Profiler, shell: Any, line: str, cell: str) -> Any
         raise BudgetExceeded(
             f"stopped by --enforce: {crossed} (limit {_limit_text(spec, crossed)})"
         ) from None
+    except BudgetExceeded:  # the LLM call guard refused the next call
+        state.body_status, state.body_error_type = "interrupted", "BudgetExceeded"
+        raise
     except BaseException as exc:
         state.body_status, state.body_error_type = "error", type(exc).__name__
         raise
@@ -173,7 +179,8 @@ class Watchdog:
     """
 
     def __init__(self, watch: Sequence[tuple[Limit, float]], window: Window,
-                 ram_peak: Callable[[], int | None] | None = None) -> None:
+                 ram_peak: Callable[[], int | None] | None = None,
+                 llm_limits: dict[str, Any] | None = None) -> None:
         self._watch = [(limit, threshold) for limit, threshold in watch
                        if limit.key != "ram" or ram_peak is not None]
         self._window = window
@@ -184,6 +191,13 @@ class Watchdog:
         self._lock = threading.Lock()
         self.crossed: str | None = None
         self._main = threading.main_thread().ident
+        self._previous_guard: Any = None
+        self._guarding = False
+        if llm_limits:
+            from nbprofile import llm
+
+            self._previous_guard = llm.set_call_guard(llm.price_guard(llm_limits, exception=BudgetExceeded))
+            self._guarding = True
         if self._watch:
             threading.Thread(target=self._run, name="nbprofile-watchdog", daemon=True).start()
 
@@ -217,6 +231,11 @@ class Watchdog:
         """Stop watching; return what was crossed, if the watchdog fired."""
         with self._lock:
             self._done.set()
+        if self._guarding:
+            from nbprofile import llm
+
+            llm.set_call_guard(self._previous_guard)
+            self._guarding = False
         return self.crossed
 
 
@@ -227,7 +246,12 @@ def start_watchdog(profiler: Profiler, spec: BudgetSpec, window: Window, cell_id
     resolved = verdict_for(profiler, spec, {}, cell_id, cell_hash)
     watch = [(item.limit, item.threshold) for item in resolved.items
              if item.limit.key in WATCHABLE and item.threshold is not None]
-    return Watchdog(watch, window, _ram_peak(profiler))
+    llm_limits: dict[str, Any] = {}
+    for item in resolved.items:
+        key = LLM_GUARDED.get(item.limit.key)
+        if key is not None and item.threshold is not None:
+            llm_limits[key] = ("<", item.threshold) if item.limit.op == "<" else item.threshold
+    return Watchdog(watch, window, _ram_peak(profiler), llm_limits)
 
 
 def _ram_peak(profiler: Profiler) -> Callable[[], int | None] | None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from nbprofile.profiler import Profiler
 
 SUBCOMMANDS = ("on", "off", "status", "footer", "history", "last", "budget", "report", "doctor",
-               "carbon", "flops", "compute-price")
+               "carbon", "flops", "compute-price", "price", "llm")
 
 
 def _parser(prog: str, description: str) -> MagicArgumentParser:
@@ -46,6 +46,7 @@ class NbprofileMagics(Magics):
             "history": self._history, "last": self._last, "budget": self._budget,
             "report": self._report, "doctor": self._doctor, "carbon": self._carbon,
             "flops": self._flops, "compute-price": self._compute_price,
+            "price": self._price, "llm": self._llm,
         }
 
     @line_magic
@@ -68,6 +69,10 @@ class NbprofileMagics(Magics):
           %nbprofile flops on | off         count FLOPs (torch) and compute MFU; slows the cell
           %nbprofile compute-price [gpu_hour=3.0] [gpu:H100=2.5] [kwh=0.15]
                                             the prices behind compute dollars
+          %nbprofile price [MODEL [input=2.5 output=10 cached_input=1.25 cache_write=3.75 | off]]
+                                            LLM prices, $ per 1M tokens (your own override the table)
+          %nbprofile llm include_usage on | off
+                                            ask OpenAI streams for their token usage
         """
         try:
             words = shlex.split(line)
@@ -222,6 +227,39 @@ class NbprofileMagics(Magics):
                 raise UsageError(f"%nbprofile compute-price: {exc}") from None
             profiler.rebuild_derivers()
         print(f"nbprofile: compute prices {profiler.prices!r}")
+
+    def _price(self, args: list[str]) -> None:
+        from nbprofile import llm
+
+        if not args:
+            print("\n".join(llm.status_lines()))
+            return
+        if len(args) == 1:
+            print(llm.describe_price(args[0]))
+            return
+        if len(args) == 2 and args[1] == "off":
+            llm.clear_price(args[0])
+            print(f"nbprofile: {args[0]} is priced by the table again")
+            return
+        try:
+            model, prices = llm.parse_price_args(args)
+            llm.PRICES.set(model, **prices)
+        except ValueError as exc:
+            raise UsageError(f"%nbprofile price: {exc}") from None
+        print(llm.describe_price(model))
+
+    def _llm(self, args: list[str]) -> None:
+        from nbprofile import llm
+
+        if not args:
+            print("\n".join(llm.status_lines()))
+            return
+        if len(args) != 2 or args[0] != "include_usage" or args[1] not in ("on", "off"):
+            raise UsageError("%nbprofile llm: use `%nbprofile llm include_usage on` or `... off`")
+        llm.set_include_usage(args[1] == "on")
+        state = "adds stream_options.include_usage to OpenAI streams" if args[1] == "on" else \
+            "leaves OpenAI streams as they are (their tokens are unavailable without usage)"
+        print(f"nbprofile: {state}")
 
     def _budget(self, args: list[str]) -> Any:
         from nbprofile.budget_runtime import session_budget_command

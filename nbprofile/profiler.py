@@ -470,7 +470,7 @@ class Profiler:
 
 # -- helpers ------------------------------------------------------------------
 
-_UNITS = {"flops": "FLOP", "_s": "s", "_bytes": "B", "_j": "J", "_g": "g", "_usd": "USD", "_tokens": "tokens",
+_UNITS = {"flops": "FLOP", "_per_s": "tokens/s", "_calls": "calls", "_s": "s", "_bytes": "B", "_j": "J", "_g": "g", "_usd": "USD", "_tokens": "tokens",
           "_flops": "FLOP", "_w": "W", "_pct": "%", "_fraction": ""}
 
 
