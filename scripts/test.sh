@@ -3,8 +3,13 @@
 # This is the README's test command; CI runs it too (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The browser tests drive Debian's chromium (Playwright downloads no browser here).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e ".[test]"
+python -m pip install --quiet -e ".[test]"   # also builds the JupyterLab panel (needs node >= 20.19)
+(cd labextension && jlpm test)                 # the panel's formatters
 python -m pytest "$@"

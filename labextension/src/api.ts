@@ -1,0 +1,121 @@
+/**
+ * The one door to the nbprofile server extension: `requestAPI<T>` and a typed
+ * function per route. Every request goes through `ServerConnection`, so it
+ * carries the token / XSRF cookie and honours `base_url`.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import type {
+  CompareResponse,
+  ReportFormat,
+  RunDetail,
+  RunsResponse,
+  StatusResponse
+} from './types';
+
+/** A response other than 2xx; `status` 0 means the server could not be reached. */
+export class APIError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+    this.name = 'APIError';
+  }
+}
+
+type Query = Record<string, string | null | undefined>;
+
+function url(settings: ServerConnection.ISettings, path: string[], query: Query): string {
+  const base = URLExt.join(
+    settings.baseUrl,
+    'nbprofile',
+    'api',
+    ...path.map(part => encodeURIComponent(part))
+  );
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== null && value !== undefined) {
+      params.set(key, value);
+    }
+  }
+  const qs = params.toString();
+  return qs ? `${base}?${qs}` : base;
+}
+
+async function send(
+  path: string[],
+  query: Query,
+  settings: ServerConnection.ISettings
+): Promise<Response> {
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url(settings, path, query), {}, settings);
+  } catch (error) {
+    throw new APIError(0, `the Jupyter server cannot be reached: ${String(error)}`);
+  }
+  if (!response.ok) {
+    let message = response.statusText || `HTTP ${response.status}`;
+    try {
+      const body: unknown = await response.json();
+      if (body && typeof body === 'object' && 'message' in body) {
+        message = String((body as { message: unknown }).message);
+      }
+    } catch {
+      // not JSON: keep the status text
+    }
+    throw new APIError(response.status, message);
+  }
+  return response;
+}
+
+/** GET `/nbprofile/api/<path...>?<query>` and parse the JSON answer as `T`. */
+export async function requestAPI<T>(
+  path: string[],
+  query: Query = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  const response = await send(path, query, settings);
+  return (await response.json()) as T;
+}
+
+/** The typed routes. One instance per panel; `settings` is made once. */
+export class NbprofileAPI {
+  constructor(
+    readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
+
+  status(): Promise<StatusResponse> {
+    return requestAPI<StatusResponse>(['status'], {}, this.settings);
+  }
+
+  runs(notebook: string, kernel: string | null): Promise<RunsResponse> {
+    return requestAPI<RunsResponse>(['runs'], { notebook, kernel }, this.settings);
+  }
+
+  run(runId: string): Promise<RunDetail> {
+    return requestAPI<RunDetail>(['runs', runId], {}, this.settings);
+  }
+
+  compare(a: string, b: string): Promise<CompareResponse> {
+    return requestAPI<CompareResponse>(['compare'], { a, b }, this.settings);
+  }
+
+  /** Fetch a report and hand it to the browser as a download. */
+  async download(runId: string, format: ReportFormat): Promise<void> {
+    const response = await send(['report'], { run: runId, format }, this.settings);
+    const blob = await response.blob();
+    const disposition = response.headers.get('Content-Disposition') ?? '';
+    const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+    const name = match ? decodeURIComponent(match[1]) : `nbprofile-${runId}.${format}`;
+    const href = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = href;
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(href), 10_000);
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * The panel's data layer: what the panel shows, fetched by one `Poll`.
+ *
+ * The poll stands by while the browser tab is hidden and while the panel is
+ * not visible (collapsed sidebar, another tab in it), backs off when the server
+ * fails, and is refreshed at once when a cell finishes or the notebook changes.
+ * Each tick fetches the current notebook's runs, then only what the open view
+ * needs, and only when it changed (a run's detail is fetched again when its
+ * cell count or totals move).
+ */
+import { IPoll, Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { APIError, NbprofileAPI } from './api';
+import { DEFAULT_COLUMNS } from './format';
+import type { CompareResponse, RunDetail, RunSummary } from './types';
+
+/** What the panel needs to know about the notebook it follows. */
+export interface NotebookRef {
+  /** The path as JupyterLab names it (`context.path`), relative to the server root. */
+  path: string;
+  kernelId: string | null;
+  /** Some code cell has run in this kernel (it has an execution count). */
+  ranCells: boolean;
+  /** A cell with `%load_ext nbprofile` has run in this kernel. */
+  ranLoadExt: boolean;
+}
+
+/**
+ * Why there is nothing to show, with enough to tell the user how to fix it.
+ * The view renders one message per kind; see `EmptyMessage` in panel.tsx.
+ */
+export type EmptyState =
+  | { kind: 'no-notebook' }
+  | { kind: 'loading'; notebook: string }
+  | { kind: 'no-server'; detail: string }
+  | { kind: 'error'; notebook: string; message: string }
+  | { kind: 'not-loaded'; notebook: string }
+  | { kind: 'no-records'; notebook: string; loaded: boolean };
+
+export interface Ready {
+  kind: 'ready';
+  notebook: string;
+  runs: RunSummary[];
+  kernelId: string | null;
+  /** The current kernel has cells running without nbprofile (no run of this kernel). */
+  notLoadedInKernel: boolean;
+}
+
+export type PanelState = EmptyState | Ready;
+
+/** Something fetched for a view. */
+export type Loadable<T> =
+  | { kind: 'idle' }
+  | { kind: 'loading' }
+  | { kind: 'error'; message: string }
+  | { kind: 'ok'; data: T };
+
+export type View = 'runs' | 'cells' | 'compare';
+
+export interface PanelSettings {
+  /** Seconds between polls while the panel is visible. */
+  pollInterval: number;
+  /** Reading keys shown as columns in the cells view. */
+  columns: string[];
+}
+
+export const DEFAULT_SETTINGS: PanelSettings = { pollInterval: 2, columns: DEFAULT_COLUMNS };
+
+const MAX_BACKOFF_MS = 60_000;
+
+export class PanelModel {
+  constructor(
+    private readonly _notebook: () => NotebookRef | null,
+    readonly api: NbprofileAPI = new NbprofileAPI()
+  ) {
+    this._poll = new Poll({
+      name: 'nbprofile:panel',
+      factory: () => this._tick(),
+      frequency: this._frequency(),
+      // Stand by while the page is hidden, and always while the panel is.
+      standby: () => (this._visible ? 'when-hidden' : true)
+    });
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Emitted right before new run detail is handed to the view (the render benchmark starts here). */
+  get detailArrived(): ISignal<this, RunDetail> {
+    return this._detailArrived;
+  }
+
+  state: PanelState = { kind: 'no-notebook' };
+  view: View = 'cells';
+  /** The run the cells view shows; `null` follows the newest run. */
+  selectedRun: string | null = null;
+  /** The runs compared; `null` means the second newest (a) and the newest (b). */
+  compareA: string | null = null;
+  compareB: string | null = null;
+  /** The metric the charts show. */
+  chartMetric = 'wall_s';
+  detail: Loadable<RunDetail> = { kind: 'idle' };
+  comparison: Loadable<CompareResponse> = { kind: 'idle' };
+  /** The record (by id) or compared cell (by key) last clicked, highlighted in the views. */
+  selectedRow: string | null = null;
+  settings: PanelSettings = DEFAULT_SETTINGS;
+
+  get isDisposed(): boolean {
+    return this._poll.isDisposed;
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  /** The run the cells view shows, resolved against the runs known. */
+  get shownRun(): RunSummary | null {
+    if (this.state.kind !== 'ready') {
+      return null;
+    }
+    const runs = this.state.runs;
+    return runs.find(r => r.run_id === this.selectedRun) ?? runs[0] ?? null;
+  }
+
+  /** The two runs the compare view compares (older first), or null with fewer than two. */
+  get comparedRuns(): [RunSummary, RunSummary] | null {
+    if (this.state.kind !== 'ready' || this.state.runs.length < 2) {
+      return null;
+    }
+    const runs = this.state.runs;
+    const b = runs.find(r => r.run_id === this.compareB) ?? runs[0];
+    const a = runs.find(r => r.run_id === this.compareA) ?? runs.find(r => r !== b) ?? runs[1];
+    return [a, b];
+  }
+
+  setVisible(visible: boolean): void {
+    this._visible = visible;
+    if (visible) {
+      void this.refresh();
+    }
+  }
+
+  setSettings(settings: PanelSettings): void {
+    this.settings = settings;
+    this._poll.frequency = this._frequency();
+    this._emit();
+  }
+
+  /** The notebook (or its kernel, or its path) changed: forget what was shown for the old one. */
+  notebookChanged(): void {
+    const ref = this._notebook();
+    const path = ref?.path ?? null;
+    if (path !== this._path) {
+      this._path = path;
+      this.selectedRun = null;
+      this.compareA = null;
+      this.compareB = null;
+      this.selectedRow = null;
+      this.detail = { kind: 'idle' };
+      this.comparison = { kind: 'idle' };
+      this._detailKey = '';
+      this._compareKey = '';
+      this.state = path === null ? { kind: 'no-notebook' } : { kind: 'loading', notebook: path };
+      this._emit();
+    }
+    void this.refresh();
+  }
+
+  setView(view: View): void {
+    this.view = view;
+    this._emit();
+    void this.refresh();
+  }
+
+  /** Show a run's cells; picking the newest run follows the newest from then on. */
+  showRun(runId: string): void {
+    const newest = this.state.kind === 'ready' ? this.state.runs[0]?.run_id : undefined;
+    this.selectedRun = runId === newest ? null : runId;
+    this.view = 'cells';
+    this._emit();
+    void this.refresh();
+  }
+
+  setCompare(a: string | null, b: string | null): void {
+    this.compareA = a;
+    this.compareB = b;
+    this.view = 'compare';
+    this._emit();
+    void this.refresh();
+  }
+
+  setChartMetric(key: string): void {
+    this.chartMetric = key;
+    this._emit();
+  }
+
+  selectRow(key: string | null): void {
+    this.selectedRow = key;
+    this._emit();
+  }
+
+  /** Poll now (a cell finished, the view changed). */
+  refresh(): Promise<void> {
+    return this._poll.isDisposed ? Promise.resolve() : this._poll.refresh();
+  }
+
+  private _frequency(): IPoll.Frequency {
+    const interval = Math.max(500, Math.round(this.settings.pollInterval * 1000));
+    return { interval, backoff: true, max: Math.max(interval, MAX_BACKOFF_MS) };
+  }
+
+  private _emit(): void {
+    this._changed.emit();
+  }
+
+  /** One poll: runs of the notebook, then what the open view needs. Throws to back off. */
+  private async _tick(): Promise<void> {
+    const gen = ++this._generation;
+    const current = () => gen === this._generation && !this.isDisposed;
+    const ref = this._notebook();
+    if (ref === null) {
+      if (this.state.kind !== 'no-notebook') {
+        this.state = { kind: 'no-notebook' };
+        this._emit();
+      }
+      return;
+    }
+    const notebook = ref.path;
+    // A run picked in the panel need not wait for the runs list: ask for both at once.
+    const prefetch = this._prefetchDetail();
+    let runs: RunSummary[];
+    try {
+      runs = (await this.api.runs(notebook, ref.kernelId)).runs;
+    } catch (error) {
+      if (!current()) {
+        return;
+      }
+      this.state = await this._failure(error, notebook);
+      if (current()) {
+        this._emit();
+      }
+      throw error; // back off
+    }
+    if (!current()) {
+      return;
+    }
+    const kernelRuns = ref.kernelId ? runs.filter(r => r.kernel_id === ref.kernelId) : [];
+    if (runs.length === 0) {
+      this.state =
+        ref.ranCells && !ref.ranLoadExt
+          ? { kind: 'not-loaded', notebook }
+          : { kind: 'no-records', notebook, loaded: ref.ranLoadExt };
+    } else {
+      this.state = {
+        kind: 'ready',
+        notebook,
+        runs,
+        kernelId: ref.kernelId,
+        notLoadedInKernel: kernelRuns.length === 0 && ref.ranCells && !ref.ranLoadExt
+      };
+    }
+    if (this.view === 'cells') {
+      await this._fetchDetail(current, prefetch);
+    } else if (this.view === 'compare') {
+      await this._fetchComparison(current);
+    }
+    if (current()) {
+      this._emit();
+    }
+  }
+
+  /** The detail of the run picked in the cells view, when it is not the one shown. */
+  private _prefetchDetail(): { runId: string; data: Promise<RunDetail | null> } | null {
+    const runId = this.selectedRun;
+    if (this.view !== 'cells' || runId === null) {
+      return null;
+    }
+    if (this.detail.kind === 'ok' && this.detail.data.run.run_id === runId) {
+      return null;
+    }
+    // Failures are taken up by the regular fetch; never an unhandled rejection.
+    return { runId, data: this.api.run(runId).catch(() => null) };
+  }
+
+  private async _fetchDetail(
+    current: () => boolean,
+    prefetch: { runId: string; data: Promise<RunDetail | null> } | null = null
+  ): Promise<void> {
+    const run = this.shownRun;
+    if (run === null) {
+      this.detail = { kind: 'idle' };
+      this._detailKey = '';
+      return;
+    }
+    const key = `${run.run_id}|${run.cells}|${run.wall_s}|${run.budget_failures}`;
+    if (key === this._detailKey && this.detail.kind === 'ok') {
+      return;
+    }
+    if (this.detail.kind !== 'ok' || this.detail.data.run.run_id !== run.run_id) {
+      this.detail = { kind: 'loading' };
+      this._emit();
+    }
+    try {
+      const early = prefetch !== null && prefetch.runId === run.run_id ? await prefetch.data : null;
+      const data = early ?? (await this.api.run(run.run_id));
+      if (!current()) {
+        return;
+      }
+      this._detailKey = key;
+      this._detailArrived.emit(data);
+      this.detail = { kind: 'ok', data };
+    } catch (error) {
+      if (current()) {
+        this.detail = { kind: 'error', message: describe(error) };
+      }
+    }
+  }
+
+  private async _fetchComparison(current: () => boolean): Promise<void> {
+    const pair = this.comparedRuns;
+    if (pair === null) {
+      this.comparison = { kind: 'idle' };
+      this._compareKey = '';
+      return;
+    }
+    const [a, b] = pair;
+    const key = `${a.run_id}|${a.cells}|${a.wall_s}|${b.run_id}|${b.cells}|${b.wall_s}`;
+    if (key === this._compareKey && this.comparison.kind === 'ok') {
+      return;
+    }
+    const same =
+      this.comparison.kind === 'ok' &&
+      this.comparison.data.a.run_id === a.run_id &&
+      this.comparison.data.b.run_id === b.run_id;
+    if (!same) {
+      this.comparison = { kind: 'loading' };
+      this._emit();
+    }
+    try {
+      const data = await this.api.compare(a.run_id, b.run_id);
+      if (!current()) {
+        return;
+      }
+      this._compareKey = key;
+      this.comparison = { kind: 'ok', data };
+    } catch (error) {
+      if (current()) {
+        this.comparison = { kind: 'error', message: describe(error) };
+      }
+    }
+  }
+
+  /** Tell a missing server extension from any other failure. */
+  private async _failure(error: unknown, notebook: string): Promise<PanelState> {
+    if (error instanceof APIError && error.status === 404) {
+      try {
+        await this.api.status();
+      } catch (statusError) {
+        if (statusError instanceof APIError && statusError.status === 404) {
+          return { kind: 'no-server', detail: statusError.message };
+        }
+      }
+    }
+    return { kind: 'error', notebook, message: describe(error) };
+  }
+
+  private _poll: Poll;
+  private _visible = false;
+  private _path: string | null = null;
+  private _generation = 0;
+  private _detailKey = '';
+  private _compareKey = '';
+  private _changed = new Signal<this, void>(this);
+  private _detailArrived = new Signal<this, RunDetail>(this);
+}
+
+export function describe(error: unknown): string {
+  if (error instanceof APIError) {
+    return error.status ? `${error.message} (HTTP ${error.status})` : error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
