@@ -112,8 +112,9 @@ def _ram_part(peak: Reading, start: Reading | None, mode: str) -> Part:
     if peak.value is None:
         return Part(f"peak RAM {UNAVAILABLE}", _how(peak))
     text = f"peak RAM {_value(peak)}"
-    if start is not None and start.value is not None:
-        text += f" ({format_bytes(peak.value - start.value, signed=True)})"
+    rise = None if start is None or start.value is None else peak.value - start.value
+    if rise:  # no rise, nothing to say
+        text += f" ({format_bytes(rise, signed=True)})"
     if peak.method != "measured" and mode == "full":
         text += f" [{peak.method}]"
     return Part(text, _how(peak))

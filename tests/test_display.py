@@ -42,6 +42,11 @@ def test_compact_footer(readings: dict[str, Reading], text: str) -> None:
     assert footer_text(make(readings)) == text
 
 
+def test_no_rise_in_ram_is_not_spelled_out() -> None:
+    flat = {**CPU_ONLY, "rss_start_bytes": CPU_ONLY["rss_peak_bytes"]}
+    assert footer_text(make(flat)) == "2.31 s wall · 1.90 s CPU · peak RAM 1.20 GiB"
+
+
 def test_full_footer_adds_detail_and_overhead() -> None:
     readings = {**CPU_ONLY, "cpu_user_s": Reading(1.8, "s", "measured", "getrusage"),
                 "cpu_sys_s": Reading(0.1, "s", "measured", "getrusage")}
