@@ -93,6 +93,8 @@ def footer_parts(record: CellRecord, mode: str = "compact") -> list[Part]:
         if (mode != "full" and reading.method != "measured" and reading.value is not None
                 and abs(reading.value) < ESTIMATE_SHOWN_FROM.get(key, 0.0)):
             continue
+        if mode != "full" and reading.value == 0 and key in ("llm_tokens", "cost_usd"):
+            continue  # a cell that called no model: nothing to say
         text = label.format(_value(reading)) if reading.value is not None else f"{name} {UNAVAILABLE}"
         parts.append(Part(text, _how(reading)))
     if mode == "full":

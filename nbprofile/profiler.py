@@ -423,9 +423,14 @@ class Profiler:
         if wall is not None and wall < self.quiet_below_s and not failed:
             return
         try:
-            from nbprofile.display import footer_bundle
+            from nbprofile.display import footer_bundle, footer_text
 
-            _publish(footer_bundle(record, self.footer_mode))
+            if getattr(self.shell, "kernel", None) is None:
+                # A terminal: plain text, printed. display() would also file the footer in
+                # IPython 9's output history, one more entry per cell for the whole session.
+                print(footer_text(record, self.footer_mode))
+            else:
+                _publish(footer_bundle(record, self.footer_mode))
         except Exception as exc:
             self.warn_once("footer", f"could not show the footer: {exc!r}")
 

@@ -113,3 +113,10 @@ def test_compact_footer_leaves_out_negligible_estimates() -> None:
     assert "~800 mJ" in full and "~100 µg CO2e" in full and "~<$0.000001" in full
     measured = {**readings, "energy_j": Reading(0.8, "J", "measured", "rapl")}
     assert "800 mJ" in footer_text(make(measured))  # a measurement is never hidden
+
+
+def test_cells_that_call_no_model_do_not_say_zero_tokens() -> None:
+    readings = {**CPU_ONLY, "llm_tokens": Reading(0, "tokens", "measured", "ledger"),
+                "cost_usd": Reading(0.0, "USD", "measured", "price table")}
+    assert footer_text(make(readings)) == "2.31 s wall · 1.90 s CPU · peak RAM 1.20 GiB (+300 MiB)"
+    assert "0 tokens" in footer_text(make(readings), "full")
