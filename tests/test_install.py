@@ -1,0 +1,63 @@
+"""Issue 6: the built package installs both extensions, enabled, with no node needed at install time."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    env = {**os.environ, "CI": "true"}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",  # isolated, as pip install does
+                    "-w", str(out), str(ROOT)], check=True, env=env, cwd=ROOT)
+    (built,) = out.glob("nbprofile-*.whl")
+    return built
+
+
+def test_wheel_carries_the_frontend_and_the_server_switch(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    data = [n for n in names if ".data/data/" in n]
+    assert any(n.endswith("share/jupyter/labextensions/nbprofile/package.json") for n in data)
+    assert any(n.endswith("share/jupyter/labextensions/nbprofile/static/style.js") for n in data)
+    assert any(n.endswith("etc/jupyter/jupyter_server_config.d/nbprofile.json") for n in data)
+    assert any(n.endswith("nbprofile/data/llm_prices.json") for n in names)
+    assert any(n.endswith("nbprofile/data/global_energy_mix.json") for n in names)
+
+
+def test_installed_wheel_shows_both_extensions_enabled(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    # the heavy dependencies come from this environment (a plain path in a .pth file, so this
+    # environment's own editable nbprofile is not picked up); the package only from the wheel
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
+                   check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_")}
+    env["PATH"] = f"{venv / 'bin'}:{env['PATH']}"
+    labext = subprocess.run([str(python), "-m", "jupyterlab.labextensions", "list"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", labext.stdout + labext.stderr)
+    assert "nbprofile v0.1.0" in text and "enabled" in text.split("nbprofile v0.1.0")[1].splitlines()[0], text
+    assert f"{venv}/share/jupyter/labextensions" in text  # installed by the wheel, not a dev link
+    where = subprocess.run([str(python), "-c", "import nbprofile; print(nbprofile.__file__)"],
+                           capture_output=True, text=True, check=True, env=env, cwd=tmp_path).stdout
+    assert where.startswith(str(venv)), where
+    server = subprocess.run([str(python), "-m", "jupyter_server.extension.serverextension", "list"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", server.stdout + server.stderr)
+    assert f"Config dir: {venv}/etc/jupyter\n    nbprofile enabled" in text, text  # enabled by the wheel
+    assert "nbprofile 0.1.0 OK" in text, text
