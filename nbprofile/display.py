@@ -70,22 +70,26 @@ def _value(reading: Reading | None, *, ascii: bool = False) -> str:
     return _mark(reading) + format_value(reading.value, reading.unit)
 
 
-def footer_parts(record: CellRecord, mode: str = "compact") -> list[Part]:
-    """The footer's items, in order. Pure: table-tested in tests/test_display.py."""
+def footer_parts(record: CellRecord, mode: str = "compact", *, titles: bool = True) -> list[Part]:
+    """The footer's items, in order. Pure: table-tested in tests/test_display.py.
+
+    ``titles=False`` skips the tooltips (the text footer has none; they cost more
+    than the text)."""
     r = record.readings
+    how = _how if titles else _no_title
     parts: list[Part] = []
     wall = r.get("wall_s")
     if wall is not None:
-        parts.append(Part(f"{_value(wall)} wall", _how(wall)))
+        parts.append(Part(f"{_value(wall)} wall", how(wall)))
     cpu = r.get("cpu_s")
     if cpu is not None:
-        parts.append(Part(f"{_value(cpu)} CPU", _how(cpu)))
+        parts.append(Part(f"{_value(cpu)} CPU", how(cpu)))
         children = r.get("children_cpu_s")
         if children is not None and children.value:
-            parts.append(Part(f"{_value(children)} CPU in child processes", _how(children)))
+            parts.append(Part(f"{_value(children)} CPU in child processes", how(children)))
     peak = r.get("rss_peak_bytes")
     if peak is not None:
-        parts.append(_ram_part(peak, r.get("rss_start_bytes"), mode))
+        parts.append(_ram_part(peak, r.get("rss_start_bytes"), mode, how))
     for key, label, name in EXTRA:
         reading = r.get(key)
         if reading is None or (reading.value is None and mode != "full"):
@@ -96,12 +100,12 @@ def footer_parts(record: CellRecord, mode: str = "compact") -> list[Part]:
         if mode != "full" and reading.value == 0 and key in ("llm_tokens", "cost_usd"):
             continue  # a cell that called no model: nothing to say
         text = label.format(_value(reading)) if reading.value is not None else f"{name} {UNAVAILABLE}"
-        parts.append(Part(text, _how(reading)))
+        parts.append(Part(text, how(reading)))
     if mode == "full":
         for key, label in DETAIL:
             reading = r.get(key)
             if reading is not None:
-                parts.append(Part(f"{label} {_value(reading)}", _how(reading)))
+                parts.append(Part(f"{label} {_value(reading)}", how(reading)))
         parts.append(Part(f"overhead {format_duration(record.overhead_s)}",
                           "time nbprofile's hooks spent measuring this cell, outside its wall time"))
     parts.extend(_verdict_parts(record))
@@ -110,16 +114,20 @@ def footer_parts(record: CellRecord, mode: str = "compact") -> list[Part]:
     return parts
 
 
-def _ram_part(peak: Reading, start: Reading | None, mode: str) -> Part:
+def _no_title(reading: Reading) -> str:
+    return ""
+
+
+def _ram_part(peak: Reading, start: Reading | None, mode: str, how: Any = _how) -> Part:
     if peak.value is None:
-        return Part(f"peak RAM {UNAVAILABLE}", _how(peak))
+        return Part(f"peak RAM {UNAVAILABLE}", how(peak))
     text = f"peak RAM {_value(peak)}"
     rise = None if start is None or start.value is None else peak.value - start.value
     if rise:  # no rise, nothing to say
         text += f" ({format_bytes(rise, signed=True)})"
     if peak.method != "measured" and mode == "full":
         text += f" [{peak.method}]"
-    return Part(text, _how(peak))
+    return Part(text, how(peak))
 
 
 def _verdict_parts(record: CellRecord) -> list[Part]:
@@ -142,7 +150,7 @@ def _verdict_parts(record: CellRecord) -> list[Part]:
 
 
 def footer_text(record: CellRecord, mode: str = "compact") -> str:
-    return SEP.join(p.text for p in footer_parts(record, mode))
+    return SEP.join(p.text for p in footer_parts(record, mode, titles=False))
 
 
 def footer_html(record: CellRecord, mode: str = "compact") -> str:

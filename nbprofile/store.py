@@ -61,6 +61,7 @@ _CELL_COLUMNS = (
 _INSERT_CELL = (
     f"INSERT INTO cells ({_CELL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+_RUNS_OF_NOTEBOOK = "SELECT run_id FROM runs WHERE notebook IS ?"
 _INSERT_RUN = (
     "INSERT OR IGNORE INTO runs (run_id, notebook, kernel_id, host, started_at, info)"
     " VALUES (?,?,?,?,?,?)"
@@ -152,7 +153,7 @@ class SQLiteStore:
     def history(self, notebook: str | None, limit: int = 20, run_id: str | None = None) -> list[CellRecord]:
         """The latest ``limit`` records of a notebook (or of a run), oldest first."""
         if notebook is not None:
-            rows = self._select("notebook = ?", (notebook,), "id DESC", limit)
+            rows = self._select(f"run_id IN ({_RUNS_OF_NOTEBOOK})", (notebook,), "id DESC", limit)
         elif run_id is not None:
             rows = self._select("run_id = ?", (run_id,), "id DESC", limit)
         else:
@@ -171,12 +172,8 @@ class SQLiteStore:
         if cell_id is not None:
             found = self._select("cell_id = ? AND id < ?", (cell_id, bound), "id DESC", 1)
             return found[0] if found else None
-        if notebook is not None:
-            found = self._select("code_hash = ? AND notebook = ? AND id < ?",
-                                 (code_hash, notebook, bound), "id DESC", 1)
-        else:
-            found = self._select("code_hash = ? AND notebook IS NULL AND id < ?",
-                                 (code_hash, bound), "id DESC", 1)
+        found = self._select(f"run_id IN ({_RUNS_OF_NOTEBOOK}) AND code_hash = ? AND id < ?",
+                             (notebook, code_hash, bound), "id DESC", 1)
         return found[0] if found else None
 
     _RUNS_SQL = (
@@ -253,7 +250,8 @@ def _cell_row(r: CellRecord) -> tuple[Any, ...]:
     return (
         r.run_id, r.seq, r.notebook, r.cell_id, r.execution_count, r.code_hash, r.source,
         r.started_at, r.status, r.error_type, None if wall is None else wall.value,
-        json.dumps({k: v.to_json() for k, v in r.readings.items()}, separators=(",", ":")),
+        # Readings are tuples, which json writes as lists in C; no circular check on flat data
+        json.dumps(r.readings, separators=(",", ":"), check_circular=False),
         r.overhead_s, r.name,
         None if r.budget is None else json.dumps(r.budget, separators=(",", ":")),
         None if r.verdict is None else json.dumps(r.verdict, separators=(",", ":")),
@@ -307,9 +305,18 @@ def _m0001_initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX runs_by_notebook ON runs (notebook, started_at)")
 
 
+def _m0002_lean_indexes(conn: sqlite3.Connection) -> None:
+    """Every index is paid on every cell's insert (~12 µs each). A notebook's cells are
+    reached through its runs (runs_by_notebook, cells_by_run), and so is the code-hash
+    fallback; the cell-id index stays, so that a renamed notebook keeps its history."""
+    conn.execute("DROP INDEX IF EXISTS cells_by_notebook")
+    conn.execute("DROP INDEX IF EXISTS cells_by_code")
+
+
 #: Applied in order, each once. Never edit or reorder a released migration; add one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
+    ("0002_lean_indexes", _m0002_lean_indexes),
 ]
 
 

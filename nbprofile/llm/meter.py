@@ -98,11 +98,14 @@ def _fmt_usd(value: Decimal) -> str:
 
 
 _NONE = "no LLM API calls in this window"
+# Most cells call no model: the readings budgets use, at zero, and nothing else. Each
+# reading is stored with every record, so the quiet case is kept small (no note).
 _NO_CALLS: Readings = {
-    **{k: Reading(0, "tokens", "measured", SOURCE, _NONE) for k, _ in _TOKEN_KEYS},
-    "llm_tokens": Reading(0, "tokens", "measured", SOURCE, _NONE),
-    "llm_calls": Reading(0, "calls", "measured", SOURCE, _NONE),
-    "llm_cost_usd": Reading(0.0, "USD", "measured", SOURCE, _NONE),
+    "llm_tokens": Reading(0, "tokens", "measured", "nbprofile.llm"),
+    "llm_input_tokens": Reading(0, "tokens", "measured", "nbprofile.llm"),
+    "llm_output_tokens": Reading(0, "tokens", "measured", "nbprofile.llm"),
+    "llm_calls": Reading(0, "calls", "measured", "nbprofile.llm"),
+    "llm_cost_usd": Reading(0.0, "USD", "measured", "nbprofile.llm"),
 }
 
 
@@ -225,13 +228,6 @@ def _models_note(models: dict[str, dict[str, Any]]) -> str:
 
 _NO_GEN = "no generate() calls in this window"
 _GEN_SOURCE = "transformers generate() hook"
-_NO_GENERATE: Readings = {
-    "local_input_tokens": Reading(0, "tokens", "measured", _GEN_SOURCE, _NO_GEN),
-    "local_output_tokens": Reading(0, "tokens", "measured", _GEN_SOURCE, _NO_GEN),
-    "local_generate_calls": Reading(0, "calls", "measured", _GEN_SOURCE, _NO_GEN),
-    "local_generate_s": Reading(0.0, "s", "measured", _GEN_SOURCE, _NO_GEN),
-    "local_tokens_per_s": Reading.unavailable("tokens/s", _NO_GEN, _GEN_SOURCE),
-}
 
 
 class LocalGenerateMeter(Meter):
@@ -270,7 +266,7 @@ class LocalGenerateMeter(Meter):
         calls = [u for u in self.ledger.release(mark) if u.kind == "local"]
         src = self.SOURCE
         if not calls:
-            return dict(_NO_GENERATE)
+            return {}  # no generate() call: nothing to say (most cells), and nothing stored
         seconds = sum(c.duration_s or 0.0 for c in calls)
         out: Readings = {
             "local_generate_calls": Reading(
