@@ -29,7 +29,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     from nbprofile.profiler import Profiler
 
     if _state.profiler is not None and _state.profiler.shell is shell:
-        return  # IPython calls us again on %reload_ext after unloading; a plain repeat is a no-op
+        return  # already measuring this shell (`nbprofile run` loads us first): nothing to add
     if _state.profiler is not None:
         _state.profiler.close()
     profiler = Profiler(shell)

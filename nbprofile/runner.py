@@ -145,7 +145,7 @@ def run_notebook(
         timeout=timeout,
         kernel_name=name,
         resources={"metadata": {"path": str(nb_path.parent)}},
-        extra_arguments=["--InteractiveShellApp.extensions=['nbprofile']"],
+        extra_arguments=["--InteractiveShellApp.extensions=['nbprofile.headless']"],
         on_cell_start=on_cell_start,
     )
     client._nbprofile_send_ids = send_ids
