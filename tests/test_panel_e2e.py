@@ -38,7 +38,9 @@ SOURCES = [
     ("code", "%%budget ram<=4GiB vram<=1GiB\nblob = bytearray(20_000_000)"),
     ("markdown", "## Last part\n\n" + FILLER),
     ("code", "def squares(n):\n    return sum(i * i for i in range(n))\n\nsquares(200_000)"),
-    ("code", "print('done', '<b>not bold</b>')"),  # data is text, never markup
+    # data is text, never markup: none of this may render or run in the panel
+    ("code", "print('done', '<b>not bold</b><img src=x onerror=\"window.__nbp_xss=1\">"
+             "<script>window.__nbp_xss=2</script>')"),
 ]
 MEASURED_CELLS = 5  # the code cells after %load_ext (that one runs before nbprofile hooks in)
 PANEL = "#nbprofile-panel"
@@ -172,8 +174,10 @@ def _run(page: Any, lab: Lab, artifacts: Path) -> None:
         assert cell.inner_text() == "n/a" and cell.get_attribute("title")
     sources = rows.locator(".nbp-source").all_inner_texts()
     assert any("squares(n)" in s or "def squares" in s for s in sources), sources
-    assert any("<b>not bold</b>" in s for s in sources), sources
+    assert any("<b>not bold</b><img src=x onerror" in s for s in sources), sources
     assert page.locator(f"{PANEL} b").count() == 0
+    assert page.locator(f"{PANEL} img").count() == 0 and page.locator(f"{PANEL} script").count() == 0
+    assert page.evaluate("window.__nbp_xss") is None, "markup from a cell ran in the panel"
     _shot(page, artifacts, "nbprofile-panel-run1.png")
 
     # Run 2 after a restart (same kernel id, new process, new nbprofile run): a second
