@@ -190,17 +190,22 @@ class NbprofileMagics(Magics):
 
         return run_doctor(self.profiler, carbon=self.profiler.carbon)
 
+    def _setting(self, command: str, attr: str, args: list[str], parse: Callable[[list[str], Any], Any]) -> Any:
+        """Change one of the profiler's settings from ``key=value`` words (if any); return it.
+        A bad word is a one-line UsageError and the setting is left as it was."""
+        if args:
+            try:
+                setattr(self.profiler, attr, parse(args, getattr(self.profiler, attr)))
+            except ValueError as exc:
+                raise UsageError(f"%nbprofile {command}: {exc}") from None
+            self.profiler.rebuild_derivers()
+        return getattr(self.profiler, attr)
+
     def _carbon(self, args: list[str]) -> None:
         from nbprofile.carbon import parse_carbon_args, resolve
 
-        profiler = self.profiler
-        if args:
-            try:
-                profiler.carbon = parse_carbon_args(args, profiler.carbon)
-            except ValueError as exc:
-                raise UsageError(f"%nbprofile carbon: {exc}") from None
-            profiler.rebuild_derivers()
-        print(f"nbprofile: carbon intensity {resolve(profiler.carbon).describe()}")
+        carbon = self._setting("carbon", "carbon", args, parse_carbon_args)
+        print(f"nbprofile: carbon intensity {resolve(carbon).describe()}")
 
     def _flops(self, args: list[str]) -> None:
         parser = _parser("flops", "Count FLOPs with torch's FlopCounterMode (slows the cell).")
@@ -219,14 +224,8 @@ class NbprofileMagics(Magics):
     def _compute_price(self, args: list[str]) -> None:
         from nbprofile.compute_cost import parse_price_args
 
-        profiler = self.profiler
-        if args:
-            try:
-                profiler.prices = parse_price_args(args, profiler.prices)
-            except ValueError as exc:
-                raise UsageError(f"%nbprofile compute-price: {exc}") from None
-            profiler.rebuild_derivers()
-        print(f"nbprofile: compute prices {profiler.prices!r}")
+        prices = self._setting("compute-price", "prices", args, parse_price_args)
+        print(f"nbprofile: compute prices {prices!r}")
 
     def _price(self, args: list[str]) -> None:
         from nbprofile import llm

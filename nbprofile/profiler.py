@@ -159,22 +159,27 @@ class Profiler:
         if guard is not None:
             guard.arm()
         for meter in self.meters:
-            if meter.name in self.disabled:
-                continue
-            if guard is not None:
-                guard.current = meter.name
-            try:
-                meter.begin(key)
-            except Exception as exc:
-                self._fault(meter, "begin", exc, window)
-            except KeyboardInterrupt:
-                if guard is None or guard.take_fire() is None:
-                    raise  # the user's own Ctrl-C
-                self._fault(meter, "begin", self._hung(), window)
+            if meter.name not in self.disabled:
+                self._guarded(meter, "begin", meter.begin, window, guard)
         if guard is not None:
             self._blame(guard.disarm(), "begin", window)
         window.overhead_ns = perf_counter_ns() - t0
         return window
+
+    def _guarded(self, meter: Meter, stage: str, call: Callable[[object], Any], window: Window,
+                 guard: HangGuard | None) -> Any:
+        """One meter call: a raise or a hang switches the meter off, never reaches the cell."""
+        if guard is not None:
+            guard.current = meter.name
+        try:
+            return call(window.key)
+        except Exception as exc:
+            self._fault(meter, stage, exc, window)
+        except KeyboardInterrupt:
+            if guard is None or guard.take_fire() is None:
+                raise  # the user's own Ctrl-C
+            self._fault(meter, stage, self._hung(), window)
+        return None
 
     def _hung(self) -> MeterHung:
         return MeterHung(f"did not answer within {self._guard.timeout_s:g} s and was interrupted")
@@ -200,16 +205,9 @@ class Profiler:
                 for k in meter.keys:
                     readings[k] = Reading.unavailable(_unit_of(k), self.disabled[meter.name])
                 continue
-            if guard is not None:
-                guard.current = meter.name
-            try:
-                readings.update(meter.end(window.key))
-            except Exception as exc:
-                self._fault(meter, "end", exc, window)
-            except KeyboardInterrupt:
-                if guard is None or guard.take_fire() is None:
-                    raise  # the user's own Ctrl-C
-                self._fault(meter, "end", self._hung(), window)
+            ended = self._guarded(meter, "end", meter.end, window, guard)
+            if ended:
+                readings.update(ended)
             if meter.name in self.disabled:
                 for k in meter.keys:
                     readings[k] = Reading.unavailable(_unit_of(k), self.disabled[meter.name])
