@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -11,7 +10,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from nbprofile.profiler import NbprofileWarning
 from nbprofile.store import SQLiteStore
