@@ -39,7 +39,8 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     from nbprofile import llm
 
     llm.install()  # wraps the openai / anthropic SDKs when (and if) they are imported
-    measured = ", ".join(m.name for m in profiler.active_meters() if getattr(m, "enabled", True))
+    measured = ", ".join(m.name for m in profiler.active_meters()
+                         if getattr(m, "enabled", True) and profiler.availability[m.name].available)
     print(f"nbprofile {__version__}: measuring every cell ({measured}); %nbprofile status for details")
 
 
