@@ -32,7 +32,7 @@ _DETAILS_KEPT = 32
 
 
 class LlmMeter(Meter):
-    """``llm_*`` readings of the hosted-API calls in the window (contract issue 5)."""
+    """``llm_*`` readings of the hosted-API calls in the window (see docs/readings.md)."""
 
     name = "llm"
     keys = (
