@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from nbprofile.llm import hooks
-from nbprofile.llm.calls import add_call, add_unreadable, as_int, field
+from nbprofile.llm.calls import add_call, add_unreadable, add_untokenized, as_int, field
 from nbprofile.llm.stream import AsyncStreamProxy, ManagerProxy, StreamProxy
 
 PROVIDER = "anthropic"
@@ -34,16 +34,8 @@ def record_usage(
 ) -> None:
     """Record an Anthropic ``Usage`` (or the dict of its last known fields)."""
     if usage is None:
-        add_call(
-            PROVIDER,
-            api,
-            model,
-            requested=requested,
-            input_tokens=None,
-            output_tokens=None,
-            token_note=note or "the message carried no usage",
-            duration_s=duration,
-        )
+        add_untokenized(PROVIDER, api, model, note or "the message carried no usage",
+                        requested=requested, duration_s=duration)
         return
     uncached = as_int(field(usage, "input_tokens"))
     read = as_int(field(usage, "cache_read_input_tokens")) or 0

@@ -83,13 +83,21 @@ def add_call(
     return usage
 
 
+def add_untokenized(provider: str, api: str, model: str | None, why: str, *,
+                    requested: str | None = None, duration_s: float | None = None) -> Usage:
+    """A call whose tokens are unknown (no usage in the reply, an unfinished stream):
+    counted as a call, its tokens and cost unavailable with ``why``."""
+    return add_call(provider, api, model, requested=requested, input_tokens=None, output_tokens=None,
+                    token_note=why, duration_s=duration_s)
+
+
 def add_unreadable(provider: str, api: str, model: str | None, exc: BaseException) -> None:
     """A call happened but nbprofile failed to read its usage: record that, and warn once.
 
     The user's call already returned; this only costs the window its token count.
     """
     reason = f"nbprofile could not read the usage of a {provider} {api} call: {type(exc).__name__}: {exc}"
-    add_call(provider, api, model, input_tokens=None, output_tokens=None, token_note=reason)
+    add_untokenized(provider, api, model, reason)
     key = f"{provider}.{api}:{type(exc).__name__}"
     if key not in _warned:
         _warned.add(key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from time import perf_counter
 from typing import Any
 
-from nbprofile.llm.calls import add_call, add_unreadable, as_int, field
+from nbprofile.llm.calls import add_call, add_unreadable, add_untokenized, as_int, field
 from nbprofile.llm.stream import estimator_for, messages_text
 
 PROVIDER = "openai"
@@ -24,16 +24,8 @@ def read_chat(obj: Any, requested: str | None, duration: float | None, api: str 
     usage = field(obj, "usage")
     model = field(obj, "model")
     if usage is None:
-        add_call(
-            PROVIDER,
-            api,
-            model,
-            requested=requested,
-            input_tokens=None,
-            output_tokens=None,
-            token_note=f"the {api} response carried no usage",
-            duration_s=duration,
-        )
+        add_untokenized(PROVIDER, api, model, f"the {api} response carried no usage",
+                        requested=requested, duration_s=duration)
         return
     prompt = field(usage, "prompt_tokens_details")
     completion = field(usage, "completion_tokens_details")
@@ -61,16 +53,8 @@ def read_response(obj: Any, requested: str | None, duration: float | None) -> No
     usage = field(obj, "usage")
     model = field(obj, "model")
     if usage is None:
-        add_call(
-            PROVIDER,
-            "responses",
-            model,
-            requested=requested,
-            input_tokens=None,
-            output_tokens=None,
-            token_note="the response carried no usage",
-            duration_s=duration,
-        )
+        add_untokenized(PROVIDER, "responses", model, "the response carried no usage",
+                        requested=requested, duration_s=duration)
         return
     details_in = field(usage, "input_tokens_details")
     details_out = field(usage, "output_tokens_details")
@@ -167,16 +151,8 @@ class ChatStreamObserver:
                     "or turn on %nbprofile llm include_usage on"
                 )
             if self.estimate is None:
-                add_call(
-                    PROVIDER,
-                    self.api,
-                    self.model,
-                    requested=self.requested,
-                    input_tokens=None,
-                    output_tokens=None,
-                    token_note=why,
-                    duration_s=duration,
-                )
+                add_untokenized(PROVIDER, self.api, self.model, why,
+                                requested=self.requested, duration_s=duration)
                 return
             text, n_messages = messages_text(self.prompt)
             if isinstance(self.prompt_text, str):
@@ -226,16 +202,9 @@ class ResponseStreamObserver:
             if self.final is not None:
                 read_response(self.final, self.requested, duration)
             else:
-                add_call(
-                    PROVIDER,
-                    "responses",
-                    self.model,
-                    requested=self.requested,
-                    input_tokens=None,
-                    output_tokens=None,
-                    duration_s=duration,
-                    token_note="the stream ended before response.completed, which carries the usage",
-                )
+                add_untokenized(PROVIDER, "responses", self.model,
+                                "the stream ended before response.completed, which carries the usage",
+                                requested=self.requested, duration_s=duration)
         except Exception as exc:
             add_unreadable(PROVIDER, "responses", self.model or self.requested, exc)
 
