@@ -202,15 +202,14 @@ class Profiler:
         for meter in self._end_order:
             if meter.name in self.disabled:
                 meter.discard(window.key)
+            else:
+                ended = self._guarded(meter, "end", meter.end, window, guard)
+                if ended:
+                    readings.update(ended)
+            if meter.name in self.disabled:  # off before this window, or since its end failed
+                reason = self.disabled[meter.name]
                 for k in meter.keys:
-                    readings[k] = Reading.unavailable(_unit_of(k), self.disabled[meter.name])
-                continue
-            ended = self._guarded(meter, "end", meter.end, window, guard)
-            if ended:
-                readings.update(ended)
-            if meter.name in self.disabled:
-                for k in meter.keys:
-                    readings[k] = Reading.unavailable(_unit_of(k), self.disabled[meter.name])
+                    readings[k] = Reading.unavailable(_unit_of(k), reason)
         if guard is not None:
             self._blame(guard.disarm(), "end", window)
         for derive in self.derivers:
@@ -257,7 +256,10 @@ class Profiler:
         except Exception as exc:
             self.warn_once("post_run_cell", f"could not record this cell: {exc!r}")
             return
-        self.save(record)
+        try:
+            self.save(record)
+        except Exception as exc:  # the store raises StoreError; anything else is ours: warn, go on
+            self.warn_once("save", f"could not save this cell's record: {exc!r}")
         self.show_footer(record)
         if self.session_budget is not None:
             self._check_session_budget(record)
@@ -341,22 +343,10 @@ class Profiler:
             from nbprofile.assembly import gpu_info
 
             self.run.extra.update(gpu_info(self))
-        if time.monotonic() < self._store_retry_at:
-            self._unsaved.append(record)
-            return
-        store = self.store
-        if store is None:
-            self._unsaved.append(record)
-            return
-        try:
-            if self._unsaved and not self.flush():
-                self._unsaved.append(record)
-                return
-            store.write(record, self.run)
+        # Queued behind any records still waiting, so that they are written in order.
+        self._unsaved.append(record)
+        if time.monotonic() >= self._store_retry_at and self.flush():
             self._store_error = None
-        except StoreError as exc:
-            self._unsaved.append(record)
-            self._store_failed(exc)
 
     def _store_failed(self, exc: StoreError) -> None:
         self._store_error = str(exc)
@@ -369,7 +359,7 @@ class Profiler:
             return True
         if force:
             self._store_retry_at = 0.0
-        store = self.store
+        store = self.store  # None while the store cannot be opened (retried later)
         if store is None:
             return False
         try:
