@@ -38,10 +38,13 @@ LLM_GUARDED = {"tokens": "llm_tokens", "input_tokens": "llm_input_tokens",
 
 # -- judging ------------------------------------------------------------------
 
-def judge_record(profiler: Profiler, record: CellRecord, spec: BudgetSpec) -> Verdict:
-    """Evaluate ``spec`` for ``record`` against the same cell's earlier run; keep the verdict on it."""
-    verdict = verdict_for(profiler, spec, record.readings, record.cell_id, record.code_hash,
-                          before_id=record.id)
+def judge_record(profiler: Profiler, record: CellRecord, spec: BudgetSpec,
+                 verdict: Verdict | None = None) -> Verdict:
+    """Evaluate ``spec`` for ``record`` against the same cell's earlier run (unless ``--strict``
+    already judged these readings); keep the verdict on it."""
+    if verdict is None:
+        verdict = verdict_for(profiler, spec, record.readings, record.cell_id, record.code_hash,
+                              before_id=record.id)
     record.budget = spec.to_json()
     record.verdict = verdict.to_json()
     record.verdict_status = verdict.status
@@ -122,6 +125,7 @@ def run_budget_cell(profiler: Profiler, shell: Any, line: str, cell: str) -> Any
     if spec.strict:
         verdict = verdict_for(profiler, spec, state.window.readings or {}, state.cell_id,
                               code_hash(state.source))
+        state.verdict = verdict  # the record takes it: no second judgement after the cell
         if verdict.status == "fail":
             failed = "; ".join(item.describe() for item in verdict.failed)
             raise BudgetExceeded(f"budget failed: {failed}")

@@ -73,6 +73,7 @@ class CellState:
     budget: Any = None  # a BudgetSpec, set by %%budget while the cell runs
     body_status: Status | None = None  # set when %%budget ran the body itself
     body_error_type: str | None = None
+    verdict: Any = None  # a Verdict, when %%budget --strict judged the cell before it returned
 
 
 class Profiler:
@@ -287,7 +288,7 @@ class Profiler:
         record = self._make_record(cell.window, readings, cell.cell_id, cell.source,
                                    execution_count, status, error_type)
         if cell.budget is not None:
-            self.judge(record, cell.budget)
+            self.judge(record, cell.budget, cell.verdict)
         record.overhead_s = (cell.window.overhead_ns + perf_counter_ns() - t0) / 1e9
         return record
 
@@ -303,11 +304,11 @@ class Profiler:
             notes=list(window.faults),
         )
 
-    def judge(self, record: CellRecord, spec: Any) -> Any:
-        """Evaluate a budget for a record and keep the verdict on it."""
+    def judge(self, record: CellRecord, spec: Any, verdict: Any = None) -> Any:
+        """Evaluate a budget for a record (or take ``verdict``) and keep it on the record."""
         from nbprofile.budget_runtime import judge_record
 
-        return judge_record(self, record, spec)
+        return judge_record(self, record, spec, verdict)
 
     # -- the store -----------------------------------------------------------
     @property
