@@ -41,7 +41,7 @@ def test_quickstart_runs_and_records_every_cell_with_its_id(_isolated_store: Pat
     code_ids = [c.id for c in nb.cells if c.cell_type == "code"]
     assert [r.cell_id for r in records] == code_ids
     assert all(r.notebook == str(notebook) for r in records)
-    # time<=+50% has no earlier run to compare with the first time: said so, never a pass
+    # ram<=last+64MiB has no earlier run to compare with the first time: said so, never a pass
     assert [r.verdict_status for r in records if r.verdict_status] == ["unmeasurable"]
     assert main(["run", str(notebook), "-q"]) == 0
     second = SQLiteStore(_isolated_store).runs()[0]["run_id"]
