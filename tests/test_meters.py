@@ -19,7 +19,7 @@ def test_wall_and_cpu_clocks() -> None:
     while time.process_time() - t0 < 0.05:
         pass
     w = wall.end("k")["wall_s"]; c = cpu.end("k")
-    assert 0.1 <= w.value < 0.2 and w.method == "measured"
+    assert 0.1 <= w.value < 0.5 and w.method == "measured"
     assert 0.04 <= c["cpu_s"].value < w.value
     assert abs(c["cpu_s"].value - c["cpu_user_s"].value - c["cpu_sys_s"].value) < 1e-9
 
