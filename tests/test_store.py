@@ -63,6 +63,29 @@ def test_record_round_trip_keeps_every_field(tmp_path: Path) -> None:
     assert run["info"]["kernel_id"] == "k1"
 
 
+def test_readings_described_by_another_kernel_and_old_full_form_rows_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    first, second = SQLiteStore(path), SQLiteStore(path)
+    first.write(make("r1", 1, "c1"), run_info("r1"))
+    rec = make("r2", 1, "c2")
+    rec.readings["energy_j"] = Reading(2.5, "J", "estimated", "cpu-time x TDP", "estimated from CPU time")
+    second.write(rec, run_info("r2"))  # a description the first store has not seen
+    (back,) = first.records("r2")
+    assert back.readings == rec.readings
+    # a row as nbprofile wrote it before reading descriptions were stored once
+    conn = sqlite3.connect(path)
+    full = '{"wall_s":[3.0,"s","measured","perf_counter"],"co2_g":[null,"g","unavailable","","no energy"]}'
+    conn.execute("UPDATE cells SET readings = ? WHERE run_id = 'r1'", (full,))
+    conn.commit()
+    (old,) = second.records("r1")
+    assert old.readings == {"wall_s": Reading(3.0, "s", "measured", "perf_counter"),
+                            "co2_g": Reading(None, "g", "unavailable", "", "no energy")}
+    # each description is stored once, however many cells use it
+    for seq in range(2, 12):
+        first.write(make("r1", seq, f"c{seq}"))
+    assert conn.execute("SELECT COUNT(*) FROM reading_meta").fetchone()[0] == 3
+
+
 def test_previous_matches_by_cell_id_else_by_code_hash(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     store.write(make("r1", 1, "c1", "a = 1", wall=1.0), run_info("r1"))
