@@ -76,11 +76,13 @@ class CpuClock(Meter):
         if start is None:
             reason = "the window was never opened"
             return {k: Reading.unavailable("s", reason) for k in self.keys}
-        user = own.ru_utime - start[0]
-        system = own.ru_stime - start[1]
-        child = children.ru_utime + children.ru_stime - start[2]
+        # getrusage counts whole microseconds: rounding drops the float noise of the
+        # subtraction (0.0010359999999999814 -> 0.001036), in records and in exports
+        user = round(own.ru_utime - start[0], 6)
+        system = round(own.ru_stime - start[1], 6)
+        child = round(children.ru_utime + children.ru_stime - start[2], 6)
         return {
-            "cpu_s": Reading(user + system, "s", "measured", "getrusage"),
+            "cpu_s": Reading(round(user + system, 6), "s", "measured", "getrusage"),
             "cpu_user_s": Reading(user, "s", "measured", "getrusage"),
             "cpu_sys_s": Reading(system, "s", "measured", "getrusage"),
             "children_cpu_s": Reading(
