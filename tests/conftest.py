@@ -45,6 +45,7 @@ class Reply:
     displays: list[dict[str, Any]] = field(default_factory=list)  # display_data bundles
     result: dict[str, Any] | None = None  # execute_result bundle
     error: dict[str, Any] | None = None  # ename, evalue, traceback
+    order: list[str] = field(default_factory=list)  # "stdout", "stderr", "display", "footer", "result", "error"
 
     @property
     def footers(self) -> list[str]:
@@ -81,16 +82,21 @@ class Kernel:
                 continue
             kind, content = m["msg_type"], m["content"]
             if kind == "stream":
+                reply.order.append(content["name"])
                 if content["name"] == "stdout":
                     reply.stdout += content["text"]
                 else:
                     reply.stderr += content["text"]
             elif kind == "display_data":
                 reply.displays.append(content["data"])
+                footer = "nbprofile-footer" in content["data"].get("text/html", "")
+                reply.order.append("footer" if footer else "display")
             elif kind == "execute_result":
                 reply.result = content["data"]
+                reply.order.append("result")
             elif kind == "error":
                 reply.error = {k: content[k] for k in ("ename", "evalue", "traceback")}
+                reply.order.append("error")
             elif kind == "status" and content["execution_state"] == "idle":
                 break
         while True:  # the reply to this request, not a stray one

@@ -160,3 +160,19 @@ def test_peak_is_the_kernels_own_not_its_parents(start_kernel, _isolated_store: 
     rec = by_cell(_isolated_store, "small")
     assert rec.value("rss_peak_bytes") < 200 * MiB, rec.value("rss_peak_bytes") / MiB
     assert rec.value("rss_peak_bytes") - rec.value("rss_start_bytes") < 5 * MiB
+
+
+def test_the_footer_comes_after_everything_the_cell_showed(start_kernel, _isolated_store: Path) -> None:
+    k = start_kernel()
+    k.run("%load_ext nbprofile")
+    quiet = k.run("x = 1", cell_id="quiet")
+    assert quiet.order == ["footer"]
+    loud = k.run("import sys\nprint('out')\nsys.stderr.write('err\\n')\n"
+                 "from IPython.display import display\ndisplay('shown')\nprint('late')",  # 'late' is still buffered
+                 cell_id="loud")
+    assert loud.stdout == "out\nlate\n" and loud.stderr == "err\n"
+    assert loud.order[-1] == "footer" and loud.order.count("footer") == 1, loud.order
+    assert loud.order[-2] == "stdout" and {"stderr", "display"} <= set(loud.order), loud.order
+    failing = k.run("print('before')\n1 / 0", cell_id="failing")
+    assert failing.order[0] == "stdout" and "footer" in failing.order, failing.order
+    assert failing.order.index("stdout") < failing.order.index("footer"), failing.order
