@@ -82,6 +82,27 @@ def test_generate_hook_counts_tokens_and_time(hooked: Any) -> None:
     assert hooked.LEDGER.totals().calls == 0  # local calls are not hosted-API calls
 
 
+def test_generate_output_nbprofile_cannot_read_still_counts_the_call(hooked: Any) -> None:
+    class OddOutput(FakeGenerationMixin):
+        def generate(self, inputs: Any = None, **kwargs: Any) -> Any:
+            return "not a tensor"
+
+    module = types.ModuleType("fake_generation_utils")
+    module.GenerationMixin = OddOutput  # type: ignore[attr-defined]
+    patches = patch(module)
+    try:
+        meter = LocalGenerateMeter()
+        meter.begin("k")
+        assert OddOutput().generate(np.array([[1, 4, 4]])) == "not a tensor"  # the user's result, unchanged
+        readings = meter.end("k")
+    finally:
+        for owner, attr, original in patches:
+            setattr(owner, attr, original)
+    assert readings["local_generate_calls"].value == 1
+    tokens = readings["local_output_tokens"]
+    assert tokens.value is None and "could not count the tokens" in tokens.note, tokens
+
+
 def test_count_tokens_encoder_decoder_and_output_objects() -> None:
     class Seq2Seq:
         class config:

@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from nbprofile.llm import hooks
-from nbprofile.llm.ledger import LEDGER, Usage
+from nbprofile.llm.ledger import LEDGER, TokenMethod, Usage
 
 _inside = contextvars.ContextVar("nbprofile_inside_generate", default=False)
 
@@ -95,6 +95,17 @@ def _model_name(instance: Any) -> str:
     return str(name) if name else type(instance).__name__
 
 
+def _usage(instance: Any, duration: float, input_tokens: int | None, generated: int | None,
+           method: TokenMethod, token_note: str | None) -> Usage:
+    return Usage(
+        kind="local", provider="transformers", api="generate", model=_model_name(instance),
+        input_tokens=input_tokens, output_tokens=generated, cached_tokens=None, cache_write_tokens=None,
+        reasoning_tokens=None, token_method=method, token_note=token_note, cost=None,
+        cost_note="a local model: its cost is the compute's (compute_cost_usd)" if method == "measured" else None,
+        duration_s=duration, at=time.time(),
+    )
+
+
 def _wrapper(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -110,45 +121,11 @@ def _wrapper(
     duration = perf_counter() - started
     try:
         input_tokens, generated = count_tokens(instance, args, kwargs, output)
-        LEDGER.append(
-            Usage(
-                "local",
-                "transformers",
-                "generate",
-                _model_name(instance),
-                input_tokens,
-                generated,
-                None,
-                None,
-                None,
-                "measured",
-                None,
-                None,
-                "a local model: its cost is the compute's (compute_cost_usd)",
-                duration,
-                time.time(),
-            )
-        )
+        usage = _usage(instance, duration, input_tokens, generated, "measured", None)
     except Exception as exc:  # an output shape we do not know: the call counts, its tokens do not
-        LEDGER.append(
-            Usage(
-                "local",
-                "transformers",
-                "generate",
-                _model_name(instance),
-                None,
-                None,
-                None,
-                None,
-                None,
-                "unavailable",
-                f"nbprofile could not count the tokens: {type(exc).__name__}: {exc}",
-                None,
-                None,
-                duration,
-                time.time(),
-            )
-        )
+        usage = _usage(instance, duration, None, None, "unavailable",
+                       f"nbprofile could not count the tokens: {type(exc).__name__}: {exc}")
+    LEDGER.append(usage)
     return output
 
 
