@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import random
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +41,29 @@ def default_path() -> Path:
     from jupyter_core.paths import jupyter_data_dir
 
     return Path(jupyter_data_dir()) / "nbprofile" / "records.db"
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (it stays so), waiting out other kernels doing the same.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers
+    "database is locked" at once rather than calling the busy handler when another
+    connection is opening the same new file; so the switch is retried here for as
+    long as a write would wait. A file already in WAL mode takes no lock at all.
+    """
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(random.uniform(0.002, 0.02))  # jitter: openers don't retry in step
 
 
 class RecordStore(Protocol):
@@ -95,7 +120,7 @@ class SQLiteStore:
                                          timeout=BUSY_TIMEOUT_MS / 1000, uri=uri)
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if not self.path.endswith("mode=ro"):
-                self._conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(self._conn)
                 self._conn.execute("PRAGMA synchronous = NORMAL")
                 apply_migrations(self._conn)
         except (sqlite3.Error, OSError) as exc:

@@ -143,3 +143,28 @@ def test_concurrent_writers_and_a_reader_lose_nothing(tmp_path: Path) -> None:
     assert [p.returncode for p in procs] == [0, 0, 0, 0]
     for i in range(4):
         assert sorted(r.seq for r in reader.records(f"w{i}")) == list(range(500))
+
+
+OPENER = """
+import sys, time
+from nbprofile.store import SQLiteStore
+path, start = sys.argv[1], float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))  # all openers start together
+SQLiteStore(path).close()
+"""
+
+
+def test_kernels_opening_a_new_store_at_once_all_open_it(tmp_path: Path) -> None:
+    # Switching a new file to WAL answers "locked" without waiting; every opener must still get in.
+    for round_ in range(8):
+        path = tmp_path / f"new{round_}.db"
+        start = time.time() + 1.0
+        procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(start)],
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        errors = [p.communicate()[1] for p in procs if p.wait() != 0]
+        assert errors == [], errors[0].splitlines()[-1]
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert [n for (n,) in conn.execute("SELECT name FROM migrations ORDER BY name")] == \
+            [name for name, _ in MIGRATIONS]
+        conn.close()
