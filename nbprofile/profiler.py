@@ -74,6 +74,7 @@ class CellState:
     body_status: Status | None = None  # set when %%budget ran the body itself
     body_error_type: str | None = None
     verdict: Any = None  # a Verdict, when %%budget --strict judged the cell before it returned
+    info: Any = None  # the ExecutionInfo IPython began the cell with; its end carries the same
 
 
 class Profiler:
@@ -120,6 +121,7 @@ class Profiler:
         self._seq = 0
         self._run_described = False  # environment facts are gathered at the first save
         self.cell: CellState | None = None
+        self._nested = 0  # cells run from inside the current one, not yet ended
         self.last_record: CellRecord | None = None
         self.session_budget: Any = None  # a budget.SessionBudget, set by %nbprofile budget
         self.baseline_run: str | None = os.environ.get(BASELINE_ENV) or None
@@ -235,20 +237,36 @@ class Profiler:
     def pre_run_cell(self, info: ExecutionInfo) -> None:
         if not self.enabled:
             return
+        if self.cell is not None and not getattr(info, "store_history", True):
+            # A cell run from inside the running one (%%capture, %rerun, %edit or the user's
+            # own run_cell): part of the outer cell, measured with it, no record of its own.
+            self._nested += 1
+            return
         try:
             if self.cell is not None:  # the previous cell never reached post_run_cell
                 self.discard_window(self.cell.window)
+                self._nested = 0
             cell_id = getattr(info, "cell_id", None) or _parent_cell_id(self.shell)
             source = info.raw_cell or ""
-            self.cell = CellState(window=self.open_window(object()), cell_id=cell_id, source=source)
+            self.cell = CellState(window=self.open_window(object()), cell_id=cell_id, source=source,
+                                  info=info)
         except Exception as exc:
             self.cell = None
             self.warn_once("pre_run_cell", f"could not start measuring this cell: {exc!r}")
 
     def post_run_cell(self, result: ExecutionResult) -> None:
-        cell, self.cell = self.cell, None
+        cell = self.cell
         if cell is None:
             return  # measurement was off when the cell started, or this cell loaded us
+        info = getattr(result, "info", None)
+        if info is not cell.info:  # not the end of the cell we opened, unless IPython rebuilt its info
+            if self._nested:
+                self._nested -= 1  # the end of a cell run from inside it
+                return
+            raw = getattr(info, "raw_cell", None)
+            if isinstance(raw, str) and not raw.strip():
+                return  # an empty inner run_cell: IPython skips its pre_run_cell, not its post
+        self.cell = None
         if not self.enabled:
             self.discard_window(cell.window)
             return

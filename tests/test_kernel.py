@@ -176,3 +176,24 @@ def test_the_footer_comes_after_everything_the_cell_showed(start_kernel, _isolat
     failing = k.run("print('before')\n1 / 0", cell_id="failing")
     assert failing.order[0] == "stdout" and "footer" in failing.order, failing.order
     assert failing.order.index("stdout") < failing.order.index("footer"), failing.order
+
+
+def test_a_cell_that_runs_cells_is_one_record_with_one_footer(start_kernel, _isolated_store: Path) -> None:
+    # %%capture (like %rerun, %edit and get_ipython().run_cell) runs its body as a cell of its own
+    k = start_kernel()
+    k.run("%load_ext nbprofile")
+    captured = k.run("%%capture cap\nimport time\nprint('hidden')\ntime.sleep(0.05)", cell_id="capture")
+    assert captured.stdout == "" and captured.order == ["footer"], captured.order
+    shown = k.run("print(cap.stdout, end='')\nprint(len(cap.outputs))", cell_id="shown")
+    assert shown.stdout == "hidden\n0\n", "the footer went into the user's capture"
+    inner = k.run("get_ipython().run_cell('y = 2')\nget_ipython().run_cell('   ')\nimport time\n"
+                  "time.sleep(0.05)\ny", cell_id="inner")
+    assert inner.result["text/plain"] == "2" and inner.order.count("footer") == 1, inner.order
+    after = k.run("z = 3", cell_id="after")
+    assert after.order == ["footer"]
+
+    got = {r.cell_id: r for r in records(_isolated_store)}
+    assert got["capture"].source.startswith("%%capture cap") and got["capture"].value("wall_s") >= 0.05
+    assert got["capture"].execution_count == captured.execution_count
+    assert got["inner"].value("wall_s") >= 0.05 and got["inner"].execution_count == inner.execution_count
+    assert "after" in got and len([r for r in records(_isolated_store) if r.cell_id is None]) == 0
