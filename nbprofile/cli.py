@@ -129,7 +129,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     show_total(cell.b.get(metric), metric, unit.get(metric, "")),
                     "" if d is None or d.pct is None else f"{d.pct * 100:+.1f}%"]
         table.add_row(*row)
-    Console(width=args.width, color_system=None).print(table)
+    Console(width=args.width, color_system=None, markup=False).print(table)
     print(f"{len(comparison.regressions)} cells regressed (! marks them: more than +10% and a noticeable amount)")
     return 1 if (args.fail_on_regression and comparison.regressions) else 0
 
@@ -156,7 +156,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         wall = format_duration(run["wall_s"], ascii=True) if run["wall_s"] is not None else ""
         table.add_row(run["run_id"], started, _short_path(run["notebook"]), str(run["cells"]),
                       wall, str(run["budget_failures"]))
-    Console(width=args.width, color_system=None).print(table)
+    Console(width=args.width, color_system=None, markup=False).print(table)
     return 0
 
 

@@ -226,7 +226,7 @@ class RecordTable:
         for row in self.rows():
             table.add_row(*row)
         buffer = StringIO()
-        Console(file=buffer, width=120, force_terminal=False, color_system=None).print(table)
+        Console(file=buffer, width=120, force_terminal=False, color_system=None, markup=False).print(table)
         return buffer.getvalue().rstrip()
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:

@@ -67,7 +67,7 @@ class Doctor:
             return self._plain()
         out = io.StringIO()
         console = Console(file=out, width=width, color_system=None, force_terminal=False,
-                          force_jupyter=False, soft_wrap=False)
+                          force_jupyter=False, soft_wrap=False, markup=False)
         console.print("nbprofile doctor")
         for section, title in (("meter", "meters"), ("environment", "environment")):
             table = Table(title=title, title_justify="left", expand=False)

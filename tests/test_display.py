@@ -69,10 +69,13 @@ def test_footer_html_escapes_notes() -> None:
 
 def test_history_table_text_and_html_escape_source() -> None:
     records = [make(CPU_ONLY, source="print('<b>hi</b>')\nmore()"),
-               make(CPU_ONLY, status="error", error_type="ValueError", execution_count=4)]
-    table = RecordTable(records, "history")
+               make(CPU_ONLY, status="error", error_type="ValueError", execution_count=4),
+               make(CPU_ONLY, source="x = [i for i in range(3)][/b]")]
+    table = RecordTable(records, "history of [bold]nb[/bold].ipynb")
     text = repr(table)
     assert "print('<b>hi</b>') …" in text
+    # code and paths are shown as written, not read as rich markup
+    assert "x = [i for i in range(3)][/b]" in text and "history of [bold]nb[/bold].ipynb" in text
     assert "error (ValueError)" in text and "2.31 s" in text
     html = table._repr_html_()
     assert "<b>hi</b>" not in html and "&lt;b&gt;hi&lt;/b&gt;" in html
