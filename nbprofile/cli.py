@@ -101,7 +101,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from nbprofile.compare import compare_runs
-    from nbprofile.report.model import first_line, show_total
+    from nbprofile.report.model import MARK, first_line, show_total
     from nbprofile.selection import resolve_run
 
     store = _store(args.db)
@@ -125,12 +125,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         row = [("! " if cell.regression else "  ") + first_line(cell.source, 50)]
         for metric in metrics:
             d = cell.delta.get(metric)
-            row += [show_total(cell.a.get(metric), metric, unit.get(metric, "")),
-                    show_total(cell.b.get(metric), metric, unit.get(metric, "")),
+            row += [MARK.get(cell.method_a.get(metric) or "", "")
+                    + show_total(cell.a.get(metric), metric, unit.get(metric, "")),
+                    MARK.get(cell.method_b.get(metric) or "", "")
+                    + show_total(cell.b.get(metric), metric, unit.get(metric, "")),
                     "" if d is None or d.pct is None else f"{d.pct * 100:+.1f}%"]
         table.add_row(*row)
     Console(width=args.width, color_system=None, markup=False).print(table)
-    print(f"{len(comparison.regressions)} cells regressed (! marks them: more than +10% and a noticeable amount)")
+    print(f"{len(comparison.regressions)} cells regressed (! marks them: more than +10% and a noticeable amount);"
+          " ~ marks an estimated or sampled number")
     return 1 if (args.fail_on_regression and comparison.regressions) else 0
 
 

@@ -55,11 +55,14 @@ class CellComparison:
     b: dict[str, float | None]
     delta: dict[str, Delta]
     regression: bool
+    #: how each value was obtained (measured / sampled / estimated); None where there is none
+    method_a: dict[str, str | None] = field(default_factory=dict)
+    method_b: dict[str, str | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key, "cell_id": self.cell_id, "source": self.source,
-            "a": self.a, "b": self.b,
+            "a": self.a, "b": self.b, "method_a": self.method_a, "method_b": self.method_b,
             "delta": {k: d.to_json() for k, d in self.delta.items()},
             "regression": self.regression,
         }
@@ -71,6 +74,8 @@ class Comparison:
     cells: list[CellComparison] = field(default_factory=list)
     totals_a: dict[str, float | None] = field(default_factory=dict)
     totals_b: dict[str, float | None] = field(default_factory=dict)
+    totals_method_a: dict[str, dict[str, Any]] = field(default_factory=dict)  # see total_method
+    totals_method_b: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def regressions(self) -> list[CellComparison]:
@@ -85,6 +90,7 @@ class Comparison:
             "cells": [c.to_json() for c in self.cells],
             "totals": {
                 "a": self.totals_a, "b": self.totals_b,
+                "method_a": self.totals_method_a, "method_b": self.totals_method_b,
                 "delta": {k: d.to_json() for k, d in self.totals_delta().items()},
             },
         }
@@ -99,6 +105,13 @@ def _last_per_cell(records: Sequence[CellRecord]) -> dict[str, CellRecord]:
 
 def _values(record: CellRecord | None, metrics: Sequence[str]) -> dict[str, float | None]:
     return {m: (record.value(m) if record is not None else None) for m in metrics}
+
+
+def _methods(record: CellRecord | None, metrics: Sequence[str]) -> dict[str, str | None]:
+    if record is None:
+        return {m: None for m in metrics}
+    return {m: (r.method if (r := record.readings.get(m)) is not None and r.value is not None else None)
+            for m in metrics}
 
 
 def is_regression(metric: str, d: Delta) -> bool:
@@ -121,6 +134,18 @@ def total(records: Sequence[CellRecord], metric: str) -> float | None:
     return max(values) if is_peak(metric) else sum(values)
 
 
+def total_method(records: Sequence[CellRecord], metric: str) -> dict[str, Any]:
+    """How a run's total of ``metric`` was obtained: ``method`` is "measured" only when
+    every value in it was (else the least direct of estimated / sampled, or
+    "unavailable" when there is none), and ``cells`` / ``of`` say how many cells
+    gave a value, so a total over part of the run reads as a lower bound."""
+    methods = {r.readings[metric].method for r in records
+               if metric in r.readings and r.readings[metric].value is not None}
+    method = next((m for m in ("estimated", "sampled", "measured") if m in methods), "unavailable")
+    values = sum(1 for r in records if r.value(metric) is not None)
+    return {"method": method, "cells": values, "of": len(records)}
+
+
 def compare_runs(a: Sequence[CellRecord], b: Sequence[CellRecord],
                  metrics: Sequence[str] = METRICS) -> Comparison:
     """Per-cell deltas from run ``a`` to run ``b``, in ``b``'s order, then cells only in ``a``."""
@@ -137,8 +162,11 @@ def compare_runs(a: Sequence[CellRecord], b: Sequence[CellRecord],
         comparison.cells.append(CellComparison(
             key=key, cell_id=shown.cell_id, source=shown.source, a=va, b=vb, delta=deltas,
             regression=any(is_regression(m, d) for m, d in deltas.items()),
+            method_a=_methods(ra, metrics), method_b=_methods(rb, metrics),
         ))
     last_a, last_b = list(in_a.values()), list(in_b.values())
     comparison.totals_a = {m: total(last_a, m) for m in metrics}
     comparison.totals_b = {m: total(last_b, m) for m in metrics}
+    comparison.totals_method_a = {m: total_method(last_a, m) for m in metrics}
+    comparison.totals_method_b = {m: total_method(last_b, m) for m in metrics}
     return comparison

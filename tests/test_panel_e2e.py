@@ -205,6 +205,10 @@ def _run(page: Any, lab: Lab, artifacts: Path) -> None:
     assert page.locator(f"{PANEL} select[name='b']").input_value() == run2
     totals = page.locator(f"{PANEL} .nbp-totals [data-metric='wall_s']")
     assert totals.count() == 1 and "n/a" not in totals.inner_text()
+    # CO2e is always an estimate (a grid's average intensity): marked ~ in both runs' totals
+    co2 = page.locator(f"{PANEL} .nbp-totals [data-metric='co2_g'] .nbp-method-estimated")
+    assert co2.count() == 2 and all(t.lstrip("≥ ").startswith("~") for t in co2.all_inner_texts())
+    assert "estimated" in (co2.first.get_attribute("title") or "")
     chart = page.locator(f"{PANEL} .nbp-chart-delta")
     assert chart.locator("path.nbp-bar").count() >= 1
     box = chart.bounding_box()

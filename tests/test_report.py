@@ -58,6 +58,11 @@ def test_json_round_trips_the_stored_numbers_exactly(_isolated_store: Path) -> N
     assert data["totals"]["rss_peak_bytes"] == max(r.value("rss_peak_bytes") for r in records)
     assert data["totals"]["energy_j"] == sum(r.value("energy_j") for r in records if r.value("energy_j") is not None)
     assert data["totals"]["vram_peak_bytes"] is None  # no cell measured it: not 0
+    # a total says how it was obtained: estimated if any part was, over how many cells
+    assert data["totals_method"]["wall_s"] == {"method": "measured", "cells": 5, "of": 5}
+    assert data["totals_method"]["rss_peak_bytes"]["method"] == "sampled"
+    assert data["totals_method"]["energy_j"] == {"method": "estimated", "cells": 3, "of": 5}
+    assert data["totals_method"]["vram_peak_bytes"] == {"method": "unavailable", "cells": 0, "of": 5}
 
 
 def test_csv_round_trips_the_stored_numbers_exactly(_isolated_store: Path) -> None:
@@ -96,6 +101,12 @@ def test_html_and_markdown_show_what_the_formatters_show(_isolated_store: Path) 
     for rec in records:
         assert f"| {show(rec.readings['wall_s']).text} |" in markdown
     assert "| peak RAM (max) |" in markdown.replace("time | CPU | ", "")
+    # Totals: wall measured in every cell; RAM peak includes a sampled one; energy is an
+    # estimate over 3 of the 5 cells, so a lower bound
+    totals = markdown.split("## Totals")[1].split("## Cells")[0].strip().splitlines()[2]
+    wall, cpu, ram, energy = [c.strip() for c in totals.strip("|").split("|")]
+    assert wall[0].isdigit() and ram.startswith("~") and energy.startswith("≥ ~"), totals
+    assert energy in document and ram in document
 
 
 def test_user_strings_are_escaped(_isolated_store: Path) -> None:

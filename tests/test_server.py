@@ -32,6 +32,7 @@ def seed(db: Path, run_id: str, notebook: str, walls: list[float], kernel_id: st
             code_hash=code_hash(source), source=source, started_at=time.time(), status="ok",
             error_type=None, overhead_s=2e-5,
             readings={"wall_s": Reading(wall, "s", "measured", "perf_counter"),
+                      "energy_j": Reading(wall * 10, "J", "estimated", "tdp-share"),
                       "vram_peak_bytes": Reading.unavailable("B", "no NVIDIA GPU")},
             verdict_status=(verdicts or [None] * len(walls))[i],
         ), run)
@@ -76,6 +77,11 @@ async def test_compare_two_runs(jp_fetch, jp_root_dir, _isolated_store) -> None:
     assert c1["regression"] is True and c0["regression"] is False
     assert body["totals"]["delta"]["wall_s"] == {"abs": 0.5, "pct": 0.25}
     assert body["totals"]["a"]["vram_peak_bytes"] is None  # unavailable, never summed to 0
+    # estimates stay marked as such, cell by cell and in the totals
+    assert c1["method_b"]["wall_s"] == "measured" and c1["method_b"]["energy_j"] == "estimated"
+    assert c1["method_a"]["vram_peak_bytes"] is None
+    assert body["totals"]["method_b"]["energy_j"] == {"method": "estimated", "cells": 2, "of": 2}
+    assert body["totals"]["method_a"]["wall_s"]["method"] == "measured"
 
 
 async def test_kernel_of_a_renamed_notebook_is_found(jp_fetch, jp_root_dir, _isolated_store) -> None:

@@ -31,7 +31,8 @@ import type {
   LimitVerdict,
   ReportFormat,
   RunDetail,
-  RunSummary
+  RunSummary,
+  TotalMethod
 } from './types';
 
 /** Where a row points in the notebook. */
@@ -649,10 +650,29 @@ function CompareView(props: { model: PanelModel; open: (key: string, target: Cel
   );
 }
 
-function showNumber(value: number | null | undefined, unit: string, missing: string): { text: string; title: string } {
-  return value === null || value === undefined
-    ? { text: UNAVAILABLE, title: missing }
-    : { text: formatValue(value, unit), title: '' };
+/**
+ * A compared value: `~` and a title when it was estimated or sampled; for a run's
+ * total, `≥` when some cells had no value (the sum covers only the others).
+ */
+function showNumber(
+  value: number | null | undefined,
+  unit: string,
+  missing: string,
+  method?: string | null,
+  total?: TotalMethod
+): { text: string; title: string; method: string } {
+  if (value === null || value === undefined) {
+    return { text: UNAVAILABLE, title: missing, method: 'unavailable' };
+  }
+  const how = total?.method ?? method ?? 'measured';
+  const estimate = how === 'estimated' || how === 'sampled';
+  const partial = total !== undefined && total.cells < total.of;
+  const text = `${partial ? '≥ ' : ''}${estimate ? '~' : ''}${formatValue(value, unit)}`;
+  const titles = [
+    estimate ? (total ? `${how}: includes ${how} values` : how) : '',
+    partial ? `sum over ${total.cells} of ${total.of} cells; the others could not be measured` : ''
+  ];
+  return { text, title: titles.filter(t => t).join('; '), method: how };
 }
 
 function DeltaCells(props: { value: number | null | undefined; pct: number | null | undefined; unit: string }): JSX.Element {
@@ -710,14 +730,14 @@ function CompareTable(props: {
         </div>
         {measured.map(key => {
           const m = metricInfo(key);
-          const ta = showNumber(data.totals.a[key], m.unit, 'not measured in run A');
-          const tb = showNumber(data.totals.b[key], m.unit, 'not measured in run B');
+          const ta = showNumber(data.totals.a[key], m.unit, 'not measured in run A', null, data.totals.method_a?.[key]);
+          const tb = showNumber(data.totals.b[key], m.unit, 'not measured in run B', null, data.totals.method_b?.[key]);
           const d = data.totals.delta[key];
           return (
             <div key={key} className="nbp-row nbp-totals-row" role="row" data-metric={key}>
               <span title={m.title}>{m.label}</span>
-              <span className="nbp-num" title={ta.title}>{ta.text}</span>
-              <span className="nbp-num" title={tb.title}>{tb.text}</span>
+              <span className={`nbp-num nbp-method-${ta.method}`} title={ta.title}>{ta.text}</span>
+              <span className={`nbp-num nbp-method-${tb.method}`} title={tb.title}>{tb.text}</span>
               <DeltaCells value={d?.abs} pct={d?.pct} unit={m.unit} />
             </div>
           );
@@ -760,8 +780,10 @@ function CompareTable(props: {
           scroller=".nbp-body"
           row={i => {
             const cell = data.cells[i];
-            const va = showNumber(cell.a[metric], info.unit, 'not measured in run A, or the cell did not run in it');
-            const vb = showNumber(cell.b[metric], info.unit, 'not measured in run B, or the cell did not run in it');
+            const va = showNumber(cell.a[metric], info.unit, 'not measured in run A, or the cell did not run in it',
+              cell.method_a?.[metric]);
+            const vb = showNumber(cell.b[metric], info.unit, 'not measured in run B, or the cell did not run in it',
+              cell.method_b?.[metric]);
             const d = cell.delta[metric];
             return (
               <div
@@ -778,10 +800,10 @@ function CompareTable(props: {
                   {cell.regression && <span className="nbp-tag nbp-tag-error">regression</span>}
                   {firstLine(cell.source)}
                 </span>
-                <span className="nbp-num" title={va.title}>
+                <span className={`nbp-num nbp-method-${va.method}`} title={va.title}>
                   {va.text}
                 </span>
-                <span className="nbp-num" title={vb.title}>
+                <span className={`nbp-num nbp-method-${vb.method}`} title={vb.title}>
                   {vb.text}
                 </span>
                 <DeltaCells value={d?.abs} pct={d?.pct} unit={info.unit} />

@@ -105,13 +105,25 @@ export interface CompareCell {
   /** `null` for a metric not measured in that run, or a cell the run lacks. */
   a: Record<string, number | null>;
   b: Record<string, number | null>;
+  /** How each value was obtained; `null` where there is none. */
+  method_a: Record<string, Method | null>;
+  method_b: Record<string, Method | null>;
   delta: Record<string, Delta>;
   regression: boolean;
+}
+
+/** How a run's total was obtained: `cells < of` means some cells had no value, so a lower bound. */
+export interface TotalMethod {
+  method: Method;
+  cells: number;
+  of: number;
 }
 
 export interface CompareTotals {
   a: Record<string, number | null>;
   b: Record<string, number | null>;
+  method_a: Record<string, TotalMethod>;
+  method_b: Record<string, TotalMethod>;
   delta: Record<string, Delta>;
 }
 

@@ -141,7 +141,7 @@ def render(model: ReportModel) -> str:
         f"<style>{CSS}</style></head><body>"
         f"<h1>{esc(model.title)}</h1>"
         f'<p class="sub">run {run_id} · {len(model.rows)} cells · numbers marked ~ are estimated or sampled; '
-        "n/a could not be measured here (hover for why)</p>"
+        "n/a could not be measured here (hover for why); ≥ a total over the cells that could be</p>"
         f"{_totals(model)}{_charts(model)}{_comparison(model)}"
         f"<h2>Cells</h2>{_cells_table(model)}"
         f"<h2>How each quantity was obtained</h2>{_methods(model)}"

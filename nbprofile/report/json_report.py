@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from nbprofile.compare import METRICS, compare_runs, total
+from nbprofile.compare import METRICS, compare_runs, total, total_method
 from nbprofile.record import CellRecord
 
 SCHEMA = "nbprofile.report/1"
@@ -18,6 +18,8 @@ def report_dict(records: Sequence[CellRecord], run: dict[str, Any], *,
         "schema": SCHEMA,
         "run": run,
         "totals": {m: total(records, m) for m in METRICS},
+        # estimated / sampled when any cell's value was; cells < of: the total is a lower bound
+        "totals_method": {m: total_method(records, m) for m in METRICS},
         "cells": [r.to_json() for r in records],
     }
     if other is not None:

@@ -23,7 +23,7 @@ def render(model: ReportModel) -> str:
     out = [f"# {_cell(model.title)}", ""]
     out.append(f"Run `{_cell(str(model.run.get('run_id', '')))}`, {len(model.rows)} cells, "
                f"{model.failures} budget failures. `~` marks an estimated or sampled number; "
-               "`n/a` one that could not be measured here.")
+               "`n/a` one that could not be measured here; `≥` a total over the cells that could be.")
     heads = [f"{t} (max)" if is_peak(k) else t for k, t in model.columns]
     out += ["", "## Totals", "", "| " + " | ".join(heads) + " |",
             "|" + "---:|" * len(model.columns),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from nbprofile.compare import METRICS, Comparison, compare_runs, total
+from nbprofile.compare import METRICS, Comparison, compare_runs, total, total_method
 from nbprofile.format import UNAVAILABLE, format_duration, format_percent, format_value
 from nbprofile.meters.base import Reading
 from nbprofile.record import CellRecord
@@ -57,6 +57,16 @@ def show_total(value: float | None, key: str, unit: str) -> str:
     if value is None:
         return UNAVAILABLE
     return format_duration(value) if unit == "s" else format_value(value, unit)
+
+
+def show_run_total(records: Sequence[CellRecord], key: str) -> str:
+    """A run's total as shown: ``~`` when any part was estimated or sampled, and
+    ``≥`` when some cells could not be measured, so the sum covers only the rest."""
+    text = show_total(total(records, key), key, _unit(records, key))
+    if text == UNAVAILABLE:
+        return text
+    how = total_method(records, key)
+    return ("≥ " if how["cells"] < how["of"] else "") + MARK.get(how["method"], "") + text
 
 
 def first_line(source: str, width: int = 60) -> str:
@@ -144,7 +154,7 @@ def build(records: Sequence[CellRecord], run: dict[str, Any], *,
         label = record.name or first_line(record.source)
         rows.append(Row(number, record, label, {k: show(record.readings.get(k)) for k, _ in present},
                         _budget(record)))
-    totals = {k: show_total(total(records, k), k, _unit(records, k)) for k, _ in present}
+    totals = {k: show_run_total(records, k) for k, _ in present}
     methods: dict[str, dict[str, int]] = {}
     for key, _ in present:
         counts: dict[str, int] = {}
