@@ -227,7 +227,7 @@ class RecordTable:
             table.add_row(*row)
         buffer = StringIO()
         Console(file=buffer, width=120, force_terminal=False, color_system=None, markup=False).print(table)
-        return buffer.getvalue().rstrip()
+        return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip().splitlines())
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))

@@ -76,6 +76,7 @@ def test_history_table_text_and_html_escape_source() -> None:
     assert "print('<b>hi</b>') …" in text
     # code and paths are shown as written, not read as rich markup
     assert "x = [i for i in range(3)][/b]" in text and "history of [bold]nb[/bold].ipynb" in text
+    assert all(line == line.rstrip() for line in text.splitlines())  # no padding to the console width
     assert "error (ValueError)" in text and "2.31 s" in text
     html = table._repr_html_()
     assert "<b>hi</b>" not in html and "&lt;b&gt;hi&lt;/b&gt;" in html
