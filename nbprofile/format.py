@@ -133,6 +133,7 @@ _BY_UNIT = {
     "USD": format_usd,
     "tokens": format_count,
     "FLOP": format_count,
+    "calls": lambda n: f"{format_count(n)} {'call' if n == 1 else 'calls'}",  # a count: never "0.00 calls"
 }
 
 

@@ -84,3 +84,4 @@ def test_format_percent_and_value() -> None:
     assert format_value(2.0, "s") == "2.00 s"
     assert format_value(1024**3, "B") == "1.00 GiB"
     assert format_value(3.0, "W") == "3.00 W"
+    assert [format_value(n, "calls") for n in (0, 1, 3, 1500)] == ["0 calls", "1 call", "3 calls", "1.50k calls"]

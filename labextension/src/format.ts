@@ -156,7 +156,8 @@ const BY_UNIT: Record<string, (v: number) => string> = {
   g: formatCO2,
   USD: formatUSD,
   tokens: formatCount,
-  FLOP: formatCount
+  FLOP: formatCount,
+  calls: n => `${formatCount(n)} ${n === 1 ? 'call' : 'calls'}` // a count: never "0.00 calls"
 };
 
 /** A value in its base unit, e.g. `formatValue(1.5, 's')` is `1.50 s`. */

@@ -57,6 +57,7 @@ test('bytes, energy, CO2, dollars, percent', () => {
     [-0.0041, '-0.41%']
   ]);
   assert.equal(formatValue(3, 'widgets'), '3.00 widgets');
+  assert.deepEqual([0, 1, 3, 1500].map(n => formatValue(n, 'calls')), ['0 calls', '1 call', '3 calls', '1.50k calls']);
 });
 
 test('an unavailable reading is n/a with its reason, never 0', () => {
