@@ -45,6 +45,10 @@ class RunResult:
         return 1 if self.budget_failures else 0
 
 
+#: how long a cell that ran past ``--timeout`` gets to stop after it is interrupted
+INTERRUPT_GRACE_S = 10.0
+
+
 def _client_class() -> type:
     from nbclient import NotebookClient
 
@@ -79,6 +83,26 @@ def _client_class() -> type:
 
             kc.execute = execute
             return kc
+
+        async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> None:
+            # Stop the cell and wait for its reply before giving up on the run: its record
+            # (status interrupted) is then stored, and the kernel is idle when it is shut
+            # down, rather than printing a ZMQ traceback as it replies on a closed socket.
+            from queue import Empty
+
+            from jupyter_client.utils import ensure_async
+            from nbclient.exceptions import CellTimeoutError
+
+            await ensure_async(self.km.interrupt_kernel())
+            deadline = time.monotonic() + INTERRUPT_GRACE_S
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+                except Empty:
+                    break
+                if msg.get("msg_type") == "execute_reply":
+                    break
+            raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell)
 
     return CellIdClient
 

@@ -92,3 +92,16 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     assert result.stdout.startswith("nbprofile ")
     script = Path(sys.executable).parent / "nbprofile"
     assert script.exists(), "pip install should put the `nbprofile` command next to python"
+
+
+def test_a_cell_past_the_timeout_is_stopped_recorded_and_named(tmp_path: Path, _isolated_store: Path,
+                                                              capfd) -> None:
+    path = tmp_path / "hang.ipynb"
+    write(path, "x = 1", "import time\ntime.sleep(60)", "print('never')")
+    assert main(["run", str(path), "-q", "--timeout", "1", "--json", str(tmp_path / "s.json")]) == 2
+    err = capfd.readouterr().err
+    assert "cell #2" in err and "timed out after 1" in err
+    assert "Traceback" not in err and "ZMQError" not in err, err  # the kernel stopped cleanly
+    records = SQLiteStore(_isolated_store).history(str(path), 10)
+    assert [r.status for r in records] == ["ok", "interrupted"]
+    assert 1.0 <= records[1].value("wall_s") < 30
