@@ -7,7 +7,7 @@ that says what would be right; nothing is changed by a command that fails.
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -20,8 +20,15 @@ SUBCOMMANDS = ("on", "off", "status", "footer", "history", "last", "budget", "re
                "carbon", "flops", "compute-price", "price", "llm")
 
 
+class _Parser(MagicArgumentParser):
+    """One-line errors that name the command and where its usage is."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}; see %nbprofile? for its usage")
+
+
 def _parser(prog: str, description: str) -> MagicArgumentParser:
-    return MagicArgumentParser(prog=f"%nbprofile {prog}", description=description, add_help=False)
+    return _Parser(prog=f"%nbprofile {prog}", description=description, add_help=False)
 
 
 def parse_duration(text: str) -> float:
@@ -61,7 +68,7 @@ class NbprofileMagics(Magics):
           %nbprofile history [N] [--run]    the last N records of this notebook (default 20)
           %nbprofile last                   every reading of the previous cell
           %nbprofile budget LIMIT ...       a budget for the running totals of this session
-          %nbprofile report [--run ID | --compare A B] [--format html|md|json|csv] [-o PATH]
+          %nbprofile report [--run ID | --compare A B] [--format html|md|json|csv] [PATH]
                                             export this kernel's run (or another, or a comparison)
           %nbprofile doctor                 every meter: does it work here, and if not, why and the fix
           %nbprofile carbon [region=FRA] [pue=1.2] [intensity=56]
@@ -163,7 +170,11 @@ class NbprofileMagics(Magics):
         pick.add_argument("--compare", nargs=2, metavar=("A", "B"))
         parser.add_argument("--format", "-f", choices=("html", "md", "json", "csv"), default=None)
         parser.add_argument("-o", "--output", default=None)
+        parser.add_argument("path", nargs="?", default=None, help="same as -o")
         opts = parser.parse_args(args)
+        if opts.path is not None and opts.output is not None:
+            raise UsageError("%nbprofile report: give the output path once, as PATH or -o PATH")
+        opts.output = opts.output or opts.path
         from nbprofile.errors import NbprofileError
         from nbprofile.selection import write_report
 
@@ -174,10 +185,16 @@ class NbprofileMagics(Magics):
         profiler.flush(force=True)
         run = opts.run or profiler.run.run_id
         compare = tuple(opts.compare) if opts.compare else None
+        if opts.run is None and compare is None and not store.records(run):
+            raise UsageError("%nbprofile report: this kernel has recorded no cell yet; run one first, "
+                             "or pick an earlier run with --run latest")
         try:
             path, fmt = write_report(store, opts.format, opts.output, run, compare,  # type: ignore[arg-type]
                                      profiler.notebook)
-        except (NbprofileError, OSError) as exc:
+        except OSError as exc:
+            raise UsageError(f"%nbprofile report: cannot write {exc.filename or opts.output}: "
+                             f"{exc.strerror or exc}; choose a writable path") from None
+        except NbprofileError as exc:
             raise UsageError(f"%nbprofile report: {exc}") from None
         from IPython.display import FileLink
 

@@ -106,7 +106,7 @@ def test_measure_inside_a_profiled_cell_keeps_the_cells_peak(shell: Any, _isolat
     assert cell.value("rss_peak_bytes") - cell.value("rss_start_bytes") >= 299 * MiB
 
 
-def test_nbprofile_magic_commands(shell: Any, _isolated_store, capsys) -> None:
+def test_nbprofile_magic_commands(shell: Any, _isolated_store, capsys, tmp_path) -> None:
     shell.run_line_magic("load_ext", "nbprofile")
     assert "measuring every cell" in capsys.readouterr().out
     status = shell.run_line_magic("nbprofile", "status")
@@ -131,6 +131,10 @@ def test_nbprofile_magic_commands(shell: Any, _isolated_store, capsys) -> None:
     shell.run_cell("import time; time.sleep(0.01)")
     assert capsys.readouterr().out == ""
 
+    report = shell.run_line_magic("nbprofile", f"report {tmp_path / 'r.md'}")  # the path as typed
+    assert str(report) == str(tmp_path / "r.md") and "d = 4" in (tmp_path / "r.md").read_text()
+    with pytest.raises(UsageError, match="cannot write /no/such/folder/r.html: No such file or directory"):
+        shell.run_line_magic("nbprofile", "report /no/such/folder/r.html")
     history = shell.run_line_magic("nbprofile", "history 2")
     assert [r.source for r in history.records] == ["d = 4", "import time; time.sleep(0.01)"]
     last = shell.run_line_magic("nbprofile", "last")
@@ -141,7 +145,10 @@ def test_nbprofile_magic_commands(shell: Any, _isolated_store, capsys) -> None:
     ("bogus", "unknown command 'bogus'; use one of: on, off, status"),
     ("on now", "%nbprofile on takes no arguments"),
     ("footer loud", "invalid choice: 'loud'"),
-    ("footer compact --quiet-below 3 parsecs", "unrecognized arguments"),
+    ("footer compact --quiet-below 3 parsecs", "%nbprofile footer: unrecognized arguments: parsecs; see %nbprofile?"),
+    ("report --bogus", "%nbprofile report: unrecognized arguments: --bogus"),
+    ("report a.md -o b.md", "give the output path once"),
+    ("report", "this kernel has recorded no cell yet; run one first"),
     ("footer compact --quiet-below 3parsecs", "bad duration '3parsecs'"),
     ("history -5", "N must be a positive number"),
     ("history 'unclosed", "No closing quotation"),
