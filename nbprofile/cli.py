@@ -74,8 +74,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.error is not None:
         print(f"nbprofile run: {result.error}", file=sys.stderr)
     failures = sum(1 for v in judged.cells.values() if v.status == "fail")
-    print(f"{len(result.records)} cells measured in {result.elapsed_s:.1f} s, {failures} budget failures; "
-          f"run {result.run_id}" + (f" (baseline {baseline})" if baseline else ""), file=sys.stderr)
+    if result.run_id:  # empty when the notebook could not even be read
+        print(f"{len(result.records)} cells measured in {result.elapsed_s:.1f} s, {failures} budget failures; "
+              f"run {result.run_id}" + (f" (baseline {baseline})" if baseline else ""), file=sys.stderr)
 
     if args.json:
         gate.write_json(args.json, gate.summary(notebook, result.run_id, result.records, judged,
@@ -102,14 +103,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from nbprofile.compare import compare_runs
     from nbprofile.report.model import MARK, first_line, show_total
-    from nbprofile.selection import resolve_run
+    from nbprofile.selection import ALIASES, resolve_run
 
     store = _store(args.db)
     notebook = os.path.abspath(args.notebook) if args.notebook else None
-    a, b = resolve_run(store, args.a, notebook), resolve_run(store, args.b, notebook)
+    if notebook is None and args.a in ALIASES and args.b in ALIASES:
+        # "the last two runs" are the last two of one notebook: the one run most recently
+        recent = store.runs(None, limit=200)
+        same = [r for r in recent if recent and r["notebook"] == recent[0]["notebook"]]
+        if len(same) < 2:
+            raise NbprofileError(f"the latest run's notebook has no earlier run in {store.path} to compare with; "
+                                 "name two runs (`nbprofile runs` lists them)")
+        a, b = same[ALIASES[args.a]], same[ALIASES[args.b]]
+    else:
+        a, b = resolve_run(store, args.a, notebook), resolve_run(store, args.b, notebook)
     comparison = compare_runs(store.records(a["run_id"]), store.records(b["run_id"]))
     metrics = [m for m in args.metrics.split(",") if m]
-    table = Table(title=f"run {a['run_id']} → run {b['run_id']}", title_justify="left")
+    title = f"run {a['run_id']} → run {b['run_id']}"
+    if a["notebook"] == b["notebook"] and a["notebook"]:
+        title = f"{_short_path(a['notebook'])}: {title}"
+    table = Table(title=title, title_justify="left")
     table.add_column("cell", overflow="fold")
     from nbprofile.report.model import COLUMNS
 

@@ -117,3 +117,15 @@ def test_compare_command(notebook, _isolated_store, capsys) -> None:
     out = capsys.readouterr().out
     assert "! time.sleep(0.4)" in out and "1 cells regressed" in out
     assert main(["compare", "--notebook", str(path)]) == 0
+    assert main(["compare"]) == 0  # no notebook named: the last two runs of the latest one
+    assert "train.ipynb: run " in capsys.readouterr().out
+
+    other = path.with_name("other.ipynb")
+    nbformat.write(new_notebook(cells=[new_code_cell("z = 3")], metadata=KERNELSPEC), other)
+    assert main(["run", str(other), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["compare"]) == 2  # never one notebook's run against another's
+    assert "the latest run's notebook has no earlier run" in capsys.readouterr().err
+    assert main(["run", str(path.with_name("missing.ipynb")), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "cells measured" not in err
