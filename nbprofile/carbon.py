@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbprofile.meters.base import METHODS, Method, Reading, Readings
+from nbprofile.meters.base import Method, Reading, Readings, weakest
 
 if TYPE_CHECKING:
     from nbprofile.profiler import Deriver
@@ -238,14 +238,6 @@ def carbon_info(config: CarbonConfig) -> dict[str, Any]:
 
 
 # -- derivers -------------------------------------------------------------------
-
-_RANK = {m: i for i, m in enumerate(METHODS)}  # measured < sampled < estimated < unavailable
-
-
-def weakest(*methods: Method) -> Method:
-    """The least certain of some methods (measured > sampled > estimated)."""
-    return max(methods, key=_RANK.__getitem__)
-
 
 def derive_energy(readings: Readings) -> Readings:
     """``energy_j`` = the sum of the available gpu/cpu/dram energies.

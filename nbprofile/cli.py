@@ -110,7 +110,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if notebook is None and args.a in ALIASES and args.b in ALIASES:
         # "the last two runs" are the last two of one notebook: the one run most recently
         recent = store.runs(None, limit=200)
-        same = [r for r in recent if recent and r["notebook"] == recent[0]["notebook"]]
+        same = [r for r in recent if r["notebook"] == recent[0]["notebook"]]
         if len(same) < 2:
             raise NbprofileError(f"the latest run's notebook has no earlier run in {store.path} to compare with; "
                                  "name two runs (`nbprofile runs` lists them)")

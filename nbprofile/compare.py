@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from nbprofile.meters.base import weakest
 from nbprofile.record import CellRecord
 
 METRICS: tuple[str, ...] = (
@@ -139,11 +140,8 @@ def total_method(records: Sequence[CellRecord], metric: str) -> dict[str, Any]:
     every value in it was (else the least direct of estimated / sampled, or
     "unavailable" when there is none), and ``cells`` / ``of`` say how many cells
     gave a value, so a total over part of the run reads as a lower bound."""
-    methods = {r.readings[metric].method for r in records
-               if metric in r.readings and r.readings[metric].value is not None}
-    method = next((m for m in ("estimated", "sampled", "measured") if m in methods), "unavailable")
-    values = sum(1 for r in records if r.value(metric) is not None)
-    return {"method": method, "cells": values, "of": len(records)}
+    methods = [r.readings[metric].method for r in records if r.value(metric) is not None]
+    return {"method": weakest(*methods) if methods else "unavailable", "cells": len(methods), "of": len(records)}
 
 
 def compare_runs(a: Sequence[CellRecord], b: Sequence[CellRecord],

@@ -185,7 +185,8 @@ class NbprofileMagics(Magics):
         profiler.flush(force=True)
         run = opts.run or profiler.run.run_id
         compare = tuple(opts.compare) if opts.compare else None
-        if opts.run is None and compare is None and not store.records(run):
+        # a run's row is stored with its first record
+        if opts.run is None and compare is None and store.run(run) is None:
             raise UsageError("%nbprofile report: this kernel has recorded no cell yet; run one first, "
                              "or pick an earlier run with --run latest")
         try:

@@ -18,6 +18,12 @@ from typing import Any, Literal, Mapping, NamedTuple
 
 Method = Literal["measured", "sampled", "estimated", "unavailable"]
 METHODS: tuple[Method, ...] = ("measured", "sampled", "estimated", "unavailable")
+_RANK = {m: i for i, m in enumerate(METHODS)}  # measured < sampled < estimated < unavailable
+
+
+def weakest(*methods: Method) -> Method:
+    """The least certain of some methods (measured > sampled > estimated)."""
+    return max(methods, key=_RANK.__getitem__)
 
 
 class Reading(NamedTuple):
