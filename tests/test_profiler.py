@@ -56,7 +56,7 @@ def test_a_failing_meter_never_touches_the_cell(shell: Any, stage: str, _isolate
     exploding = Exploding(stage)
     profiler = _state.profiler
     profiler.meters.insert(0, exploding)
-    profiler._end_order = profiler.meters[::-1]
+    profiler.order_meters()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = shell.run_cell("y = 6 * 7\ny")
