@@ -7,7 +7,12 @@ the machine hits them alike. A variant's *added* latency is its median cell time
 minus the plain shell's median in the same round; the table shows the median and
 the interquartile range of that over the rounds.
 
-    python bench/cell_overhead.py [--rounds 30] [--cells 300]
+Four reference hook pairs (``_reference_hooks.py``) run alongside: the issue's
+naive hook, which calibrates this machine against the one the target was set on,
+and a hand-written floor of nbprofile's own work with and without the store
+write and the footer.
+
+    python bench/cell_overhead.py [--rounds 30] [--cells 300] [--no-references]
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Callable
 
+from _reference_hooks import FloorHook, HookPair, NaiveHook
 from _common import (TARGET_ADDED_US, CodecarbonHooks, make_shell, print_table, rotated, summary,
                      temp_store, us, write_result)
 
@@ -58,8 +64,16 @@ def codecarbon_variant() -> Variant:
     return Variant("codecarbon task API", hooks.register, hooks.unregister)
 
 
-def variants() -> list[Variant]:
-    return [PLAIN, nbprofile_variant("off"), nbprofile_variant("compact"), AUTOTIME, codecarbon_variant()]
+def hooks_variant(hooks: HookPair) -> Variant:
+    return Variant(hooks.name, hooks.register, hooks.unregister)
+
+
+def variants(references: bool) -> list[Variant]:
+    found = [PLAIN, nbprofile_variant("off"), nbprofile_variant("compact"), AUTOTIME, codecarbon_variant()]
+    if references:
+        found += [hooks_variant(NaiveHook()), hooks_variant(FloorHook(store=False, footer=False)),
+                  hooks_variant(FloorHook(store=True, footer=False)), hooks_variant(FloorHook(store=True, footer=True))]
+    return found
 
 
 def run_block(shell: InteractiveShell, variant: Variant, cells: int) -> tuple[float, float]:
@@ -91,12 +105,14 @@ def main() -> None:
     # comes and goes over seconds, and a short round's variants all see the same conditions.
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--cells", type=int, default=300, help="timed cells per variant per round")
+    parser.add_argument("--no-references", dest="references", action="store_false",
+                        help="leave out the hand-written reference hooks (bench/_reference_hooks.py)")
     args = parser.parse_args()
 
     db = temp_store()
     shell = make_shell()
     print("warming up codecarbon (its first task takes ~1.7 s) ...", flush=True)
-    all_variants = variants()
+    all_variants = variants(args.references)
     medians: dict[str, list[float]] = {v.name: [] for v in all_variants}
     means: dict[str, list[float]] = {v.name: [] for v in all_variants}
     for r in range(args.rounds):
