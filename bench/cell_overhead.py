@@ -27,9 +27,18 @@ from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Callable
 
+from _common import (
+    TARGET_ADDED_US,
+    CodecarbonHooks,
+    make_shell,
+    print_table,
+    rotated,
+    summary,
+    temp_store,
+    us,
+    write_result,
+)
 from _reference_hooks import FloorHook, HookPair, NaiveHook
-from _common import (TARGET_ADDED_US, CodecarbonHooks, make_shell, print_table, rotated, summary,
-                     temp_store, us, write_result)
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
