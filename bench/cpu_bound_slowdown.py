@@ -16,6 +16,7 @@ Variants take turns in many short rounds, a new order each round. Output goes
 to a StringIO. ipyexperiments runs its ``CellLogger`` alone
 (``IPyExperimentsCPU(exp_enable=False)``, its defaults otherwise: a busy-loop
 thread samples RSS while the cell runs, ``gc.collect()`` after each cell).
+The hand-written floor of nbprofile's work (``_reference_hooks.py``) runs too.
 
     python bench/cpu_bound_slowdown.py [--rounds 30] [--cells 3] [--target-ms 20]
 """
@@ -31,7 +32,8 @@ from time import perf_counter_ns, thread_time_ns
 from typing import TYPE_CHECKING, Any
 
 from _common import make_shell, print_table, rotated, summary, temp_store, write_result
-from cell_overhead import AUTOTIME, PLAIN, Variant, codecarbon_variant, nbprofile_variant
+from _reference_hooks import FloorHook
+from cell_overhead import AUTOTIME, PLAIN, Variant, codecarbon_variant, hooks_variant, nbprofile_variant
 from hook_breakdown import STAGES, Timers
 
 if TYPE_CHECKING:
@@ -67,7 +69,10 @@ def ipyexperiments_variant() -> Variant:
 
 
 def variants() -> list[Variant]:
-    return [PLAIN, nbprofile_variant("compact"), AUTOTIME, codecarbon_variant(), ipyexperiments_variant()]
+    # The hand-written floor (bench/_reference_hooks.py): nbprofile's work after a busy cell,
+    # when the hooks run with cold caches, without nbprofile's structure.
+    return [PLAIN, nbprofile_variant("compact"), AUTOTIME, codecarbon_variant(), ipyexperiments_variant(),
+            hooks_variant(FloorHook(store=True, footer=True))]
 
 
 def calibrate(shell: InteractiveShell, target_s: float) -> int:
