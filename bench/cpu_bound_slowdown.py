@@ -49,8 +49,9 @@ for i in range({n}):
 _bench_body = (_bench_clock() - _bench_t0, _bench_cpu() - _bench_c0)
 """
 METRICS = ("cell", "body", "cell_cpu", "body_cpu")
-# nbprofile's two hooks, timed in place: their time is its whole cost to a cell (it runs no
-# thread), and timing them directly is far less noisy than a difference of two ~20 ms cells.
+# nbprofile's two hooks, timed in place: their time is nearly its whole cost to a cell (its one
+# thread, the store's checkpointer, runs every 100 commits and copies without the GIL), and
+# timing them directly is far less noisy than a difference of two ~20 ms cells.
 HOOKS = ("pre_run_cell (hook)", "post_run_cell (hook)")
 
 
