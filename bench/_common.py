@@ -68,8 +68,30 @@ def quiet_codecarbon_tracker() -> Any:
     return tracker
 
 
-class CodecarbonHooks:
+class HookPair:
+    """A ``pre_run_cell``/``post_run_cell`` pair that registers and unregisters itself."""
+
+    name = ""  # as the benchmarks' tables show it
+
+    def pre_run_cell(self, info: Any) -> None:
+        raise NotImplementedError
+
+    def post_run_cell(self, result: Any) -> None:
+        raise NotImplementedError
+
+    def register(self, shell: InteractiveShell) -> None:
+        shell.events.register("pre_run_cell", self.pre_run_cell)
+        shell.events.register("post_run_cell", self.post_run_cell)
+
+    def unregister(self, shell: InteractiveShell) -> None:
+        shell.events.unregister("pre_run_cell", self.pre_run_cell)
+        shell.events.unregister("post_run_cell", self.post_run_cell)
+
+
+class CodecarbonHooks(HookPair):
     """codecarbon's task API driven per cell from hooks, as a user would wire it up."""
+
+    name = "codecarbon task API"
 
     def __init__(self) -> None:
         self.tracker = quiet_codecarbon_tracker()
@@ -79,14 +101,6 @@ class CodecarbonHooks:
 
     def post_run_cell(self, result: Any) -> None:
         self.tracker.stop_task()
-
-    def register(self, shell: InteractiveShell) -> None:
-        shell.events.register("pre_run_cell", self.pre_run_cell)
-        shell.events.register("post_run_cell", self.post_run_cell)
-
-    def unregister(self, shell: InteractiveShell) -> None:
-        shell.events.unregister("pre_run_cell", self.pre_run_cell)
-        shell.events.unregister("post_run_cell", self.post_run_cell)
 
 
 def quartiles(values: Sequence[float]) -> tuple[float, float, float]:

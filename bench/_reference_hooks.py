@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import HookPair
+
 _SELF, _CHILDREN = resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN
 
 
@@ -42,24 +44,6 @@ def _connect(name: str) -> sqlite3.Connection:
     conn.execute("INSERT INTO runs (run_id, notebook, kernel_id, host, started_at, info) VALUES"
                  " ('bench', NULL, NULL, NULL, 0, '{}')")
     return conn
-
-
-class HookPair:
-    name = ""
-
-    def pre_run_cell(self, info: Any) -> None:
-        raise NotImplementedError
-
-    def post_run_cell(self, result: Any) -> None:
-        raise NotImplementedError
-
-    def register(self, shell: Any) -> None:
-        shell.events.register("pre_run_cell", self.pre_run_cell)
-        shell.events.register("post_run_cell", self.post_run_cell)
-
-    def unregister(self, shell: Any) -> None:
-        shell.events.unregister("pre_run_cell", self.pre_run_cell)
-        shell.events.unregister("post_run_cell", self.post_run_cell)
 
 
 class NaiveHook(HookPair):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Callable
 from _common import (
     TARGET_ADDED_US,
     CodecarbonHooks,
+    HookPair,
     make_shell,
     print_table,
     rotated,
@@ -38,7 +39,7 @@ from _common import (
     us,
     write_result,
 )
-from _reference_hooks import FloorHook, HookPair, NaiveHook
+from _reference_hooks import FloorHook, NaiveHook
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -68,20 +69,20 @@ AUTOTIME = Variant("ipython-autotime", lambda s: s.run_line_magic("load_ext", "a
                    lambda s: s.run_line_magic("unload_ext", "autotime"))
 
 
-def codecarbon_variant() -> Variant:
-    hooks = CodecarbonHooks()  # warms the tracker up now, outside any timing
-    return Variant("codecarbon task API", hooks.register, hooks.unregister)
-
-
 def hooks_variant(hooks: HookPair) -> Variant:
     return Variant(hooks.name, hooks.register, hooks.unregister)
+
+
+def codecarbon_variant() -> Variant:
+    return hooks_variant(CodecarbonHooks())  # warms the tracker up now, outside any timing
 
 
 def variants(references: bool) -> list[Variant]:
     found = [PLAIN, nbprofile_variant("off"), nbprofile_variant("compact"), AUTOTIME, codecarbon_variant()]
     if references:
-        found += [hooks_variant(NaiveHook()), hooks_variant(FloorHook(store=False, footer=False)),
-                  hooks_variant(FloorHook(store=True, footer=False)), hooks_variant(FloorHook(store=True, footer=True))]
+        reference_hooks = (NaiveHook(), FloorHook(store=False, footer=False), FloorHook(store=True, footer=False),
+                       FloorHook(store=True, footer=True))
+        found += [hooks_variant(hooks) for hooks in reference_hooks]
     return found
 
 
