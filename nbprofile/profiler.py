@@ -170,24 +170,29 @@ class Profiler:
         guard = self._guard if self._guard.active else None
         if guard is not None:
             guard.arm()
-        # A raise or a hang switches the meter off and never reaches the cell. Written out
-        # here and in close_window rather than as a helper: a call per meter per edge was
-        # a fifth of the hooks' own bookkeeping.
+        # The meters are called in the loop itself, here and in close_window: a helper call
+        # per meter per edge was a fifth of the hooks' own bookkeeping.
         for meter in self._beginning:
             if guard is not None:
                 guard.current = meter.name
             try:
                 meter.begin(key)
-            except Exception as exc:
-                self._fault(meter, "begin", exc, window)
-            except KeyboardInterrupt:
-                if guard is None or guard.take_fire() is None:
-                    raise  # the user's own Ctrl-C
-                self._fault(meter, "begin", self._hung(), window)
+            except (Exception, KeyboardInterrupt) as exc:
+                self._meter_raised(meter, "begin", exc, window, guard)
         if guard is not None:
             self._blame(guard.disarm(), "begin", window)
         window.overhead_ns = perf_counter_ns() - t0
         return window
+
+    def _meter_raised(self, meter: Meter, stage: str, exc: BaseException, window: Window,
+                      guard: HangGuard | None) -> None:
+        """A meter raised, or the guard interrupted it: it is off from now on and the
+        cell never sees it. A Ctrl-C the guard did not send is the user's: it goes on up."""
+        if isinstance(exc, KeyboardInterrupt):
+            if guard is None or guard.take_fire() is None:
+                raise exc
+            exc = self._hung()
+        self._fault(meter, stage, exc, window)
 
     def _hung(self) -> MeterHung:
         return MeterHung(f"did not answer within {self._guard.timeout_s:g} s and was interrupted")
@@ -213,13 +218,8 @@ class Profiler:
                 guard.current = meter.name
             try:
                 ended = meter.end(key)
-            except Exception as exc:
-                self._fault(meter, "end", exc, window)
-                continue
-            except KeyboardInterrupt:
-                if guard is None or guard.take_fire() is None:
-                    raise
-                self._fault(meter, "end", self._hung(), window)
+            except (Exception, KeyboardInterrupt) as exc:
+                self._meter_raised(meter, "end", exc, window, guard)
                 continue
             if ended:
                 readings.update(ended)
