@@ -70,7 +70,7 @@ class NaiveHook(HookPair):
 
 class FloorHook(HookPair):
     def __init__(self, store: bool, footer: bool) -> None:
-        from nbprofile.meters.base import Reading
+        from nbprofile.readings import Reading
         from nbprofile.store import _INSERT_CELL
 
         self.Reading = Reading

@@ -28,7 +28,7 @@ from _common import print_table, rotated, summary, write_result
 
 from nbprofile.carbon import CarbonConfig, derive_carbon, derive_energy
 from nbprofile.compute_cost import ComputePrices, derive_compute_cost, derive_cost
-from nbprofile.meters.base import Reading, Readings
+from nbprofile.readings import Reading, Readings
 from nbprofile.meters.cpu_energy import CpuEnergyMeter
 from nbprofile.meters.flops import Peak, derive_mfu
 

@@ -48,7 +48,7 @@ PANEL = "#nbprofile-panel"
 
 def seed(db: Path, notebook: Path, cells: int) -> list[str]:
     """Two runs of ``cells`` records for ``notebook``; return their ids, oldest first."""
-    from nbprofile.meters.base import Reading
+    from nbprofile.readings import Reading
     from nbprofile.record import CellRecord, RunInfo, code_hash
     from nbprofile.store import SQLiteStore
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, code_hash
 from nbprofile.report import export
 from nbprofile.store import SQLiteStore

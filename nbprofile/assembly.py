@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nbprofile.meters.base import Meter
-    from nbprofile.profiler import Deriver, Profiler
+    from nbprofile.readings import Deriver
+    from nbprofile.profiler import Profiler
 
 
 def default_meters() -> list[Meter]:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from nbprofile.budget_grammar import BudgetSpec, BudgetSyntaxError, Limit, Metric
 from nbprofile.format import format_value
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 
 Status = Literal["pass", "fail", "unmeasurable"]
 _STATUSES = ("pass", "fail", "unmeasurable")

@@ -26,10 +26,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbprofile.meters.base import Method, Reading, Readings, weakest
+from nbprofile.readings import Method, Reading, Readings, weakest
 
 if TYPE_CHECKING:
-    from nbprofile.profiler import Deriver
+    from nbprofile.readings import Deriver
 
 REGION_ENV = "NBPROFILE_CARBON_REGION"
 PUE_ENV = "NBPROFILE_PUE"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from nbprofile.meters.base import weakest
+from nbprofile.readings import weakest
 from nbprofile.record import CellRecord
 
 METRICS: tuple[str, ...] = (

@@ -22,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from nbprofile.carbon import J_PER_KWH, weakest
-from nbprofile.meters.base import Method, Reading, Readings
+from nbprofile.carbon import J_PER_KWH
+from nbprofile.readings import weakest
+from nbprofile.readings import Method, Reading, Readings
 
 if TYPE_CHECKING:
-    from nbprofile.profiler import Deriver
+    from nbprofile.readings import Deriver
 
 GPU_HOUR_ENV = "NBPROFILE_GPU_HOUR_USD"
 KWH_ENV = "NBPROFILE_KWH_USD"

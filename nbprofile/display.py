@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
 from nbprofile.format import UNAVAILABLE, format_bytes, format_duration, format_value
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 from nbprofile.record import CellRecord
 
 SEP = " · "

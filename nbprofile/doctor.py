@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbprofile.meters.base import Availability, Meter
+from nbprofile.readings import Availability
+from nbprofile.meters.base import Meter
 
 if TYPE_CHECKING:
     from nbprofile.carbon import CarbonConfig

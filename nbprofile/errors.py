@@ -1,4 +1,4 @@
-"""nbprofile's exceptions: one root, one subclass per place things go wrong.
+"""nbprofile's exceptions and its one warning: one root, one subclass per place things go wrong.
 
 Each message says what failed and what to do about it, on one line.
 """
@@ -18,8 +18,16 @@ class MeterError(NbprofileError):
     """A meter failed; the profiler disables it and carries on."""
 
 
+class ExportError(NbprofileError):
+    """A report cannot be produced in the format asked for."""
+
+
 class BudgetExceeded(NbprofileError):
     """A ``%%budget --strict`` or ``--enforce`` limit failed (or ``nbprofile.budget()`` in a script).
 
     The cell's record is stored with the failed verdict before this is raised.
     """
+
+
+class NbprofileWarning(UserWarning):
+    """Something nbprofile could not do; the notebook is unaffected."""

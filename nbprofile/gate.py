@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 from nbprofile.budget_eval import LimitVerdict, Verdict, evaluate
 from nbprofile.budget_file import BudgetFile
 from nbprofile.compare import METRICS, total
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 from nbprofile.record import CellRecord
 from nbprofile.store import SQLiteStore
 

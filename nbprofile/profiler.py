@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
-from nbprofile.errors import StoreError
+from nbprofile.errors import NbprofileWarning, StoreError
 from nbprofile.hang_guard import HangGuard, MeterHung
-from nbprofile.meters.base import Availability, Meter, Reading, Readings
+from nbprofile.readings import Availability, Deriver, Reading, Readings
+from nbprofile.meters.base import Meter
 from nbprofile.record import CellRecord, RunInfo, Status, code_hash, environment_info, new_run_id
 
 if TYPE_CHECKING:
@@ -40,15 +41,6 @@ STORE_RETRY_S = 10.0
 RUN_ID_ENV = "NBPROFILE_RUN_ID"
 #: `nbprofile run --baseline` pins the run that relative limits compare with
 BASELINE_ENV = "NBPROFILE_BASELINE_RUN"
-
-
-class NbprofileWarning(UserWarning):
-    """Something nbprofile could not do; the notebook is unaffected."""
-
-
-#: Turns the meters' readings into readings that combine several of them (total
-#: energy, CO2e, dollars). Pure; called after every window closes, in order.
-Deriver = Callable[[Readings], Readings]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 
 #: Bump when a field's meaning changes; the store migrates the schema by name.
 RECORD_SCHEMA_VERSION = 1

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from nbprofile.errors import StoreError
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo
 
 DB_ENV = "NBPROFILE_DB"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nbprofile.budget_eval import LimitVerdict, SessionBudget, Verdict, evaluate
 from nbprofile.budget_grammar import METRICS, BudgetSyntaxError, Limit, parse_budget, parse_limit
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 
 GiB = 1024**3
 

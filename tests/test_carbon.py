@@ -20,7 +20,7 @@ from nbprofile.carbon import (
     parse_carbon_args,
     resolve,
 )
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 
 R = Reading
 

@@ -16,7 +16,7 @@ from nbprofile.compute_cost import (
     gpus_in_use,
     parse_price_args,
 )
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 
 R = Reading
 NO_GPU = R.unavailable("s", "torch is not in use in this kernel")

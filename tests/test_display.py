@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbprofile.display import RecordDetail, RecordTable, footer_html, footer_text
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 from nbprofile.record import CellRecord
 
 MiB = 1024**2

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from nbprofile.doctor import GOOD, Doctor, DoctorRow, run_doctor
-from nbprofile.meters.base import Availability, Meter, Readings
+from nbprofile.readings import Availability, Readings
+from nbprofile.meters.base import Meter
 
 NO_GPU = not os.path.exists("/dev/nvidia0")
 NO_POWERCAP = not os.path.isdir("/sys/class/powercap")

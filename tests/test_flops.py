@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from nbprofile.meters import flops as flops_mod
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 from nbprofile.meters.flops import FlopMeter, Peak, derive_mfu, peak_for
 
 R = Reading

@@ -32,7 +32,8 @@ from fake_nvml import (
 )
 from fake_torch import FakeTorch
 
-from nbprofile.meters.base import Meter, Reading
+from nbprofile.meters.base import Meter
+from nbprofile.readings import Reading
 from nbprofile.meters.clock import WallClock
 from nbprofile.meters.nvml import COUNTER_UPDATE_PERIOD_S, MIG_ENERGY, NO_COUNTER, NOT_INSTALLED, NvmlMeter
 from nbprofile.meters.torch_cuda import (

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from nbprofile.meters.base import Readings
+from nbprofile.readings import Readings
 from nbprofile.meters.clock import CpuClock, WallClock
 from nbprofile.meters.memory import PeakRss
 from nbprofile.meters.nvml import NvmlMeter

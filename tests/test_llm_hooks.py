@@ -136,7 +136,7 @@ def test_real_transformers_generate_if_installed(hooked: Any) -> None:
 
 
 def test_a_broken_adapter_warns_and_measures_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nbprofile.profiler import NbprofileWarning
+    from nbprofile.errors import NbprofileWarning
 
     def broken(module: types.ModuleType) -> list[hooks.Patch]:
         raise AttributeError("no Completions here")

@@ -14,7 +14,7 @@ import nbprofile.llm as llm
 from nbprofile.llm.guard import TokenBudgetGuard
 from nbprofile.llm.ledger import Ledger, Usage
 from nbprofile.llm.meter import LlmMeter, LocalGenerateMeter, derive_local_j_per_token
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 
 __all__ = ["hooked"]
 

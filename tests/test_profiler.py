@@ -9,8 +9,9 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbprofile
-from nbprofile.meters.base import Availability, Meter, Readings
-from nbprofile.profiler import NbprofileWarning
+from nbprofile.readings import Availability, Readings
+from nbprofile.meters.base import Meter
+from nbprofile.errors import NbprofileWarning
 from nbprofile.store import SQLiteStore
 
 MiB = 1024**2

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from nbprofile.cli import main
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, code_hash
-from nbprofile.report import ExportError, export
+from nbprofile.errors import ExportError
+from nbprofile.report import export
 from nbprofile.report.model import show
 from nbprofile.store import SQLiteStore
 

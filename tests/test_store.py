@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nbprofile.errors import StoreError
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, code_hash
 from nbprofile.store import MIGRATIONS, SQLiteStore, default_path
 
@@ -123,7 +123,7 @@ WRITER = """
 import sys, time
 from nbprofile.store import SQLiteStore
 from nbprofile.record import CellRecord, RunInfo
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 store = SQLiteStore(sys.argv[1]); run = sys.argv[2]
 info = RunInfo(run_id=run, notebook=None, kernel_id=None, started_at=time.time())
 for i in range(int(sys.argv[3])):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 
-from nbprofile.profiler import NbprofileWarning
+from nbprofile.errors import NbprofileWarning
 from nbprofile.store import SQLiteStore
 
 HOLD_LOCK = """

@@ -101,7 +101,7 @@ def add_unreadable(provider: str, api: str, model: str | None, exc: BaseExceptio
     key = f"{provider}.{api}:{type(exc).__name__}"
     if key not in _warned:
         _warned.add(key)
-        from nbprofile.profiler import NbprofileWarning
+        from nbprofile.errors import NbprofileWarning
 
         warnings.warn(f"nbprofile: {reason}", NbprofileWarning, stacklevel=3)
 

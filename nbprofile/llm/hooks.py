@@ -106,7 +106,7 @@ def _on_import(module: ModuleType) -> None:
     try:
         patches = _targets()[name](module)
     except Exception as exc:  # an SDK version whose layout we do not know: measure nothing, say so
-        from nbprofile.profiler import NbprofileWarning
+        from nbprofile.errors import NbprofileWarning
 
         with _lock:
             _patched.pop(name, None)

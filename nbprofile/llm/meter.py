@@ -18,7 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from nbprofile.llm.ledger import LEDGER, Ledger, Usage
-from nbprofile.meters.base import Availability, Meter, Method, Reading, Readings
+from nbprofile.readings import Availability, Method, Reading, Readings
+from nbprofile.meters.base import Meter
 
 SOURCE = "nbprofile.llm (API-reported usage)"
 _TOKEN_KEYS = (

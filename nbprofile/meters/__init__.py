@@ -1,5 +1,1 @@
-"""Meters: one module per source of measurements (see :mod:`nbprofile.meters.base`)."""
-
-from nbprofile.meters.base import METHODS, Availability, Meter, Method, Reading, Readings
-
-__all__ = ["METHODS", "Availability", "Meter", "Method", "Reading", "Readings"]
+"""Meters: one module (or package) per source of readings; see :mod:`nbprofile.meters.base`."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 import resource
 from time import perf_counter_ns
 
-from nbprofile.meters.base import Availability, Meter, Reading, Readings
+from nbprofile.readings import Availability, Reading, Readings
+from nbprofile.meters.base import Meter
 
 _RUSAGE_SELF = resource.RUSAGE_SELF
 _RUSAGE_CHILDREN = resource.RUSAGE_CHILDREN

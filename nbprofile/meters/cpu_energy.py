@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbprofile.carbon import codecarbon_data_dir
-from nbprofile.meters.base import Availability, Meter, Reading, Readings
+from nbprofile.readings import Availability, Reading, Readings
+from nbprofile.meters.base import Meter
 
 POWERCAP_ROOT = "/sys/class/powercap"
 CPUINFO = "/proc/cpuinfo"

@@ -24,12 +24,13 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from nbprofile.carbon import weakest
+from nbprofile.readings import weakest
 from nbprofile.compute_cost import cuda_device_name, gpus_in_use
-from nbprofile.meters.base import Availability, Meter, Reading, Readings
+from nbprofile.readings import Availability, Reading, Readings
+from nbprofile.meters.base import Meter
 
 if TYPE_CHECKING:
-    from nbprofile.profiler import Deriver
+    from nbprofile.readings import Deriver
 
 
 class Peak(NamedTuple):

@@ -32,7 +32,8 @@ import threading
 import time
 from typing import Callable
 
-from nbprofile.meters.base import Availability, Meter, Reading, Readings
+from nbprofile.readings import Availability, Reading, Readings
+from nbprofile.meters.base import Meter
 
 CLEAR_REFS = "/proc/self/clear_refs"
 STATM = "/proc/self/statm"

@@ -58,7 +58,8 @@ from time import perf_counter_ns, time_ns
 from types import ModuleType
 from typing import Any
 
-from nbprofile.meters.base import Availability, Meter, Method, Reading, Readings
+from nbprofile.readings import Availability, Method, Reading, Readings
+from nbprofile.meters.base import Meter
 
 #: The energy counter's update period: shorter windows get an estimate.
 COUNTER_UPDATE_PERIOD_S = 0.1

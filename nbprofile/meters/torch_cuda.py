@@ -46,7 +46,8 @@ from pathlib import Path
 from time import perf_counter_ns
 from typing import Any
 
-from nbprofile.meters.base import Availability, Meter, Method, Reading, Readings
+from nbprofile.readings import Availability, Method, Reading, Readings
+from nbprofile.meters.base import Meter
 
 TORCH_NOT_IMPORTED = "torch is not imported in this kernel"
 CUDA_NOT_INITIALISED = "CUDA is not initialised: the cell used no GPU"

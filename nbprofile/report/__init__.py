@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from nbprofile.errors import NbprofileError
+from nbprofile.errors import ExportError
 from nbprofile.record import CellRecord
 
 FORMATS: dict[str, tuple[str, str]] = {  # format -> (file suffix, media type)
@@ -18,10 +18,6 @@ FORMATS: dict[str, tuple[str, str]] = {  # format -> (file suffix, media type)
     "json": (".json", "application/json"),
     "csv": (".csv", "text/csv; charset=utf-8"),
 }
-
-
-class ExportError(NbprofileError):
-    """A report cannot be produced in the format asked for."""
 
 
 def export(fmt: str, records: Sequence[CellRecord], run: dict[str, Any], *,

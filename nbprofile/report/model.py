@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from nbprofile.compare import METRICS, Comparison, compare_runs, total, total_method
 from nbprofile.format import UNAVAILABLE, format_duration, format_percent, format_value
-from nbprofile.meters.base import Reading
+from nbprofile.readings import Reading
 from nbprofile.record import CellRecord
 
 #: (reading key, column title) of the per-cell table, in order.

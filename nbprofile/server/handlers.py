@@ -20,7 +20,8 @@ from nbprofile._version import __version__
 from nbprofile.compare import compare_runs
 from nbprofile.errors import StoreError
 from nbprofile.record import utc_iso
-from nbprofile.report import FORMATS, ExportError, export
+from nbprofile.report import FORMATS, export
+from nbprofile.errors import ExportError
 from nbprofile.store import SQLiteStore
 
 
