@@ -8,11 +8,13 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import type {
   CompareResponse,
+  FormatsResponse,
+  MetricsResponse,
   ReportFormat,
   RunDetail,
   RunsResponse,
   StatusResponse
-} from './types';
+} from './types.js';
 
 /** A response other than 2xx; `status` 0 means the server could not be reached. */
 export class APIError extends Error {
@@ -90,6 +92,16 @@ export class NbprofileAPI {
     return requestAPI<StatusResponse>(['status'], {}, this.settings);
   }
 
+  /** The metric catalog: labels, units, default columns, budgets, peaks. */
+  metrics(): Promise<MetricsResponse> {
+    return requestAPI<MetricsResponse>(['metrics'], {}, this.settings);
+  }
+
+  /** The report formats the export menu offers. */
+  formats(): Promise<FormatsResponse> {
+    return requestAPI<FormatsResponse>(['formats'], {}, this.settings);
+  }
+
   runs(notebook: string, kernel: string | null): Promise<RunsResponse> {
     return requestAPI<RunsResponse>(['runs'], { notebook, kernel }, this.settings);
   }
@@ -102,13 +114,13 @@ export class NbprofileAPI {
     return requestAPI<CompareResponse>(['compare'], { a, b }, this.settings);
   }
 
-  /** Fetch a report and hand it to the browser as a download. */
-  async download(runId: string, format: ReportFormat): Promise<void> {
+  /** Fetch a report and hand it to the browser as a download (`suffix`: the name's, when the server gives none). */
+  async download(runId: string, format: ReportFormat, suffix = `.${format}`): Promise<void> {
     const response = await send(['report'], { run: runId, format }, this.settings);
     const blob = await response.blob();
     const disposition = response.headers.get('Content-Disposition') ?? '';
     const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
-    const name = match ? decodeURIComponent(match[1]) : `nbprofile-${runId}.${format}`;
+    const name = match ? decodeURIComponent(match[1]) : `nbprofile-${runId}${suffix}`;
     const href = URL.createObjectURL(blob);
     const link = document.createElement('a');
     link.href = href;

@@ -1,30 +1,103 @@
 /**
- * Pure formatters, the same rules as `nbprofile/format.py` (three significant
- * figures, binary byte units), and the metric table the panel's columns use.
+ * Pure formatters: a port of `nbprofile/format.py`, which is the truth. Each
+ * takes a number in its base unit (seconds, bytes, joules, grams, dollars,
+ * tokens) and returns the string Python would, to the character;
+ * test/format_parity.test.mjs checks that against cases Python wrote.
  * They never see a missing number: callers show `n/a` with its reason.
  */
-import type { Reading } from './types';
 
 export const UNAVAILABLE = 'n/a';
 
-/** Three significant figures at most (two below 1, so that 0.0042 stays 0.0042, not 0.00). */
+/** Python's `str()` of a float that is not finite. */
+function nonFinite(x: number): string {
+  return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
+}
+
+/** `|x| = mantissa * 2 ** exponent`, exactly (x finite). */
+function decompose(x: number): [bigint, number] {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(x));
+  const high = view.getUint32(0);
+  const mantissa = (BigInt(high & 0xfffff) << 32n) | BigInt(view.getUint32(4));
+  const exponent = (high >>> 20) & 0x7ff;
+  return exponent === 0 ? [mantissa, -1074] : [mantissa | (1n << 52n), exponent - 1075];
+}
+
+/**
+ * Python's `f"{x:.{decimals}f}"`: the exact binary value rounded half to even,
+ * where `toFixed` rounds ties away from zero (`42.25` is `42.2`, not `42.3`), and
+ * plain digits however large (`toFixed` turns to exponents from 1e21). Keeps
+ * the sign of a negative number that rounds to zero, and of -0, as Python does.
+ */
+export function fixed(x: number, decimals: number): string {
+  if (!Number.isFinite(x)) {
+    return nonFinite(x);
+  }
+  // Fast path: `toFixed` rounds the exact value too, and agrees with Python
+  // wherever the value is not a tie (a tie's scaled value is exact below 2 ** 52).
+  const scaledFloat = Math.abs(x) * 10 ** decimals;
+  if (scaledFloat < 2 ** 52 && scaledFloat % 1 !== 0.5 && !Object.is(x, -0)) {
+    return x.toFixed(decimals);
+  }
+  const negative = x < 0 || Object.is(x, -0);
+  const [mantissa, exponent] = decompose(x);
+  const scaled = mantissa * 10n ** BigInt(decimals);
+  let n: bigint;
+  if (exponent >= 0) {
+    n = scaled << BigInt(exponent);
+  } else {
+    const shift = BigInt(-exponent);
+    n = scaled >> shift;
+    const rest = scaled - (n << shift);
+    const half = 1n << (shift - 1n);
+    if (rest > half || (rest === half && (n & 1n) === 1n)) {
+      n += 1n;
+    }
+  }
+  let digits = n.toString();
+  if (decimals > 0) {
+    digits = digits.padStart(decimals + 1, '0');
+    digits = `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}`;
+  }
+  return negative ? `-${digits}` : digits;
+}
+
+/** Python's `f"{x:,.2f}"`: two decimals, thousands separated by commas. */
+function fixedGrouped(x: number): string {
+  const text = fixed(x, 2);
+  const sign = text.startsWith('-') ? '-' : '';
+  const [whole, fraction] = text.slice(sign.length).split('.');
+  return `${sign}${whole.replace(/\B(?=(\d{3})+$)/g, ',')}.${fraction}`;
+}
+
+/** Python's `round()` of a float to an integer: ties go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x);
+}
+
+/**
+ * Three significant figures at 1 and above; two below 1, without trailing
+ * zeros and never an exponent, so that 0.0042 stays `0.0042` (not `0.00`).
+ */
 function sig(value: number): string {
   const a = Math.abs(value);
   if (a >= 100) {
-    return value.toFixed(0);
+    return fixed(value, 0);
   }
   if (a >= 10) {
-    return value.toFixed(1);
+    return fixed(value, 1);
   }
   if (a >= 1 || a === 0) {
-    return value.toFixed(2);
+    return fixed(value, 2);
   }
-  return String(Number(value.toPrecision(2)));
+  const decimals = 1 - Math.floor(Math.log10(a));
+  return fixed(value, decimals).replace(/0+$/, '').replace(/\.$/, '');
 }
 
+/** `0.0000123` → `12.3 µs`; `2.314` → `2.31 s`; `3725` → `1 h 02 min`. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) {
-    return String(seconds);
+    return nonFinite(seconds);
   }
   const sign = seconds < 0 ? '-' : '';
   const s = Math.abs(seconds);
@@ -43,12 +116,11 @@ export function formatDuration(seconds: number): string {
   if (s < 60) {
     return `${sign}${sig(s)} s`;
   }
+  const r = BigInt(roundHalfEven(s)); // exact, as Python's int, however long
   if (s < 3600) {
-    const r = Math.round(s);
-    return `${sign}${Math.floor(r / 60)} min ${String(r % 60).padStart(2, '0')} s`;
+    return `${sign}${r / 60n} min ${String(r % 60n).padStart(2, '0')} s`;
   }
-  const r = Math.round(s);
-  return `${sign}${Math.floor(r / 3600)} h ${String(Math.floor((r % 3600) / 60)).padStart(2, '0')} min`;
+  return `${sign}${r / 3600n} h ${String((r % 3600n) / 60n).padStart(2, '0')} min`;
 }
 
 const BINARY: [string, number][] = [
@@ -58,17 +130,19 @@ const BINARY: [string, number][] = [
   ['KiB', 1024]
 ];
 
-export function formatBytes(n: number): string {
-  const sign = n < 0 ? '-' : '';
+/** Binary units: `1288490188` → `1.20 GiB`; `signed` adds `+` to positives. */
+export function formatBytes(n: number, options: { signed?: boolean } = {}): string {
+  const sign = n < 0 ? '-' : options.signed && n > 0 ? '+' : '';
   const a = Math.abs(n);
   for (const [unit, size] of BINARY) {
     if (a >= size) {
       return `${sign}${sig(a / size)} ${unit}`;
     }
   }
-  return `${sign}${a.toFixed(0)} B`;
+  return `${sign}${fixed(a, 0)} B`;
 }
 
+/** `0.5` → `500 mJ`; `42` → `42.0 J`; `5400` → `1.50 Wh`; `9e6` → `2.50 kWh`. */
 export function formatEnergy(joules: number): string {
   const sign = joules < 0 ? '-' : '';
   const j = Math.abs(joules);
@@ -87,24 +161,29 @@ export function formatEnergy(joules: number): string {
   return `${sign}${sig(j / 3.6e6)} kWh`;
 }
 
+/** `0.0123` → `12.3 mg CO2e`; `3.2` → `3.20 g CO2e`; `4500` → `4.50 kg CO2e`. */
 export function formatCO2(grams: number): string {
   const sign = grams < 0 ? '-' : '';
   const g = Math.abs(grams);
   if (g === 0) {
-    return '0 g';
+    return '0 g CO2e';
+  }
+  if (g < 1e-8) {
+    return `${sign}<0.01 µg CO2e`;
   }
   if (g < 1e-3) {
-    return `${sign}${sig(g * 1e6)} µg`;
+    return `${sign}${sig(g * 1e6)} µg CO2e`;
   }
   if (g < 1) {
-    return `${sign}${sig(g * 1e3)} mg`;
+    return `${sign}${sig(g * 1e3)} mg CO2e`;
   }
   if (g < 1000) {
-    return `${sign}${sig(g)} g`;
+    return `${sign}${sig(g)} g CO2e`;
   }
-  return `${sign}${sig(g / 1000)} kg`;
+  return `${sign}${sig(g / 1000)} kg CO2e`;
 }
 
+/** Cents matter for LLM calls: `0.000412` → `$0.000412`; `12.5` → `$12.50`. */
 export function formatUSD(dollars: number): string {
   const sign = dollars < 0 ? '-' : '';
   const d = Math.abs(dollars);
@@ -112,46 +191,49 @@ export function formatUSD(dollars: number): string {
     return '$0';
   }
   if (d >= 1) {
-    return `${sign}$${d.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+    return `${sign}$${fixedGrouped(d)}`;
   }
-  if (d < 1e-4) {
-    // a fraction of a hundredth of a cent: the exponent is shorter than the zeros
-    return `${sign}$${d.toExponential(1)}`;
+  if (d < 1e-6) {
+    return `${sign}<$0.000001`; // beyond a millionth of a dollar, digits only hide the point
   }
+  // three significant figures, then trailing zeros trimmed to at least cents
   const decimals = Math.max(2, 2 - Math.floor(Math.log10(d)));
-  let text = d.toFixed(decimals).replace(/0+$/, '');
+  let text = fixed(d, decimals).replace(/0+$/, '');
   if ((text.split('.')[1] ?? '').length < 2) {
-    text = d.toFixed(2);
+    text = fixed(d, 2);
   }
   return `${sign}$${text}`;
 }
 
+const COUNT_SUFFIXES: [string, number][] = [
+  ['T', 1e12],
+  ['G', 1e9],
+  ['M', 1e6],
+  ['k', 1e3]
+];
+
+/** Token and FLOP counts: `950` → `950`; `12400` → `12.4k`; `3.2e6` → `3.20M`. */
 export function formatCount(n: number): string {
   const sign = n < 0 ? '-' : '';
   const a = Math.abs(n);
-  for (const [suffix, size] of [
-    ['T', 1e12],
-    ['G', 1e9],
-    ['M', 1e6],
-    ['k', 1e3]
-  ] as [string, number][]) {
+  for (const [suffix, size] of COUNT_SUFFIXES) {
     if (a >= size) {
       return `${sign}${sig(a / size)}${suffix}`;
     }
   }
-  return `${sign}${a.toFixed(0)}`;
+  return `${sign}${fixed(a, 0)}`;
 }
 
-/** A relative change given as a fraction: `0.123` is `+12.3%`. */
-export function formatPercent(fraction: number): string {
+/** A fraction as a percentage: `0.1234` → `12.3%`; with `signed`, `+12.3%` / `-4.00%`. */
+export function formatPercent(fraction: number, options: { signed?: boolean } = {}): string {
   const pct = fraction * 100;
   const text = `${sig(pct)}%`;
-  return pct > 0 ? `+${text}` : text;
+  return options.signed && pct > 0 ? `+${text}` : text;
 }
 
 const BY_UNIT: Record<string, (v: number) => string> = {
   s: formatDuration,
-  B: formatBytes,
+  B: n => formatBytes(n),
   J: formatEnergy,
   g: formatCO2,
   USD: formatUSD,
@@ -160,9 +242,9 @@ const BY_UNIT: Record<string, (v: number) => string> = {
   calls: n => `${formatCount(n)} ${n === 1 ? 'call' : 'calls'}` // a count: never "0.00 calls"
 };
 
-/** A value in its base unit, e.g. `formatValue(1.5, 's')` is `1.50 s`. */
+/** A value by its base unit, e.g. `formatValue(1.5, 's')` is `1.50 s`; other units print plainly. */
 export function formatValue(value: number, unit: string): string {
-  const formatter = BY_UNIT[unit];
+  const formatter = Object.prototype.hasOwnProperty.call(BY_UNIT, unit) ? BY_UNIT[unit] : undefined;
   return formatter ? formatter(value) : `${sig(value)} ${unit}`.trim();
 }
 
@@ -170,136 +252,4 @@ export function formatValue(value: number, unit: string): string {
 export function formatDelta(value: number, unit: string): string {
   const text = formatValue(value, unit);
   return value > 0 ? `+${text}` : text;
-}
-
-/** A column the cells view can show: a reading key with its label and unit. */
-export interface MetricInfo {
-  key: string;
-  label: string;
-  unit: string;
-  /** What the column header's tooltip says. */
-  title: string;
-}
-
-const METRIC_LIST: MetricInfo[] = [
-  { key: 'wall_s', label: 'Time', unit: 's', title: 'wall-clock time of the cell' },
-  { key: 'cpu_s', label: 'CPU', unit: 's', title: 'CPU time (user + system) of the kernel' },
-  { key: 'gpu_time_s', label: 'GPU time', unit: 's', title: 'wall time with CUDA synchronised at both edges' },
-  { key: 'rss_peak_bytes', label: 'RAM', unit: 'B', title: 'peak resident memory of the kernel during the cell' },
-  { key: 'vram_peak_bytes', label: 'VRAM', unit: 'B', title: 'peak GPU memory (max over devices)' },
-  { key: 'energy_j', label: 'Energy', unit: 'J', title: 'GPU + CPU + DRAM energy' },
-  { key: 'gpu_energy_j', label: 'GPU energy', unit: 'J', title: 'GPU energy (sum over devices)' },
-  { key: 'co2_g', label: 'CO2', unit: 'g', title: 'grams of CO2-equivalent for the energy' },
-  { key: 'llm_tokens', label: 'Tokens', unit: 'tokens', title: 'LLM tokens, input + output' },
-  { key: 'cost_usd', label: '$', unit: 'USD', title: 'compute + LLM cost in dollars' },
-  { key: 'llm_cost_usd', label: 'LLM $', unit: 'USD', title: 'LLM cost in dollars' }
-];
-
-export const METRICS: ReadonlyMap<string, MetricInfo> = new Map(METRIC_LIST.map(m => [m.key, m]));
-
-export const DEFAULT_COLUMNS = [
-  'wall_s',
-  'cpu_s',
-  'rss_peak_bytes',
-  'vram_peak_bytes',
-  'energy_j',
-  'co2_g',
-  'llm_tokens',
-  'cost_usd'
-];
-
-/** The metric of a reading key nbprofile may add later: label from the key, unit from its suffix. */
-export function metricInfo(key: string): MetricInfo {
-  const known = METRICS.get(key);
-  if (known) {
-    return known;
-  }
-  const suffixes: [string, string][] = [
-    ['_s', 's'],
-    ['_bytes', 'B'],
-    ['_j', 'J'],
-    ['_g', 'g'],
-    ['_usd', 'USD'],
-    ['_tokens', 'tokens']
-  ];
-  const found = suffixes.find(([suffix]) => key.endsWith(suffix));
-  return { key, label: key, unit: found ? found[1] : '', title: key };
-}
-
-/** Budget keys (`%%budget time<=1s`) and the reading each limits; see `budget_grammar.METRICS`. */
-export const BUDGET_KEYS: Record<string, { reading: string; unit: string }> = {
-  time: { reading: 'wall_s', unit: 's' },
-  cpu: { reading: 'cpu_s', unit: 's' },
-  gpu_time: { reading: 'gpu_time_s', unit: 's' },
-  ram: { reading: 'rss_peak_bytes', unit: 'B' },
-  vram: { reading: 'vram_peak_bytes', unit: 'B' },
-  energy: { reading: 'energy_j', unit: 'J' },
-  gpu_energy: { reading: 'gpu_energy_j', unit: 'J' },
-  co2: { reading: 'co2_g', unit: 'g' },
-  tokens: { reading: 'llm_tokens', unit: 'tokens' },
-  input_tokens: { reading: 'llm_input_tokens', unit: 'tokens' },
-  output_tokens: { reading: 'llm_output_tokens', unit: 'tokens' },
-  cost: { reading: 'cost_usd', unit: 'USD' },
-  llm_cost: { reading: 'llm_cost_usd', unit: 'USD' }
-};
-
-/** What a table cell shows for one reading: text, tooltip, and a class for its method. */
-export interface ShownReading {
-  text: string;
-  title: string;
-  method: Reading['method'] | 'missing';
-}
-
-export function showReading(reading: Reading | undefined, unit: string): ShownReading {
-  if (reading === undefined) {
-    return {
-      text: UNAVAILABLE,
-      title: 'not recorded: no meter for this quantity was active in this run',
-      method: 'missing'
-    };
-  }
-  if (reading.value === null || reading.method === 'unavailable') {
-    return {
-      text: UNAVAILABLE,
-      title: `unavailable: ${reading.note ?? 'no reason given'}`,
-      method: 'unavailable'
-    };
-  }
-  const value = formatValue(reading.value, reading.unit || unit);
-  const how = reading.source ? ` (${reading.source})` : '';
-  const note = reading.note ? `: ${reading.note}` : '';
-  if (reading.method === 'measured') {
-    return { text: value, title: `measured${how}${note}`, method: 'measured' };
-  }
-  return { text: `~${value}`, title: `${reading.method}${how}${note}`, method: reading.method };
-}
-
-/**
- * A one-line label for a cell: its first line of code, skipping cell magics
- * (`%%budget ...`: the chips show the budget), else its first non-empty line.
- */
-export function firstLine(source: string): string {
-  let fallback = '';
-  for (const line of source.split('\n')) {
-    const trimmed = line.trim();
-    if (!trimmed) {
-      continue;
-    }
-    if (!trimmed.startsWith('%%')) {
-      return trimmed;
-    }
-    fallback = fallback || trimmed;
-  }
-  return fallback || '(empty cell)';
-}
-
-export function formatStart(iso: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) {
-    return iso;
-  }
-  const today = new Date();
-  const sameDay = date.toDateString() === today.toDateString();
-  const time = date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  return sameDay ? time : `${date.toLocaleDateString()} ${time}`;
 }

@@ -1,6 +1,6 @@
 /**
  * nbprofile's JupyterLab extension: a left-sidebar panel that follows the
- * current notebook and shows its measured runs (see panel.tsx, model.ts).
+ * current notebook and shows its measured runs (see panel.tsx, model.ts, views/).
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import type { ICellModel, ICodeCellModel } from '@jupyterlab/cells';
@@ -9,9 +9,9 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Debouncer } from '@lumino/polling';
 
-import { DEFAULT_COLUMNS } from './format';
-import { DEFAULT_SETTINGS, NotebookRef, PanelModel, PanelSettings } from './model';
-import { CellTarget, NbprofilePanel } from './panel';
+import { PanelModel } from './model.js';
+import { CellTarget, NbprofilePanel } from './panel.js';
+import { DEFAULT_SETTINGS, NotebookRef, PanelSettings } from './state.js';
 
 const PLUGIN_ID = 'nbprofile:plugin';
 const PANEL_ID = 'nbprofile-panel';
@@ -77,15 +77,14 @@ async function revealCell(app: JupyterFrontEnd, panel: NotebookPanel | null, tar
   return true;
 }
 
+/** The user's settings; `columns` empty (the default) means the catalog's columns. */
 function readSettings(settings: ISettingRegistry.ISettings): PanelSettings {
   const interval = Number(settings.get('pollInterval').composite);
   const raw = settings.get('columns').composite;
-  const columns = Array.isArray(raw)
-    ? raw.filter((key): key is string => typeof key === 'string')
-    : DEFAULT_COLUMNS;
+  const keys = Array.isArray(raw) ? raw.filter((key): key is string => typeof key === 'string' && key !== '') : [];
   return {
     pollInterval: Number.isFinite(interval) && interval > 0 ? interval : DEFAULT_SETTINGS.pollInterval,
-    columns: columns.length > 0 ? columns : DEFAULT_COLUMNS
+    columns: [...new Set(keys)]
   };
 }
 

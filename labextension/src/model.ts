@@ -6,66 +6,25 @@
  * fails, and is refreshed at once when a cell finishes or the notebook changes.
  * Each tick fetches the current notebook's runs, then only what the open view
  * needs, and only when it changed (a run's detail is fetched again when its
- * cell count or totals move).
+ * cell count or totals move). The metric catalog and the report formats are
+ * fetched once, with the first tick, and again on the next ticks (backing off)
+ * until they arrive; until then the panel shows its loading state.
  */
 import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { APIError, NbprofileAPI } from './api';
-import { DEFAULT_COLUMNS } from './format';
-import type { CompareResponse, RunDetail, RunSummary } from './types';
-
-/** What the panel needs to know about the notebook it follows. */
-export interface NotebookRef {
-  /** The path as JupyterLab names it (`context.path`), relative to the server root. */
-  path: string;
-  kernelId: string | null;
-  /** Some code cell has run in this kernel (it has an execution count). */
-  ranCells: boolean;
-  /** A cell with `%load_ext nbprofile` has run in this kernel. */
-  ranLoadExt: boolean;
-}
-
-/**
- * Why there is nothing to show, with enough to tell the user how to fix it.
- * The view renders one message per kind; see `EmptyMessage` in panel.tsx.
- */
-export type EmptyState =
-  | { kind: 'no-notebook' }
-  | { kind: 'loading'; notebook: string }
-  | { kind: 'no-server'; detail: string }
-  | { kind: 'error'; notebook: string; message: string }
-  | { kind: 'not-loaded'; notebook: string }
-  | { kind: 'no-records'; notebook: string; loaded: boolean };
-
-export interface Ready {
-  kind: 'ready';
-  notebook: string;
-  runs: RunSummary[];
-  kernelId: string | null;
-  /** The current kernel has cells running without nbprofile (no run of this kernel). */
-  notLoadedInKernel: boolean;
-}
-
-export type PanelState = EmptyState | Ready;
-
-/** Something fetched for a view. */
-export type Loadable<T> =
-  | { kind: 'idle' }
-  | { kind: 'loading' }
-  | { kind: 'error'; message: string }
-  | { kind: 'ok'; data: T };
-
-export type View = 'runs' | 'cells' | 'compare';
-
-export interface PanelSettings {
-  /** Seconds between polls while the panel is visible. */
-  pollInterval: number;
-  /** Reading keys shown as columns in the cells view. */
-  columns: string[];
-}
-
-export const DEFAULT_SETTINGS: PanelSettings = { pollInterval: 2, columns: DEFAULT_COLUMNS };
+import { APIError, NbprofileAPI } from './api.js';
+import { Catalog } from './catalog.js';
+import {
+  DEFAULT_SETTINGS,
+  Loadable,
+  NotebookRef,
+  PanelSettings,
+  PanelState,
+  View,
+  describe
+} from './state.js';
+import type { CompareResponse, RunDetail, RunSummary } from './types.js';
 
 const MAX_BACKOFF_MS = 60_000;
 
@@ -99,8 +58,8 @@ export class PanelModel {
   /** The runs compared; `null` means the second newest (a) and the newest (b). */
   compareA: string | null = null;
   compareB: string | null = null;
-  /** The metric the charts show. */
-  chartMetric = 'wall_s';
+  /** The metric the charts show; `null`: the first column. */
+  chartMetric: string | null = null;
   detail: Loadable<RunDetail> = { kind: 'idle' };
   comparison: Loadable<CompareResponse> = { kind: 'idle' };
   /** The record (by id) or compared cell (by key) last clicked, highlighted in the views. */
@@ -114,6 +73,19 @@ export class PanelModel {
   dispose(): void {
     this._poll.dispose();
     Signal.clearData(this);
+  }
+
+  /** The server's metric catalog and report formats, once they arrived. */
+  get catalog(): Catalog | null {
+    return this._catalog;
+  }
+
+  /** The reading keys the cells view shows: the user's columns, else the catalog's. */
+  get columns(): readonly string[] {
+    if (this.settings.columns.length > 0) {
+      return this.settings.columns;
+    }
+    return this._catalog?.columns() ?? [];
   }
 
   /** The run the cells view shows, resolved against the runs known. */
@@ -192,7 +164,7 @@ export class PanelModel {
     void this.refresh();
   }
 
-  setChartMetric(key: string): void {
+  setChartMetric(key: string | null): void {
     this.chartMetric = key;
     this._emit();
   }
@@ -226,14 +198,19 @@ export class PanelModel {
         this.state = { kind: 'no-notebook' };
         this._emit();
       }
+      await this._loadCatalog(); // ready for the first notebook; a failure backs off
       return;
     }
     const notebook = ref.path;
-    // A run picked in the panel need not wait for the runs list: ask for both at once.
+    // A run picked in the panel need not wait for the runs list, nor the runs for the catalog.
     const prefetch = this._prefetchDetail();
     let runs: RunSummary[];
+    let catalog: Catalog;
     try {
-      runs = (await this.api.runs(notebook, ref.kernelId)).runs;
+      [catalog, runs] = await Promise.all([
+        this._loadCatalog(),
+        this.api.runs(notebook, ref.kernelId).then(response => response.runs)
+      ]);
     } catch (error) {
       if (!current()) {
         return;
@@ -259,7 +236,8 @@ export class PanelModel {
         notebook,
         runs,
         kernelId: ref.kernelId,
-        notLoadedInKernel: kernelRuns.length === 0 && ref.ranCells && !ref.ranLoadExt
+        notLoadedInKernel: kernelRuns.length === 0 && ref.ranCells && !ref.ranLoadExt,
+        catalog
       };
     }
     if (this.view === 'cells') {
@@ -270,6 +248,34 @@ export class PanelModel {
     if (current()) {
       this._emit();
     }
+  }
+
+  /** The catalog and the formats, fetched together and once; a failure is retried by the next call. */
+  private _loadCatalog(): Promise<Catalog> {
+    if (this._catalog !== null) {
+      return Promise.resolve(this._catalog);
+    }
+    if (this._catalogRequest === null) {
+      this._catalogRequest = Promise.all([this.api.metrics(), this.api.formats()]).then(
+        ([metrics, formats]) => {
+          this._catalog = new Catalog(metrics, formats);
+          return this._catalog;
+        },
+        (error: unknown) => {
+          this._catalogRequest = null;
+          // The routes came with the panel: a server without them predates it (not restarted since the upgrade?).
+          const old = error instanceof APIError && error.status === 404;
+          throw old
+            ? new APIError(
+                404,
+                `the nbprofile server extension has no metric catalog (${error.message}): ` +
+                  'restart JupyterLab after installing or upgrading nbprofile'
+              )
+            : error;
+        }
+      );
+    }
+    return this._catalogRequest;
   }
 
   /** The detail of the run picked in the cells view, when it is not the one shown. */
@@ -368,6 +374,8 @@ export class PanelModel {
   }
 
   private _poll: Poll;
+  private _catalog: Catalog | null = null;
+  private _catalogRequest: Promise<Catalog> | null = null;
   private _visible = false;
   private _path: string | null = null;
   private _generation = 0;
@@ -375,11 +383,4 @@ export class PanelModel {
   private _compareKey = '';
   private _changed = new Signal<this, void>(this);
   private _detailArrived = new Signal<this, RunDetail>(this);
-}
-
-export function describe(error: unknown): string {
-  if (error instanceof APIError) {
-    return error.status ? `${error.message} (HTTP ${error.status})` : error.message;
-  }
-  return error instanceof Error ? error.message : String(error);
 }

@@ -35,6 +35,15 @@ export interface LimitVerdict {
   value: number | null;
   threshold: number | null;
   reason: string | null;
+  /**
+   * The footer's own words for this limit, formatted by Python: the whole line
+   * (`time 1.00496 s > 1 s`, `vram not measurable here (no GPU)`), the value and
+   * the resolved threshold (`1.00496 s`, `1 s`; `null` when there is none).
+   * Absent in records served by an older nbprofile.
+   */
+  text?: string;
+  value_text?: string | null;
+  threshold_text?: string | null;
 }
 
 export interface Verdict {
@@ -141,4 +150,55 @@ export interface StatusResponse {
   records: number;
 }
 
-export type ReportFormat = 'html' | 'md' | 'json' | 'csv';
+/** A report format's name (`html`, `md`, ...), as `GET /nbprofile/api/formats` lists them. */
+export type ReportFormat = string;
+
+export interface ReportFormatSpec {
+  name: ReportFormat;
+  /** What the export menu shows: `HTML`, `Markdown`, ... */
+  label: string;
+  /** The file suffix, with its dot: `.html`. */
+  suffix: string;
+  media_type: string;
+  /** The format can put two runs side by side. */
+  compares: boolean;
+}
+
+/** `GET /nbprofile/api/formats`: the report formats, in display order. */
+export interface FormatsResponse {
+  formats: ReportFormatSpec[];
+}
+
+/**
+ * One entry of nbprofile's metric catalog (`nbprofile/metrics.py`, `Metric`).
+ * A `key` containing `{i}` is a per-device family: `gpu{i}_energy_j` stands for
+ * `gpu0_energy_j`, `gpu1_energy_j`, ... The footer's fields are not read here.
+ */
+export interface MetricSpec {
+  key: string;
+  /** The base unit of the value: `s`, `B`, `J`, `g`, `USD`, `tokens`, ... (`""`: a bare number). */
+  unit: string;
+  /** Short name for column headers, charts and chips: `time`, `peak RAM`. */
+  label: string;
+  /** One line: what the number is (the column header's tooltip). */
+  description: string;
+  /** Where the number comes from. */
+  source: string;
+  /** The budget key that limits it (`time` in `%%budget time<=30s`), if any. */
+  budget: string | null;
+  /** A run's figure: the cells' sum, or its largest cell (peaks). */
+  aggregate: 'sum' | 'max';
+  /** Compare: a change counts as a regression only above this amount; `null`: not compared. */
+  regression_floor: number | null;
+  /** Shown as a column by default, in catalog order. */
+  column: boolean;
+  live?: boolean;
+  llm_guard?: string | null;
+}
+
+/** `GET /nbprofile/api/metrics`: the catalog, in display order. */
+export interface MetricsResponse {
+  metrics: MetricSpec[];
+  /** The share of a change that makes a regression (together with each metric's floor). */
+  regression_fraction: number;
+}

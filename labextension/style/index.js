@@ -1,1 +1,4 @@
 import './base.css';
+import './chips.css';
+import './table.css';
+import './charts.css';

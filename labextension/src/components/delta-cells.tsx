@@ -1,0 +1,26 @@
+/** The Δ and % cells of a compared number: B − A, red when it grew, green when it shrank. */
+import * as React from 'react';
+
+import { formatDelta, formatPercent } from '../format.js';
+
+type Maybe = number | null | undefined;
+
+/** The two texts: `+12.0 ms`, `+4.00%`; `–` where there is no change to show. */
+export function deltaTexts(value: Maybe, pct: Maybe, unit: string): [string, string] {
+  return [
+    value === null || value === undefined ? '–' : formatDelta(value, unit),
+    pct === null || pct === undefined ? '–' : formatPercent(pct, { signed: true })
+  ];
+}
+
+export function DeltaCells(props: { value: Maybe; pct: Maybe; unit: string }): JSX.Element {
+  const { value, pct, unit } = props;
+  const [abs, rel] = deltaTexts(value, pct, unit);
+  const cls = value === null || value === undefined || value === 0 ? '' : value > 0 ? ' nbp-worse' : ' nbp-better';
+  return (
+    <>
+      <span className={`nbp-num${cls}`}>{abs}</span>
+      <span className={`nbp-num${cls}`}>{rel}</span>
+    </>
+  );
+}
