@@ -34,7 +34,7 @@ _SELF, _CHILDREN = resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN
 
 def _connect(name: str) -> sqlite3.Connection:
     """A store of its own, opened as nbprofile opens its file (WAL, synchronous NORMAL)."""
-    from nbprofile.store import apply_migrations
+    from nbprofile.store.migrations import apply_migrations
 
     path = Path(tempfile.mkdtemp(prefix=f"nbprofile-bench-{name}-")) / "records.db"
     conn = sqlite3.connect(path, isolation_level=None)

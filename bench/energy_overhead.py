@@ -26,11 +26,12 @@ from time import perf_counter_ns
 
 from _common import print_table, rotated, summary, write_result
 
-from nbprofile.carbon import CarbonConfig, derive_carbon, derive_energy
-from nbprofile.compute_cost import ComputePrices, derive_compute_cost, derive_cost
-from nbprofile.readings import Reading, Readings
+from nbprofile.derive.carbon import CarbonConfig, derive_carbon
+from nbprofile.derive.cost import ComputePrices, derive_compute_cost, derive_cost
+from nbprofile.derive.energy import derive_energy
+from nbprofile.derive.mfu import Peak, derive_mfu
 from nbprofile.meters.cpu_energy import CpuEnergyMeter
-from nbprofile.meters.flops import Peak, derive_mfu
+from nbprofile.readings import Reading, Readings
 
 
 def fake_rapl() -> Path:

@@ -34,13 +34,14 @@ from time import perf_counter_ns
 from typing import Any
 
 from _common import print_table, rotated, summary, write_result
+from nbprofile.engine.profiler import Profiler
 
+from nbprofile.derive.vram import derive_vram_peak
 from nbprofile.meters.base import Meter
 from nbprofile.meters.clock import CpuClock, WallClock
 from nbprofile.meters.memory import PeakRss
 from nbprofile.meters.nvml import NvmlMeter
-from nbprofile.meters.torch_cuda import TorchCudaMeter, derive_vram_peak
-from nbprofile.profiler import Profiler
+from nbprofile.meters.torch_cuda import TorchCudaMeter
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"  # the fakes: fake_nvml.py, fake_torch.py
 
@@ -70,7 +71,7 @@ def profiler_windows(gpu: bool) -> Setup:
             meters = [NvmlMeter(), TorchCudaMeter(), *meters]  # the order the profiler should use
         profiler = Profiler(meters=meters)
         if gpu:
-            profiler.derivers.append(derive_vram_peak)
+            profiler.windows.derivers.append(derive_vram_peak)
 
         def run(n: int) -> None:
             for _ in range(n):

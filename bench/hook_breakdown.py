@@ -114,8 +114,8 @@ class Timers:
     def add_profiler(self, profiler: Any) -> None:
         """Wrap the begin/end of each meter class of ``profiler`` and its derivers; after ``%load_ext``."""
         patched = {(owner, attr) for owner, attr, _ in self._originals}
-        begins = [(type(m), "begin", f"    {m.name}.begin") for m in profiler.meters]
-        ends = [(type(m), "end", f"      {m.name}.end") for m in reversed(profiler.meters)]
+        begins = [(type(m), "begin", f"    {m.name}.begin") for m in profiler.windows.meters]
+        ends = [(type(m), "end", f"      {m.name}.end") for m in reversed(profiler.windows.meters)]
         for (owner, attr, label), anchor in zip(begins + ends, ["  open_window"] * len(begins)
                                                  + ["    close_window"] * len(ends)):
             if attr in vars(owner) and (owner, attr) not in patched:
@@ -261,9 +261,9 @@ def block(shell: InteractiveShell, cells: int, load: bool, timers: Timers | None
             shell.run_line_magic("load_ext", "nbprofile")
             shell.run_line_magic("nbprofile", "footer compact")
             if timers is not None:
-                from nbprofile import _state
+                from nbprofile.engine import current
 
-                timers.add_profiler(_state.profiler)
+                timers.add_profiler(current.current())
         for _ in range(WARMUP_CELLS):
             shell.run_cell(code, store_history=True).raise_error()  # a cell that fails measures nothing
         if timers is not None:
@@ -279,7 +279,7 @@ def block(shell: InteractiveShell, cells: int, load: bool, timers: Timers | None
 
 def hook_cprofile(shell: InteractiveShell, cells: int, code: str) -> str:
     """cProfile of the two hooks' bodies only, over ``cells`` cells, top functions by own time."""
-    from nbprofile.profiler import Profiler
+    from nbprofile.engine.profiler import Profiler
 
     prof = cProfile.Profile()
     originals = Profiler.pre_run_cell, Profiler.post_run_cell

@@ -114,7 +114,7 @@ def kernel_breakdown(cells: int) -> dict[str, Any]:
             "_hb_timers.install()",
         ]))
         roundtrip(kc, "%load_ext nbprofile")
-        roundtrip(kc, "from nbprofile import _state; _hb_timers.add_profiler(_state.profiler)")
+        roundtrip(kc, "from nbprofile.engine import current; _hb_timers.add_profiler(current.current())")
         for _ in range(WARMUP_CELLS):
             roundtrip(kc, "pass")
         roundtrip(kc, "_hb_timers.drop_warmup()")

@@ -37,20 +37,20 @@ def nbprofile_bytes(snapshot: tracemalloc.Snapshot) -> int:
 
 
 def run(shell, n: int, footer: str) -> dict:
-    from nbprofile import _state
+    from nbprofile.engine import current
 
     shell.run_line_magic("nbprofile", f"footer {footer}")
     tracemalloc.start(1)
     marks = {}
-    first_id = _state.profiler.store.count()
+    first_id = current.current().store.count()
     for i in range(1, n + 1):
         shell.run_cell(f"x = {i}", store_history=True)
         if i in (1_000, n // 2, n):
             marks[i] = nbprofile_bytes(tracemalloc.take_snapshot())
     tracemalloc.stop()
-    records = _state.profiler.store.history(None, n)
+    records = current.current().store.history(None, n)
     overheads = [r.overhead_s for r in records if r.source.startswith("x = ")]
-    assert len(overheads) == n and _state.profiler.store.count() - first_id == n
+    assert len(overheads) == n and current.current().store.count() - first_id == n
     return {"memory_bytes": marks, "growth_bytes": marks[n] - marks[1_000],
             "overhead_first_us": statistics.median(overheads[:1000]) * 1e6,
             "overhead_last_us": statistics.median(overheads[-1000:]) * 1e6}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, code_hash
-from nbprofile.report import export
+from nbprofile.report.registry import export
 from nbprofile.store import SQLiteStore
 
 

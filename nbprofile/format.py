@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import math
 
+from nbprofile.readings import Reading
+
 UNAVAILABLE = "n/a"
 
 _BINARY = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 
 
 def _sig(value: float) -> str:
-    """Three significant figures, no trailing zeros beyond what is meaningful."""
+    """Three significant figures at 1 and above; two below 1, without trailing zeros,
+    so that ``0.0042`` stays ``0.0042`` (not ``0.00``)."""
     a = abs(value)
     if a >= 100:
         return f"{value:.0f}"
     if a >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    if a >= 1 or a == 0:
+        return f"{value:.2f}"
+    decimals = 1 - math.floor(math.log10(a))
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
 
 
-def format_duration(seconds: float, *, ascii: bool = False) -> str:
+def format_duration(seconds: float) -> str:
     """``0.0000123`` → ``12.3 µs``; ``2.314`` → ``2.31 s``; ``3725`` → ``1 h 02 min``."""
     if not math.isfinite(seconds):
         return str(seconds)
@@ -36,7 +42,7 @@ def format_duration(seconds: float, *, ascii: bool = False) -> str:
     if s < 1e-6:
         return f"{sign}{_sig(s * 1e9)} ns"
     if s < 1e-3:
-        return f"{sign}{_sig(s * 1e6)} {'us' if ascii else 'µs'}"
+        return f"{sign}{_sig(s * 1e6)} µs"
     if s < 1:
         return f"{sign}{_sig(s * 1e3)} ms"
     if s < 60:
@@ -143,3 +149,16 @@ def format_value(value: float, unit: str) -> str:
     if formatter is None:
         return f"{_sig(value)} {unit}".strip()
     return formatter(value)
+
+
+def shown_value(reading: Reading | None) -> str:
+    """A reading as every table and footer shows it: ``n/a`` when it has no value, and
+    ``~`` before a sampled or estimated one."""
+    if reading is None or reading.value is None:
+        return UNAVAILABLE
+    return method_mark(reading.method) + format_value(reading.value, reading.unit)
+
+
+def method_mark(method: str | None) -> str:
+    """``~`` for a sampled or estimated number, nothing for a measured one."""
+    return "~" if method in ("sampled", "estimated") else ""

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 Aggregate = Literal["sum", "max"]
+#: when the footer leaves out a zero: never, in the compact footer only, or always
+Zero = Literal["shown", "full only", "hidden"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Metric:
     column: bool = False  #: a column of reports, the CLI's compare table and the panel
     footer: str | None = None  #: the footer's words for it, ``{}`` standing for the value
     footer_detail: bool = False  #: only in the full footer (``%nbprofile footer full``)
-    footer_hide_zero: bool = False  #: a zero says nothing here (no LLM call, no child process)
+    footer_zero: Zero = "shown"  #: a zero that says nothing (no LLM call, no child process) is left out
     footer_estimate_from: float = 0.0  #: compact footer: an estimate below this is noise, not shown
     live: bool = False  #: ``%%budget --enforce`` watches it while the cell runs
     #: the LLM ledger's running total checked before each model call under ``--enforce``
@@ -64,14 +66,13 @@ def _m(key: str, unit: str, label: str, description: str, source: str, **kw: Any
     return Metric(key, unit, label, description, source, **kw)
 
 
-#: In display order: the footer and the report columns follow it.
-CATALOG: tuple[Metric, ...] = (
+_METRICS: tuple[Metric, ...] = (
     _m("wall_s", "s", "time", "wall-clock time of the cell", "perf_counter_ns",
        budget="time", regression_floor=0.010, column=True, footer="{} wall", live=True),
     _m("cpu_s", "s", "CPU", "CPU time (user + system) of the kernel process", "getrusage",
        budget="cpu", regression_floor=0.010, column=True, footer="{} CPU", live=True),
     _m("children_cpu_s", "s", "child CPU", "CPU time of child processes that exited during the cell",
-       "getrusage(RUSAGE_CHILDREN)", footer="{} CPU in child processes", footer_hide_zero=True),
+       "getrusage(RUSAGE_CHILDREN)", footer="{} CPU in child processes", footer_zero="hidden"),
     _m("cpu_user_s", "s", "user CPU", "user-mode CPU time of the kernel process", "getrusage",
        footer="user {}", footer_detail=True),
     _m("cpu_sys_s", "s", "system CPU", "kernel-mode CPU time of the kernel process", "getrusage",
@@ -79,8 +80,8 @@ CATALOG: tuple[Metric, ...] = (
     _m("rss_peak_bytes", "B", "peak RAM", "peak resident memory of the kernel during the cell",
        "clear_refs + VmHWM", budget="ram", aggregate="max", regression_floor=1024**2, column=True,
        footer="peak RAM {}", live=True),
-    _m("rss_start_bytes", "B", "RAM before", "resident memory when the cell started", "statm"),
-    _m("rss_end_bytes", "B", "RAM after", "resident memory when the cell ended", "statm",
+    _m("rss_start_bytes", "B", "RAM before", "resident memory when the cell started", "statm", aggregate="max"),
+    _m("rss_end_bytes", "B", "RAM after", "resident memory when the cell ended", "statm", aggregate="max",
        footer="RAM after {}", footer_detail=True),
     _m("gpu_time_s", "s", "GPU time", "wall span with CUDA synchronised at both edges", "torch",
        budget="gpu_time", regression_floor=0.010, column=True, footer="{} GPU"),
@@ -112,7 +113,7 @@ CATALOG: tuple[Metric, ...] = (
     _m("mfu_fraction", "", "MFU", "model FLOPs utilisation: FLOPs / (time x peak x GPUs)", "derived",
        aggregate="max"),
     _m("llm_tokens", "tokens", "tokens", "LLM tokens the APIs reported, input + output", "SDK hooks",
-       budget="tokens", regression_floor=10, column=True, footer="{} tokens", footer_hide_zero=True,
+       budget="tokens", regression_floor=10, column=True, footer="{} tokens", footer_zero="full only",
        llm_guard="llm_tokens"),
     _m("llm_input_tokens", "tokens", "input tokens", "LLM input tokens", "SDK hooks",
        budget="input_tokens", llm_guard="llm_input_tokens"),
@@ -128,7 +129,7 @@ CATALOG: tuple[Metric, ...] = (
        budget="llm_cost", llm_guard="llm_cost_usd"),
     _m("compute_cost_usd", "USD", "compute cost", "GPU-hours and electricity in dollars", "derived"),
     _m("cost_usd", "USD", "cost", "compute + LLM dollars", "derived", budget="cost", regression_floor=0.0001,
-       column=True, footer="{}", footer_hide_zero=True, footer_estimate_from=0.0001, llm_guard="llm_cost_usd"),
+       column=True, footer="{}", footer_zero="full only", footer_estimate_from=0.0001, llm_guard="llm_cost_usd"),
     _m("local_input_tokens", "tokens", "local input tokens", "prompt tokens of Hugging Face generate()",
        "transformers hook"),
     _m("local_output_tokens", "tokens", "local output tokens", "tokens generate() produced", "transformers hook"),
@@ -140,39 +141,87 @@ CATALOG: tuple[Metric, ...] = (
     _m("local_j_per_token", "J/token", "J/token", "energy per generated token", "derived", aggregate="max"),
 )
 
-_BY_KEY: dict[str, Metric] = {m.key: m for m in CATALOG if not m.family}
-_FAMILIES: tuple[tuple[re.Pattern[str], Metric], ...] = tuple(
-    (re.compile(re.escape(m.key).replace(re.escape("{i}"), r"\d+") + "$"), m) for m in CATALOG if m.family)
-BUDGET_KEYS: dict[str, Metric] = {m.budget: m for m in CATALOG if m.budget is not None}
-COLUMNS: tuple[Metric, ...] = tuple(m for m in CATALOG if m.column)
-COMPARED: tuple[Metric, ...] = tuple(m for m in CATALOG if m.regression_floor is not None)
+
+class Catalog:
+    """The metrics, in display order (the footer and the report columns follow it), with the
+    views every part of nbprofile reads: by budget key, the columns, the compared metrics.
+
+    One instance, :data:`CATALOG`. :meth:`add` is how a new reading joins it (a meter of your
+    own, a test's fake metric); every view is read from here at the time of use.
+    """
+
+    def __init__(self, metrics: tuple[Metric, ...]) -> None:
+        self._metrics: tuple[Metric, ...] = ()
+        self._by_key: dict[str, Metric] = {}
+        self._families: tuple[tuple[re.Pattern[str], Metric], ...] = ()
+        self.budget_keys: dict[str, Metric] = {}
+        self.columns: tuple[Metric, ...] = ()
+        self.compared: tuple[Metric, ...] = ()
+        self.footer: tuple[Metric, ...] = ()
+        self._index(metrics)
+
+    def _index(self, metrics: tuple[Metric, ...]) -> None:
+        keys = [m.key for m in metrics]
+        budgets = [m.budget for m in metrics if m.budget is not None]
+        for name, values in (("reading key", keys), ("budget key", budgets)):
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise ValueError(f"the metric catalog has the {name} {repeated[0]!r} twice")
+        self._metrics = metrics
+        self._by_key = {m.key: m for m in metrics if not m.family}
+        self._families = tuple((re.compile(re.escape(m.key).replace(re.escape("{i}"), r"\d+") + "$"), m)
+                               for m in metrics if m.family)
+        self.budget_keys = {m.budget: m for m in metrics if m.budget is not None}
+        self.columns = tuple(m for m in metrics if m.column)
+        self.compared = tuple(m for m in metrics if m.regression_floor is not None)
+        self.footer = tuple(m for m in metrics if m.footer)
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter(self._metrics)
+
+    def __len__(self) -> int:
+        return len(self._metrics)
+
+    def add(self, metric: Metric) -> None:
+        """A new metric, after the others; its key and budget key must be new."""
+        self._index((*self._metrics, metric))
+
+    def remove(self, key: str) -> None:
+        self._index(tuple(m for m in self._metrics if m.key != key))
+
+    def get(self, key: str) -> Metric | None:
+        """The entry of a reading key (``gpu3_energy_j`` finds its family), or None."""
+        found = self._by_key.get(key)
+        if found is not None:
+            return found
+        for pattern, entry in self._families:
+            if pattern.match(key):
+                return entry
+        return None
+
+
+CATALOG = Catalog(_METRICS)
 #: the share of a change that makes a regression (with the metric's floor)
 REGRESSION_FRACTION = 0.10
 
 
 def metric(key: str) -> Metric | None:
-    """The catalog entry of a reading key (``gpu3_energy_j`` finds its family), or None."""
-    found = _BY_KEY.get(key)
-    if found is not None:
-        return found
-    for pattern, entry in _FAMILIES:
-        if pattern.match(key):
-            return entry
-    return None
+    """The catalog entry of a reading key, or None."""
+    return CATALOG.get(key)
 
 
 def unit_of(key: str) -> str:
     """The base unit of a reading key; a key the catalog does not know has none."""
-    found = metric(key)
+    found = CATALOG.get(key)
     return found.unit if found is not None else ""
 
 
 def label_of(key: str) -> str:
-    found = metric(key)
+    found = CATALOG.get(key)
     return found.label if found is not None else key
 
 
 def is_peak(key: str) -> bool:
     """Peaks do not add up: a run's peak RAM is its largest cell's, not the sum."""
-    found = metric(key)
+    found = CATALOG.get(key)
     return found is not None and found.aggregate == "max"

@@ -8,8 +8,9 @@ could not be obtained is a reading whose value is ``None`` and whose method is
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 Method = Literal["measured", "sampled", "estimated", "unavailable"]
 METHODS: tuple[Method, ...] = ("measured", "sampled", "estimated", "unavailable")
@@ -41,7 +42,7 @@ class Reading(NamedTuple):
     note: str | None = None
 
     @classmethod
-    def unavailable(cls, unit: str, reason: str, source: str = "") -> "Reading":
+    def unavailable(cls, unit: str, reason: str, source: str = "") -> Reading:
         return cls(None, unit, "unavailable", source, reason)
 
     @property
@@ -56,7 +57,7 @@ class Reading(NamedTuple):
         return list(self)
 
     @classmethod
-    def from_json(cls, data: list[Any] | Mapping[str, Any]) -> "Reading":
+    def from_json(cls, data: list[Any] | Mapping[str, Any]) -> Reading:
         if isinstance(data, Mapping):
             return cls(data.get("value"), data["unit"], data["method"],
                        data.get("source", ""), data.get("note"))

@@ -22,6 +22,11 @@ RECORD_SCHEMA_VERSION = 1
 
 Status = Literal["ok", "error", "interrupted"]
 
+#: `nbprofile run` names the run it starts, to find its records afterwards
+RUN_ID_ENV = "NBPROFILE_RUN_ID"
+#: `nbprofile run --baseline` pins the run that relative limits compare with
+BASELINE_ENV = "NBPROFILE_BASELINE_RUN"
+
 
 def code_hash(source: str) -> str:
     """A short, stable hash of a cell's code, used to match runs of the same cell

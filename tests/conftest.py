@@ -27,11 +27,11 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(autouse=True)
 def _no_leftover_profiler() -> Iterator[None]:
     yield
-    from nbprofile import _state
+    from nbprofile.engine import current
 
-    if _state.profiler is not None:
-        _state.profiler.close()
-        _state.profiler = None
+    left = current.install(None)
+    if left is not None:
+        left.close()
 
 
 @dataclass

@@ -8,8 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbprofile.budget_eval import LimitVerdict, SessionBudget, Verdict, evaluate
-from nbprofile.budget_grammar import METRICS, BudgetSyntaxError, Limit, parse_budget, parse_limit
+from nbprofile.budgets.evaluate import LimitVerdict, Verdict, evaluate
+from nbprofile.budgets.grammar import BudgetSyntaxError, Limit, parse_budget, parse_limit
+from nbprofile.budgets.session import SessionBudget
+from nbprofile.metrics import CATALOG
+
+METRICS = CATALOG.budget_keys
 from nbprofile.readings import Reading
 
 GiB = 1024**3
@@ -245,10 +249,10 @@ finite = st.floats(0, 1e12, allow_nan=False)
 def test_absolute_verdict_is_the_comparison(key: str, op: str, value: float, limit: float) -> None:
     metric = METRICS[key]
     lim = Limit(key, "<=" if op == "<=" else "<", "absolute", limit, None, f"{key}{op}{limit}")
-    item = evaluate([lim], {metric.reading_key: Reading(value, metric.unit, "measured")}).items[0]
+    item = evaluate([lim], {metric.key: Reading(value, metric.unit, "measured")}).items[0]
     expected = value <= limit if op == "<=" else value < limit
     assert item.status == ("pass" if expected else "fail")
-    assert item.describe().startswith(metric.label + " ")
+    assert item.describe().startswith(metric.budget_label + " ")
 
 
 @settings(max_examples=200, deadline=None)
@@ -256,8 +260,8 @@ def test_absolute_verdict_is_the_comparison(key: str, op: str, value: float, lim
 def test_an_unavailable_reading_never_passes(key: str, note: str | None, previous: float) -> None:
     metric = METRICS[key]
     spec = parse_budget(f"{key}<=last {key}<=+10%")
-    readings = {metric.reading_key: Reading(None, metric.unit, "unavailable", "", note)}
+    readings = {metric.key: Reading(None, metric.unit, "unavailable", "", note)}
     verdict = evaluate(spec, readings,
-                       previous={metric.reading_key: Reading(previous, metric.unit, "measured")})
+                       previous={metric.key: Reading(previous, metric.unit, "measured")})
     assert verdict.status == "unmeasurable"
-    assert all(i.describe().startswith(f"{metric.label} not measurable here") for i in verdict.items)
+    assert all(i.describe().startswith(f"{metric.budget_label} not measurable here") for i in verdict.items)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nbprofile.budget_file import BudgetFileError, load_budget_file, parse_budget_toml
+from nbprofile.budgets.file import BudgetFileError, load_budget_file, parse_budget_toml
 
 EXAMPLE = '''
 version = 1

@@ -10,10 +10,18 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from nbprofile.budget_grammar import (
-    METRICS, BudgetSpec, BudgetSyntaxError, Limit, parse_budget, parse_limit, parse_limits,
+from nbprofile.budgets.grammar import (
+    BudgetSpec,
+    BudgetSyntaxError,
+    Limit,
+    parse_budget,
+    parse_limit,
+    parse_limits,
 )
 from nbprofile.format import format_value
+from nbprofile.metrics import CATALOG
+
+METRICS = CATALOG.budget_keys
 
 GiB = 1024**3
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nbprofile.budget_eval import Verdict
+from nbprofile.budgets.evaluate import Verdict
 from nbprofile.store import SQLiteStore
 
 pytestmark = pytest.mark.kernel

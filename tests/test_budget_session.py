@@ -43,9 +43,9 @@ def test_session_budget_misuse(shell: Any, line: str, message: str) -> None:
     shell.run_line_magic("load_ext", "nbprofile")
     with pytest.raises(UsageError, match=message):
         shell.run_line_magic("nbprofile", line)
-    from nbprofile import _state
+    from nbprofile.ipython.extension import hooks_of
 
-    assert _state.profiler.session_budget is None
+    assert hooks_of(shell).session_budget is None
 
 
 def test_budget_context_manager(_isolated_store) -> None:

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from nbprofile import carbon
-from nbprofile.carbon import (
-    J_PER_KWH,
+from nbprofile.datafiles import BUNDLED, codecarbon_data_dir
+from nbprofile.derive import carbon
+from nbprofile.derive.carbon import (
     WORLD_NOTE,
     CarbonConfig,
     carbon_info,
     derive_carbon,
-    derive_energy,
     load_table,
     parse_carbon_args,
     resolve,
 )
+from nbprofile.derive.energy import J_PER_KWH, derive_energy
 from nbprofile.readings import Reading
 
 R = Reading
@@ -42,7 +41,7 @@ def vendored_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def codecarbon_mix() -> dict[str, dict[str, object]]:
-    data = carbon.codecarbon_data_dir()
+    data = codecarbon_data_dir()
     if data is None:
         pytest.skip("codecarbon is not installed")
     mix: dict[str, dict[str, object]] = json.loads((data / "private_infra" / "global_energy_mix.json").read_text())
@@ -184,7 +183,7 @@ def test_codecarbon_is_never_imported() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from nbprofile.carbon import resolve, CarbonConfig, load_table; "
+    code = ("import sys; from nbprofile.derive.carbon import resolve, CarbonConfig, load_table; "
             "from nbprofile.meters.cpu_energy import CpuEnergyMeter; CpuEnergyMeter().probe(); "
             "resolve(CarbonConfig('FRA')); print('codecarbon' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -192,5 +191,5 @@ def test_codecarbon_is_never_imported() -> None:
 
 
 def test_vendored_readme_attributes_codecarbon() -> None:
-    readme = (Path(carbon.__file__).parent / "data" / "README.md").read_text()
+    readme = (BUNDLED / "README.md").read_text()
     assert "MIT" in readme and "Code Carbon NGO" in readme and "global_energy_mix.json" in readme

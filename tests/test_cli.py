@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from nbprofile.cli import main
+from nbprofile.cli.main import main
 from nbprofile.store import SQLiteStore
 
 pytestmark = pytest.mark.kernel

@@ -6,16 +6,17 @@ import pathlib
 
 import pytest
 
-from nbprofile import compute_cost
-from nbprofile.compute_cost import (
+from nbprofile.derive import cost as compute_cost
+from nbprofile.derive.cost import (
     DEFAULT_KWH_USD,
     GENERIC_GPU_HOUR_USD,
     ComputePrices,
     derive_compute_cost,
     derive_cost,
-    gpus_in_use,
     parse_price_args,
 )
+from nbprofile.derive.gpus import gpus_in_use
+from nbprofile.meters.torch_cuda import cuda_device_name
 from nbprofile.readings import Reading
 
 R = Reading
@@ -146,16 +147,19 @@ def test_cuda_device_name_never_starts_cuda(monkeypatch: pytest.MonkeyPatch) -> 
     import sys
 
     monkeypatch.delitem(sys.modules, "torch", raising=False)
-    assert compute_cost.cuda_device_name() is None
+    assert cuda_device_name() is None
 
 
 def test_wired_into_a_profiler(tmp_path: pathlib.Path) -> None:
     """Meters, then derivers in order: energy_j, co2_g, compute_cost_usd, cost_usd, mfu_fraction."""
-    from nbprofile.carbon import CarbonConfig, derive_carbon, derive_energy, resolve
+    from nbprofile.engine.profiler import Profiler
+
+    from nbprofile.derive.carbon import CarbonConfig, derive_carbon, resolve
+    from nbprofile.derive.energy import derive_energy
+    from nbprofile.derive.mfu import derive_mfu, device_peak
     from nbprofile.meters.clock import WallClock
     from nbprofile.meters.cpu_energy import CpuEnergyMeter
-    from nbprofile.meters.flops import FlopMeter, derive_mfu
-    from nbprofile.profiler import Profiler
+    from nbprofile.meters.flops import FlopMeter
 
     domain = tmp_path / "intel-rapl:0"
     domain.mkdir()
@@ -164,8 +168,8 @@ def test_wired_into_a_profiler(tmp_path: pathlib.Path) -> None:
     (domain / "max_energy_range_uj").write_text("262143328850\n")
     flops = FlopMeter()
     profiler = Profiler(meters=[CpuEnergyMeter(tmp_path, watch=False), flops, WallClock()])
-    profiler.derivers = [derive_energy, derive_carbon(CarbonConfig(region="FRA")),
-                         derive_compute_cost(ComputePrices()), derive_cost, derive_mfu(flops.peak)]
+    profiler.windows.derivers = [derive_energy, derive_carbon(CarbonConfig(region="FRA")),
+                         derive_compute_cost(ComputePrices()), derive_cost, derive_mfu(device_peak)]
     try:
         window = profiler.open_window("cell")
         (domain / "energy_uj").write_text("3600000000\n")  # 3.6 kJ = 1 Wh

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from nbprofile.report.tables import RecordDetail, RecordTable
+from nbprofile.report.footer import footer_html, footer_text
 
-from nbprofile.display import RecordDetail, RecordTable, footer_html, footer_text
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from nbprofile.engine.doctor import GOOD, Doctor, DoctorRow, run_doctor
 
-from nbprofile.doctor import GOOD, Doctor, DoctorRow, run_doctor
-from nbprofile.readings import Availability, Readings
 from nbprofile.meters.base import Meter
+from nbprofile.readings import Availability, Readings
 
 NO_GPU = not os.path.exists("/dev/nvidia0")
 NO_POWERCAP = not os.path.isdir("/sys/class/powercap")
@@ -91,14 +91,14 @@ class Broken(Meter):
 
 
 def test_a_failing_probe_is_a_row_not_a_crash() -> None:
-    from nbprofile.doctor import _probe_and_close
+    from nbprofile.engine.doctor import _probe_and_close
 
     row = _probe_and_close(Broken())
     assert row.status == "error" and "sensor on fire" in row.detail
 
 
 def test_with_a_profiler_reports_its_meters() -> None:
-    from nbprofile.profiler import Profiler
+    from nbprofile.engine.profiler import Profiler
 
     profiler = Profiler(meters=[Broken()])
     try:
@@ -112,7 +112,7 @@ def test_with_a_profiler_reports_its_meters() -> None:
 
 
 def test_without_codecarbon_the_bundled_table_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nbprofile import carbon
+    from nbprofile.derive import carbon
 
     monkeypatch.setattr(carbon, "codecarbon_data_dir", lambda: None)
     carbon.load_table.cache_clear()

@@ -34,7 +34,7 @@ def test_gpu_fields_are_unavailable_with_reasons_and_energy_is_labelled(start_ke
 
 
 def test_status_and_doctor_from_the_command_line(capsys) -> None:
-    from nbprofile.cli import main
+    from nbprofile.cli.main import main
 
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out

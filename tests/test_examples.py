@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nbprofile.cli import main
+from nbprofile.cli.main import main
 from nbprofile.store import SQLiteStore
 
 pytestmark = pytest.mark.kernel

@@ -45,7 +45,7 @@ def plain(tmp_path_factory) -> list[tuple]:
 @pytest.mark.parametrize("mode", ["raise", "hang"])
 @pytest.mark.parametrize("meter", METERS)
 def test_broken_meter_leaves_the_cells_alone(start_kernel, plain, _isolated_store: Path, meter: str, mode: str) -> None:
-    inject = (f"from nbprofile import _state; _m = next(m for m in _state.profiler.meters if m.name == {meter!r}); "
+    inject = (f"from nbprofile.engine import current; _m = next(m for m in current.current().windows.meters if m.name == {meter!r}); "
               + BREAK[mode])
     kernel = start_kernel(extra_arguments=[
         "--InteractiveShellApp.extensions=['nbprofile']",

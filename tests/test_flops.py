@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from nbprofile.derive.mfu import Peak, derive_mfu, device_peak, peak_for
 from nbprofile.meters import flops as flops_mod
+from nbprofile.meters.flops import FlopMeter
 from nbprofile.readings import Reading
-from nbprofile.meters.flops import FlopMeter, Peak, derive_mfu, peak_for
 
 R = Reading
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
@@ -134,7 +135,7 @@ def test_peak_table() -> None:
     assert peak_for(None) is None and peak_for("AMD EPYC 7763") is None
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_initialized():
-        assert FlopMeter().peak() is None  # CUDA not up: no device, no peak (and CUDA is not started)
+        assert device_peak() is None  # CUDA not up: no device, no peak (and CUDA is not started)
 
 
 @needs_torch

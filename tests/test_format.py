@@ -32,8 +32,20 @@ def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
 
 
-def test_format_duration_ascii() -> None:
-    assert format_duration(1.23e-5, ascii=True) == "12.3 us"
+def test_microseconds_read_the_same_in_footers_and_tables() -> None:
+    """One unit spelling everywhere: tables once wrote `us` where footers wrote `µs`."""
+    from nbprofile.readings import Reading
+    from nbprofile.record import CellRecord
+    from nbprofile.report.footer import footer_text
+    from nbprofile.report.tables import RecordDetail, RecordTable
+
+    record = CellRecord(run_id="r", seq=1, notebook=None, cell_id="c", execution_count=1, code_hash="h",
+                        source="pass", started_at=1.7e9, status="ok", error_type=None,
+                        readings={"wall_s": Reading(1.23e-5, "s", "measured", "perf_counter_ns")},
+                        overhead_s=2.5e-5)
+    assert footer_text(record).startswith("12.3 µs wall")
+    assert "12.3 µs" in repr(RecordTable([record], "t")) and "12.3 µs" in repr(RecordDetail(record))
+    assert "25.0 µs" in repr(RecordDetail(record)) and " us" not in repr(RecordDetail(record))
 
 
 @pytest.mark.parametrize(("n", "signed", "text"), [

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tornado.httpclient import HTTPClientError
 
-from nbprofile.carbon import CarbonConfig, parse_carbon_args
-from nbprofile.compute_cost import ComputePrices, parse_price_args as parse_compute_prices
+from nbprofile.derive.carbon import CarbonConfig, parse_carbon_args
+from nbprofile.derive.cost import ComputePrices
+from nbprofile.derive.cost import parse_price_args as parse_compute_prices
 from nbprofile.llm import parse_price_args as parse_llm_prices
 
 WORD = st.text(alphabet=string.ascii_letters + string.digits + "=$:.,-+_%*/ \\'\"<>\x00é∞", max_size=30)
@@ -67,7 +68,7 @@ def test_llm_prices(args: list[str]) -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["runs", "show", "report", "compare"]), st.lists(WORD, max_size=3))
 def test_cli_arguments(capsys, _isolated_store, tmp_path_factory, command: str, words: list[str]) -> None:
-    from nbprofile.cli import main
+    from nbprofile.cli.main import main
 
     out_dir = tmp_path_factory.mktemp("out")
     argv = [command, *words] + (["-o", str(out_dir / "r.html")] if command == "report" else [])

@@ -31,18 +31,14 @@ from fake_nvml import (
     NVMLError,
 )
 from fake_torch import FakeTorch
+from nbprofile.engine.profiler import Profiler
 
+from nbprofile.derive.vram import derive_vram_peak
 from nbprofile.meters.base import Meter
-from nbprofile.readings import Reading
 from nbprofile.meters.clock import WallClock
 from nbprofile.meters.nvml import COUNTER_UPDATE_PERIOD_S, MIG_ENERGY, NO_COUNTER, NOT_INSTALLED, NvmlMeter
-from nbprofile.meters.torch_cuda import (
-    CUDA_NOT_INITIALISED,
-    TORCH_NOT_IMPORTED,
-    TorchCudaMeter,
-    derive_vram_peak,
-)
-from nbprofile.profiler import Profiler
+from nbprofile.meters.torch_cuda import CUDA_NOT_INITIALISED, TORCH_NOT_IMPORTED, TorchCudaMeter
+from nbprofile.readings import Reading
 
 UUIDS = ["GPU-aaaa1111-0000-4000-8000-000000000000", "GPU-bbbb2222-0000-4000-8000-000000000001",
          "GPU-cccc3333-0000-4000-8000-000000000002"]
@@ -744,13 +740,13 @@ def test_vram_peak_prefers_torch_then_nvml_then_says_why() -> None:
 def test_profiler_without_a_gpu_records_reasons_never_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)
     profiler = Profiler(meters=[NvmlMeter(), TorchCudaMeter(), WallClock()])
-    profiler.derivers.append(derive_vram_peak)
-    assert profiler.availability["nvml"].detail == NOT_INSTALLED
+    profiler.windows.derivers.append(derive_vram_peak)
+    assert profiler.windows.availability["nvml"].detail == NOT_INSTALLED
     readings = profiler.close_window(profiler.open_window("cell"))
     for key in ("gpu_energy_j", "gpu_time_s", "vram_peak_bytes"):
         assert readings[key].value is None and readings[key].method == "unavailable" and readings[key].note
     assert readings["wall_s"].value is not None
-    assert not profiler.disabled
+    assert not profiler.windows.disabled
 
 
 def test_profiler_order_gpu_meters_enclose_the_clock(install_nvml: Callable[..., FakeNvml],
@@ -763,7 +759,7 @@ def test_profiler_order_gpu_meters_enclose_the_clock(install_nvml: Callable[...,
     torch.init(0)
     nvml = NvmlMeter(poll_interval_s=None, clock_ns=clock.now_ns, epoch_us=clock.epoch_us)
     profiler = Profiler(meters=[nvml, TorchCudaMeter(clock_ns=clock.now_ns), WallClock()])
-    profiler.derivers.append(derive_vram_peak)
+    profiler.windows.derivers.append(derive_vram_peak)
     log.clear()  # the probe read the counter once
     window_ = profiler.open_window("cell")
     assert log == [f"nvml.energy({UUIDS[0]})", "torch.sync(0)", "torch.reset(0)"]
@@ -787,7 +783,7 @@ def test_profiler_order_gpu_meters_enclose_the_clock(install_nvml: Callable[...,
     assert readings["gpu_time_s"].value == pytest.approx(1.5)
     assert readings["gpu_energy_j"].value == pytest.approx(450, abs=31)  # 1.5 s at 300 W, ±1 counter update
     assert readings["vram_peak_bytes"].value == 64 * MiB
-    assert not profiler.disabled
+    assert not profiler.windows.disabled
 
 
 def test_meter_modules_import_neither_torch_nor_pynvml() -> None:

@@ -21,13 +21,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from nbprofile.engine.profiler import Profiler
 
-from nbprofile.readings import Readings
+from nbprofile.derive.vram import derive_vram_peak
 from nbprofile.meters.clock import CpuClock, WallClock
 from nbprofile.meters.memory import PeakRss
 from nbprofile.meters.nvml import NvmlMeter
-from nbprofile.meters.torch_cuda import TorchCudaMeter, derive_vram_peak
-from nbprofile.profiler import Profiler
+from nbprofile.meters.torch_cuda import TorchCudaMeter
+from nbprofile.readings import Readings
 
 pytestmark = pytest.mark.gpu
 
@@ -46,9 +47,9 @@ def torch() -> Any:
 def profiler(torch: Any) -> Iterator[Profiler]:
     """The meters in the order the profiler should run them: NVML, torch, the CPU meters, the clock."""
     profiler = Profiler(meters=[NvmlMeter(), TorchCudaMeter(), PeakRss(), CpuClock(), WallClock()])
-    profiler.derivers.append(derive_vram_peak)
-    if not profiler.availability["nvml"].available:
-        pytest.skip(f"NVML: {profiler.availability['nvml'].detail}")
+    profiler.windows.derivers.append(derive_vram_peak)
+    if not profiler.windows.availability["nvml"].available:
+        pytest.skip(f"NVML: {profiler.windows.availability['nvml'].detail}")
     yield profiler
     profiler.close()
 
@@ -126,7 +127,7 @@ def test_short_cell_energy_is_an_estimate(torch: Any, profiler: Profiler) -> Non
 
 def test_nvml_devices_match_torch_by_uuid(torch: Any, profiler: Profiler) -> None:
     torch.ones(1, device="cuda")
-    nvml = next(m for m in profiler.meters if isinstance(m, NvmlMeter))
+    nvml = next(m for m in profiler.windows.meters if isinstance(m, NvmlMeter))
     profiler.close_window(profiler.open_window("confirm"))  # lets the meter check the order against torch
     for gpu in nvml.gpus:
         torch_uuid = str(torch.cuda.get_device_properties(gpu.index).uuid).lower()

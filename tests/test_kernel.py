@@ -141,8 +141,8 @@ def test_two_kernels_writing_at_once_lose_no_record(start_kernel, _isolated_stor
         got = records(_isolated_store, f"/work/nb/k{i}.ipynb")
         missing = sorted({f"k{i}-{j}" for j in range(n)} - {r.cell_id for r in got})
         if missing:  # say why: the kernel's own view of its store
-            state = k.run("from nbprofile import _state; p = _state.profiler\n"
-                          "print(len(p.unsaved), p._store_error, p._warned)").stdout
+            state = k.run("from nbprofile.engine import current; p = current.current()\n"
+                          "print(len(p.recorder.unsaved), p.recorder.store_error)").stdout
             pytest.fail(f"kernel {i} lost {missing[:10]} ({len(missing)}); unsaved, error, warnings: {state}")
         assert sorted(r.cell_id for r in got) == sorted(f"k{i}-{j}" for j in range(n))
         assert len({r.run_id for r in got}) == 1

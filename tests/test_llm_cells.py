@@ -9,12 +9,13 @@ import pytest
 pytest.importorskip("openai")
 pytest.importorskip("anthropic")
 
+from nbprofile.engine.profiler import Profiler  # noqa: E402
+from nbprofile.ipython.hooks import CellHooks  # noqa: E402
 from test_llm_server import SECRET_OPENAI, FakeLLMServer, expected_usd, hooked, server  # noqa: E402
 
-from nbprofile import _state  # noqa: E402
+from nbprofile.engine import current  # noqa: E402
 from nbprofile.llm.meter import LlmMeter  # noqa: E402
 from nbprofile.meters.clock import WallClock  # noqa: E402
-from nbprofile.profiler import Profiler  # noqa: E402
 
 __all__ = ["hooked", "server"]
 
@@ -24,7 +25,7 @@ def test_measure_blocks_get_their_own_calls(server: FakeLLMServer, hooked: Any) 
 
     import nbprofile
 
-    _state.profiler = Profiler(meters=[LlmMeter(), WallClock()])
+    current.install(Profiler(meters=[LlmMeter(), WallClock()]))
     client = openai.OpenAI(api_key=SECRET_OPENAI, base_url=server.openai_url, max_retries=0, timeout=10)
     with nbprofile.measure("outer", store=False) as outer:
         server.queue(prompt_tokens=100, completion_tokens=10)
@@ -41,10 +42,11 @@ def test_measure_blocks_get_their_own_calls(server: FakeLLMServer, hooked: Any) 
 def test_a_cell_calling_the_sdk_gets_the_tokens_in_its_record(
     shell: Any, server: FakeLLMServer, hooked: Any
 ) -> None:
-    profiler = Profiler(shell, meters=[LlmMeter(), WallClock()])
-    _state.profiler = profiler
-    profiler.footer_mode = "off"
-    profiler.register()
+    profiler = Profiler(meters=[LlmMeter(), WallClock()])
+    current.install(profiler)
+    hooks = CellHooks(shell, profiler)
+    hooks.footer_mode = "off"
+    hooks.register()
     shell.user_ns.update(url=server.url, key=SECRET_OPENAI)
     # the cell builds its own client; the hooks are on the SDK classes, so any client is measured
     shell.run_cell(
@@ -71,4 +73,4 @@ def test_a_cell_calling_the_sdk_gets_the_tokens_in_its_record(
     )
     assert type(failing.error_in_exec).__name__ == "BadRequestError"
     assert profiler.last_record.status == "error" and profiler.last_record.value("llm_calls") == 0
-    profiler.unregister()
+    hooks.unregister()

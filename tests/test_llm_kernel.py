@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_llm_server import SECRET_OPENAI, FakeLLMServer, expected_usd
 
 from nbprofile.store import SQLiteStore
-from test_llm_server import SECRET_OPENAI, FakeLLMServer, expected_usd
 
 pytestmark = pytest.mark.kernel
 pytest.importorskip("openai")

@@ -9,9 +9,9 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbprofile
-from nbprofile.readings import Availability, Readings
-from nbprofile.meters.base import Meter
 from nbprofile.errors import NbprofileWarning
+from nbprofile.meters.base import Meter
+from nbprofile.readings import Availability, Readings
 from nbprofile.store import SQLiteStore
 
 MiB = 1024**2
@@ -51,13 +51,13 @@ def records(db) -> list:
 
 @pytest.mark.parametrize("stage", ["begin", "end"])
 def test_a_failing_meter_never_touches_the_cell(shell: Any, stage: str, _isolated_store, capsys) -> None:
-    from nbprofile import _state
+    from nbprofile.engine import current
 
     shell.run_line_magic("load_ext", "nbprofile")
     exploding = Exploding(stage)
-    profiler = _state.profiler
-    profiler.meters.insert(0, exploding)
-    profiler.order_meters()
+    profiler = current.current()
+    profiler.windows.meters.insert(0, exploding)
+    profiler.windows.order_meters()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = shell.run_cell("y = 6 * 7\ny")
@@ -155,16 +155,16 @@ def test_nbprofile_magic_commands(shell: Any, _isolated_store, capsys, tmp_path)
     ("history 'unclosed", "No closing quotation"),
 ])
 def test_nbprofile_magic_misuse_is_one_line(shell: Any, line: str, message: str) -> None:
-    from nbprofile import _state
+    from nbprofile.ipython.extension import hooks_of
 
     shell.run_line_magic("load_ext", "nbprofile")
-    profiler = _state.profiler
+    hooks = hooks_of(shell)
     shell.run_line_magic("nbprofile", "footer full --quiet-below 2s")
-    before = (profiler.enabled, profiler.footer_mode, profiler.quiet_below_s)
+    before = (hooks.enabled, hooks.footer_mode, hooks.quiet_below_s)
     with pytest.raises(UsageError) as info:
         shell.run_line_magic("nbprofile", line)
     assert message in str(info.value) and "\n" not in str(info.value).strip()
-    assert (profiler.enabled, profiler.footer_mode, profiler.quiet_below_s) == before
+    assert (hooks.enabled, hooks.footer_mode, hooks.quiet_below_s) == before
 
 
 class FlakyStore:
@@ -188,13 +188,14 @@ class FlakyStore:
 
 
 def test_records_survive_a_store_outage(shell: Any, _isolated_store, monkeypatch) -> None:
-    from nbprofile import _state, profiler as profiler_module
+    from nbprofile.engine import current
+    from nbprofile.engine import recorder as recorder_module
 
-    monkeypatch.setattr(profiler_module, "STORE_RETRY_S", 0.0)  # retry at every cell
+    monkeypatch.setattr(recorder_module, "STORE_RETRY_S", 0.0)  # retry at every cell
 
     shell.run_line_magic("load_ext", "nbprofile")
-    profiler = _state.profiler
-    profiler._store = FlakyStore(_isolated_store, failures=2)
+    profiler = current.current()
+    profiler.recorder._store = FlakyStore(_isolated_store, failures=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = [shell.run_cell(f"v{i} = {i}") for i in range(4)]
@@ -203,4 +204,4 @@ def test_records_survive_a_store_outage(shell: Any, _isolated_store, monkeypatch
     assert len(ours) == 1 and "database is locked" in str(ours[0].message)
     sources = [r.source for r in records(_isolated_store)]
     assert sources == ["v0 = 0", "v1 = 1", "v2 = 2", "v3 = 3"]  # kept in memory, then written in order
-    assert profiler.unsaved == []
+    assert profiler.recorder.unsaved == []

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from nbprofile.cli import main
+from nbprofile.cli.main import main
+from nbprofile.errors import ExportError
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, code_hash
-from nbprofile.errors import ExportError
-from nbprofile.report import export
+from nbprofile.report.registry import export
 from nbprofile.report.model import show
 from nbprofile.store import SQLiteStore
 

@@ -141,7 +141,8 @@ async def test_every_route_requires_auth(jp_fetch, jp_serverapp) -> None:
              if "/nbprofile/" in str(getattr(r.matcher, "regex", "").pattern if hasattr(r.matcher, "regex") else "")]
     assert len(rules) == len(ROUTES), "every nbprofile route is registered, and only those"
     examples = {"runs": ("runs",), "runs/(?P<run_id>[0-9A-Za-z_-]{1,64})": ("runs", "abc"),
-                "compare": ("compare",), "report": ("report",), "status": ("status",)}
+                "compare": ("compare",), "report": ("report",), "status": ("status",),
+                "metrics": ("metrics",), "formats": ("formats",)}
     assert set(examples) == {pattern for pattern, _ in ROUTES}, "add an example for the new route"
     for pattern, _ in ROUTES:
         with pytest.raises(HTTPClientError) as info:

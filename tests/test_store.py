@@ -13,7 +13,8 @@ import pytest
 from nbprofile.errors import StoreError
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, code_hash
-from nbprofile.store import MIGRATIONS, SQLiteStore, default_path
+from nbprofile.store.migrations import MIGRATIONS
+from nbprofile.store import SQLiteStore, default_path
 
 
 def make(run: str, seq: int, cell_id: str | None, source: str = "x = 1", notebook: str | None = "/nb.ipynb",
@@ -174,7 +175,7 @@ def test_wal_is_copied_into_the_file_by_a_thread_not_by_a_cells_commit(tmp_path:
     """SQLite alone copies the WAL back (and fsyncs) inside the commit that finds 1,000
     pages in it: a few hundred cells in. The store's thread does it every
     CHECKPOINT_EVERY commits, so the records reach the main file well before that."""
-    from nbprofile import store as store_module
+    from nbprofile.store import checkpoint as store_module
 
     path = tmp_path / "records.db"
     store = SQLiteStore(path)

@@ -10,7 +10,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-
 from nbprofile.errors import NbprofileWarning
 from nbprofile.store import SQLiteStore
 
@@ -29,9 +28,10 @@ def ours(caught: list[warnings.WarningMessage]) -> list[str]:
 
 
 def test_a_long_lock_delays_one_cell_then_none(shell: Any, _isolated_store: Path, monkeypatch) -> None:
-    from nbprofile import _state, profiler as profiler_module
+    from nbprofile.engine import current
+    from nbprofile.engine import recorder as recorder_module
 
-    monkeypatch.setattr(profiler_module, "STORE_RETRY_S", 1.0)
+    monkeypatch.setattr(recorder_module, "STORE_RETRY_S", 1.0)
     SQLiteStore(_isolated_store).close()
     shell.run_line_magic("load_ext", "nbprofile")
     shell.run_line_magic("nbprofile", "footer off")
@@ -51,7 +51,7 @@ def test_a_long_lock_delays_one_cell_then_none(shell: Any, _isolated_store: Path
     shell.run_cell("after = True")
     sources = [r.source for r in SQLiteStore(_isolated_store).history(None, 100)]
     assert [s for s in sources if s.startswith("v")] == [f"v{i} = {i}" for i in range(6)]
-    assert _state.profiler.unsaved == []
+    assert current.current().recorder.unsaved == []
 
 
 def test_read_only_store_keeps_records_and_saves_them_to_a_named_file(shell: Any, tmp_path: Path,
@@ -60,14 +60,14 @@ def test_read_only_store_keeps_records_and_saves_them_to_a_named_file(shell: Any
     SQLiteStore(db).close()
     monkeypatch.setenv("NBPROFILE_DB", f"file:{db}?mode=ro")
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
-    from nbprofile import _state
+    from nbprofile.engine import current
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         shell.run_line_magic("load_ext", "nbprofile")
         results = [shell.run_cell(f"w{i} = {i}") for i in range(3)]
         status = repr(shell.run_line_magic("nbprofile", "status"))
-        path = _state.profiler.save_fallback()
+        path = current.current().recorder.save_fallback()
     assert all(r.success for r in results)
     assert "readonly" in status and "records kept in memory" in status
     messages = ours(caught)
@@ -82,14 +82,14 @@ def test_corrupt_store_does_not_stop_cells_and_the_doctor_says_so(shell: Any, tm
     db.write_bytes(b"this is not a database" * 100)
     monkeypatch.setenv("NBPROFILE_DB", str(db))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
-    from nbprofile import _state
+    from nbprofile.engine import current
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         shell.run_line_magic("load_ext", "nbprofile")
         result = shell.run_cell("answer = 42\nanswer")
         doctor = shell.run_line_magic("nbprofile", "doctor")
-        path = _state.profiler.save_fallback()
+        path = current.current().recorder.save_fallback()
     assert result.result == 42
     failures = [m for m in ours(caught) if "saved to" not in m]
     assert len(failures) == 1 and "not a database" in failures[0]  # one warning for every cell

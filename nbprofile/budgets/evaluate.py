@@ -1,4 +1,4 @@
-"""Judging readings against budget limits, per cell and over a session.
+"""Judging a cell's readings against budget limits.
 
 A limit is only ever *passed* by a number that was obtained: a reading that is
 missing or unavailable makes the limit ``"unmeasurable"`` with the reason, so a
@@ -10,12 +10,13 @@ the caller supplies; without one they are unmeasurable too.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from nbprofile.budget_grammar import BudgetSpec, BudgetSyntaxError, Limit, Metric
+from nbprofile.budgets.grammar import BudgetSpec, Limit
 from nbprofile.format import format_value
+from nbprofile.metrics import Metric
 from nbprofile.readings import Reading
 
 Status = Literal["pass", "fail", "unmeasurable"]
@@ -23,7 +24,7 @@ _STATUSES = ("pass", "fail", "unmeasurable")
 NOT_MEASURED = "not measured here"
 
 
-def _pair(value: float, threshold: float, unit: str) -> tuple[str, str]:
+def pair_text(value: float, threshold: float, unit: str) -> tuple[str, str]:
     """Format two numbers so that different ones never print the same."""
     a, b = format_value(value, unit), format_value(threshold, unit)
     if a == b and value != threshold:
@@ -56,19 +57,34 @@ class LimitVerdict:
         if self.status == "unmeasurable" or self.value is None or self.threshold is None:
             if self.value is None:
                 why = "" if self.reason in (None, NOT_MEASURED) else f" ({self.reason})"
-                return f"{metric.label} not measurable here{why}"
+                return f"{metric.budget_label} not measurable here{why}"
             shown = format_value(self.value, metric.unit)
-            return f"{metric.label} {shown} not checked against {self.limit.text} ({self.reason})"
+            return f"{metric.budget_label} {shown} not checked against {self.limit.text} ({self.reason})"
         op: str = self.limit.op  # pass: the limit held; fail: say how it was broken
         if self.status == "fail":
             op = ">" if self.value > self.threshold else ">="
-        a, b = _pair(self.value, self.threshold, metric.unit)
-        text = f"{metric.label} {a} {op} {b}"
+        a, b = pair_text(self.value, self.threshold, metric.unit)
+        text = f"{metric.budget_label} {a} {op} {b}"
         return f"{text} ({self.reason})" if self.limit.relative and self.reason else text
 
-    def to_json(self) -> dict[str, Any]:
-        return {"limit": self.limit.to_json(), "status": self.status, "value": self.value,
-                "threshold": self.threshold, "reason": self.reason}
+    def shown(self) -> tuple[str | None, str | None]:
+        """The value and the limit as every view shows them (the footer, the panel's chips,
+        reports): two different numbers never print the same."""
+        unit = self.limit.metric.unit
+        if self.value is not None and self.threshold is not None:
+            return pair_text(self.value, self.threshold, unit)
+        return (None if self.value is None else format_value(self.value, unit),
+                None if self.threshold is None else format_value(self.threshold, unit))
+
+    def to_json(self, *, shown: bool = False) -> dict[str, Any]:
+        """The stored form; ``shown`` adds the texts a view prints (``text``, ``value_text``,
+        ``threshold_text``), so that no view formats the numbers again its own way."""
+        out = {"limit": self.limit.to_json(), "status": self.status, "value": self.value,
+               "threshold": self.threshold, "reason": self.reason}
+        if shown:
+            value_text, threshold_text = self.shown()
+            out.update(text=self.describe(), value_text=value_text, threshold_text=threshold_text)
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> LimitVerdict:
@@ -105,8 +121,8 @@ class Verdict:
         """Whether a caller should treat the budget as met (``strict``: unmeasurable fails)."""
         return self.status == "pass" or (self.status == "unmeasurable" and not strict)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"items": [item.to_json() for item in self.items], "name": self.name,
+    def to_json(self, *, shown: bool = False) -> dict[str, Any]:
+        return {"items": [item.to_json(shown=shown) for item in self.items], "name": self.name,
                 "status": self.status}
 
     @classmethod
@@ -114,9 +130,9 @@ class Verdict:
         return cls(tuple(LimitVerdict.from_json(x) for x in d.get("items", ())), d.get("name"))
 
 
-def _reading(readings: Mapping[str, Reading] | None, metric: Metric) -> tuple[float | None, str]:
+def usable_value(readings: Mapping[str, Reading] | None, metric: Metric) -> tuple[float | None, str]:
     """The usable value of a metric's reading, or None and why not."""
-    r = None if readings is None else readings.get(metric.reading_key)
+    r = None if readings is None else readings.get(metric.key)
     if r is None:
         return None, NOT_MEASURED
     if r.value is None:
@@ -144,9 +160,9 @@ def _resolve(limit: Limit, previous: Mapping[str, Reading] | None,
         anchor, runs, run_word = "last", previous, "earlier run"
     if runs is None:
         return None, f"no {run_word} of this cell to compare with"
-    base, note = _reading(runs, metric)
+    base, note = usable_value(runs, metric)
     if base is None:
-        return None, f"no {run_word} of this cell with {metric.label} measured to compare with ({note})"
+        return None, f"no {run_word} of this cell with {metric.budget_label} measured to compare with ({note})"
     if limit.percent is not None:
         threshold = base * (1 + limit.percent / 100)
         change = f" {limit.percent:+g}%"
@@ -159,7 +175,7 @@ def _resolve(limit: Limit, previous: Mapping[str, Reading] | None,
 
 def _judge(limit: Limit, readings: Mapping[str, Reading], previous: Mapping[str, Reading] | None,
            baseline: Mapping[str, Reading] | None, compared_with: str | None) -> LimitVerdict:
-    value, note = _reading(readings, limit.metric)
+    value, note = usable_value(readings, limit.metric)
     threshold, reason = _resolve(limit, previous, baseline, compared_with)
     if value is None:
         return LimitVerdict(limit, "unmeasurable", None, threshold, note)
@@ -186,86 +202,3 @@ def evaluate(spec: BudgetSpec | Sequence[Limit], readings: Mapping[str, Reading]
         limits, name = tuple(spec), None
     return Verdict(tuple(_judge(limit, readings, previous, baseline, compared_with)
                          for limit in limits), name)
-
-
-@dataclass(frozen=True)
-class SessionEvent:
-    """A session total that came near (``warning``) or went over (``breach``) a limit."""
-
-    limit: Limit
-    kind: Literal["warning", "breach"]
-    total: float
-    threshold: float
-
-    def describe(self) -> str:
-        metric = self.limit.metric
-        total, threshold = _pair(self.total, self.threshold, metric.unit)
-        if self.kind == "breach":
-            op = ">" if self.total > self.threshold else ">="
-            return f"session budget exceeded: {metric.label} {total} {op} {threshold}"
-        pct = self.total / self.threshold * 100 if self.threshold else math.inf
-        return f"session {metric.label} at {pct:.0f}% of {threshold} ({total})"
-
-
-class SessionBudget:
-    """Running totals of a kernel session checked against absolute limits.
-
-    Each cell's readings are added with :meth:`add`. A limit warns once when its
-    total first reaches ``warn_fraction`` of it, and reports a breach on every add
-    while the total is over it, so a user who carries on keeps being told.
-    ``totals`` is keyed by reading key (``energy_j``), in base units; cells whose
-    reading was unavailable add nothing and are counted in ``missing``.
-    """
-
-    def __init__(self, limits: Sequence[Limit], warn_fraction: float = 0.8) -> None:
-        for limit in limits:
-            if limit.relative:
-                raise BudgetSyntaxError(
-                    f"{limit.text}: a session budget takes fixed limits only (e.g. "
-                    f"{limit.key}<=... with a unit), not +N%, last or baseline")
-        if not 0 < warn_fraction <= 1:
-            raise ValueError(f"warn_fraction must be in (0, 1], not {warn_fraction!r}")
-        self.limits: tuple[Limit, ...] = tuple(limits)
-        self.warn_fraction = warn_fraction
-        self._metrics = {limit.metric.reading_key: limit.metric for limit in self.limits}
-        self.totals: dict[str, float] = {key: 0.0 for key in self._metrics}
-        self.missing: dict[str, int] = {key: 0 for key in self._metrics}
-        self._warned: set[int] = set()
-
-    def add(self, readings: Mapping[str, Reading]) -> list[SessionEvent]:
-        """Add one cell's readings; return the warnings and breaches this causes."""
-        for key, metric in self._metrics.items():
-            value, _ = _reading(readings, metric)
-            if value is None:
-                self.missing[key] += 1
-            else:
-                self.totals[key] += value
-        events = []
-        for i, limit in enumerate(self.limits):
-            total = self.totals[limit.metric.reading_key]
-            over = total > limit.value if limit.op == "<=" else total >= limit.value
-            if over:
-                self._warned.add(i)  # a breach supersedes the warning
-                events.append(SessionEvent(limit, "breach", total, limit.value))
-            elif i not in self._warned and total > 0 and total >= self.warn_fraction * limit.value:
-                self._warned.add(i)
-                events.append(SessionEvent(limit, "warning", total, limit.value))
-        return events
-
-    def status_lines(self) -> list[str]:
-        """One line per limit: total, limit, share used, cells not measured."""
-        lines = []
-        for limit in self.limits:
-            metric = limit.metric
-            total = self.totals[metric.reading_key]
-            shown, threshold = _pair(total, limit.value, metric.unit)
-            share = f"{total / limit.value * 100:.0f}%" if limit.value else "-"
-            over = total > limit.value if limit.op == "<=" else total >= limit.value
-            line = f"{metric.label} {shown} of {threshold} ({share})"
-            if over:
-                line += ", exceeded"
-            missing = self.missing[metric.reading_key]
-            if missing:
-                line += f"; {missing} cell{'s' if missing != 1 else ''} not measured"
-            lines.append(line)
-        return lines

@@ -20,7 +20,7 @@ Example (``budgets.toml``)::
     [notebooks."examples/gpu/*.ipynb"]       # a glob pattern
     cells = ["vram<=8GiB"]
 
-Every limit is one string of the budget grammar (:mod:`nbprofile.budget_grammar`); cell
+Every limit is one string of the budget grammar (:mod:`nbprofile.budgets.grammar`); cell
 limits may be relative (``+10%``, ``last``, ``baseline``), totals may not. The
 tables and keys above are the only ones allowed: a misspelt key is an error, not
 a silently ignored budget.
@@ -59,15 +59,21 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from nbprofile.budget_grammar import BudgetSpec, BudgetSyntaxError, Limit, parse_limit
+from nbprofile.budgets.grammar import BudgetSpec, BudgetSyntaxError, Limit, parse_limit
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-__all__ = ["BudgetFileError", "CellBudget", "NotebookBudget", "BudgetFile",
-           "load_budget_file", "parse_budget_toml"]
+__all__ = [
+    "BudgetFile",
+    "BudgetFileError",
+    "CellBudget",
+    "NotebookBudget",
+    "load_budget_file",
+    "parse_budget_toml",
+]
 
 
 class BudgetFileError(ValueError):

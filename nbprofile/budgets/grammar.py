@@ -3,8 +3,9 @@
 One grammar serves the ``%%budget`` cell magic, ``%nbprofile budget`` (session
 totals), budget files and the CLI, so a limit means the same thing everywhere and
 every mistake gets the same one-line :class:`BudgetSyntaxError` naming the bad
-part and what would be right. This module parses; :mod:`nbprofile.budget_eval`
-judges readings against limits (its names are re-exported here).
+part and what would be right. This module parses; :mod:`nbprofile.budgets.evaluate`
+judges readings against limits. The keys and their units are the catalog's
+(``nbprofile.metrics.CATALOG.budget_keys``).
 
 A LIMIT is ``KEY<=VALUE`` or ``KEY<VALUE`` (``<`` is strict). The line is split
 with :mod:`shlex`, and spaces around the operator and before a unit are allowed:
@@ -46,45 +47,13 @@ from dataclasses import dataclass
 from decimal import Decimal, DecimalException
 from typing import Any, Literal
 
-__all__ = [
-    "BudgetSyntaxError", "Metric", "METRICS", "Limit", "BudgetSpec", "parse_limit",
-    "parse_budget", "parse_limits",
-]
+from nbprofile.metrics import CATALOG, Metric
+
+__all__ = ["BudgetSpec", "BudgetSyntaxError", "Limit", "parse_budget", "parse_limit", "parse_limits"]
 
 
 class BudgetSyntaxError(ValueError):
     """A budget that cannot be understood; the message is one line saying why."""
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A budget key and the reading it limits (reading keys are the meters')."""
-
-    key: str
-    reading_key: str
-    unit: str
-    label: str
-
-
-def _metric(key: str, reading_key: str, unit: str) -> Metric:
-    return Metric(key, reading_key, unit, key.replace("_", " "))
-
-
-METRICS: dict[str, Metric] = {m.key: m for m in (
-    _metric("time", "wall_s", "s"),
-    _metric("cpu", "cpu_s", "s"),
-    _metric("gpu_time", "gpu_time_s", "s"),
-    _metric("ram", "rss_peak_bytes", "B"),
-    _metric("vram", "vram_peak_bytes", "B"),
-    _metric("energy", "energy_j", "J"),
-    _metric("gpu_energy", "gpu_energy_j", "J"),
-    _metric("co2", "co2_g", "g"),
-    _metric("tokens", "llm_tokens", "tokens"),
-    _metric("input_tokens", "llm_input_tokens", "tokens"),
-    _metric("output_tokens", "llm_output_tokens", "tokens"),
-    _metric("cost", "cost_usd", "USD"),
-    _metric("llm_cost", "llm_cost_usd", "USD"),
-)}
 
 
 @dataclass(frozen=True)
@@ -119,7 +88,7 @@ _OP_RUN = re.compile(f"[{_OP_CHARS}]+")
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PERCENT = re.compile(r"([+-]?)\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*%")
 _NOT_FINITE = re.compile(r"(?i)[+-]?(nan|inf(inity)?)\b")
-_ANCHOR = re.compile(r"(?i)(last|baseline)\b(.*)", re.S)
+_ANCHOR = re.compile(r"(?i)(last|baseline)\b(.*)", re.DOTALL)
 _KINDS: tuple[Kind, ...] = ("absolute", "percent", "last", "baseline")
 
 
@@ -157,7 +126,7 @@ class Limit:
 
     @property
     def metric(self) -> Metric:
-        return METRICS[self.key]
+        return CATALOG.budget_keys[self.key]
 
     @property
     def relative(self) -> bool:
@@ -175,7 +144,7 @@ class Limit:
     def from_json(cls, d: Mapping[str, Any]) -> Limit:
         """Rebuild a stored limit, refusing one this version cannot judge."""
         key, op, kind = d.get("key"), d.get("op"), d.get("kind")
-        if key not in METRICS or op not in _OPS or kind not in _KINDS:
+        if key not in CATALOG.budget_keys or op not in _OPS or kind not in _KINDS:
             raise ValueError(f"not a stored limit: {dict(d)!r}")
         pct = d.get("percent")
         return cls(key, op, kind, float(d["value"]), None if pct is None else float(pct),
@@ -205,7 +174,7 @@ def _parse_amount(text: str, metric: Metric, value: str, *, what: str = "limit")
                           f"baseline{_show(s)}, or {_show(s[1:])} for a fixed limit")
     if s.startswith("$"):
         if metric.unit != "USD":
-            raise _fail(text, f"'$' is for cost and llm_cost; use {units.hint} for {metric.key}")
+            raise _fail(text, f"'$' is for cost and llm_cost; use {units.hint} for {metric.budget}")
         s = s[1:].strip()
         if s[:1] == "-":
             raise _fail(text, f"a {what} cannot be negative")
@@ -219,19 +188,19 @@ def _parse_amount(text: str, metric: Metric, value: str, *, what: str = "limit")
         bad = _NOT_FINITE.match(s)
         if bad:
             raise _fail(text, f"'{_show(bad.group(1))}' is not a finite number")
-        raise _fail(text, f"'{_show(s)}' is not a number (use e.g. {metric.key}<="
-                          f"{_example(metric)}, {metric.key}<=+10% or {metric.key}<=last)")
+        raise _fail(text, f"'{_show(s)}' is not a number (use e.g. {metric.budget}<="
+                          f"{_example(metric)}, {metric.budget}<=+10% or {metric.budget}<=last)")
     number, rest = m.group(), s[m.end():].strip()
     unit, extra = [*re.split(r"\s+", rest, maxsplit=1), ""][:2]
     if metric.unit == "g" and extra == "CO2e":
         extra = ""  # as the footer shows it: "3.20 g CO2e"
     if unit not in units.factors:
         if unit == "":
-            raise _fail(text, f"'{number}' needs a unit for {metric.key} (use {units.hint})")
-        others = [k for k, m2 in METRICS.items()
+            raise _fail(text, f"'{number}' needs a unit for {metric.budget} (use {units.hint})")
+        others = [k for k, m2 in CATALOG.budget_keys.items()
                   if m2.unit != metric.unit and unit in _UNITS[m2.unit].factors]
         elsewhere = f"; '{_show(unit)}' is for {', '.join(others)}" if others else ""
-        raise _fail(text, f"unknown unit '{_show(unit)}' for {metric.key} "
+        raise _fail(text, f"unknown unit '{_show(unit)}' for {metric.budget} "
                           f"(use {units.hint}){elsewhere}")
     if extra:
         raise _fail(text, f"unexpected '{_show(extra)}' after '{number}{unit}'")
@@ -263,22 +232,22 @@ def parse_limit(text: str) -> Limit:
         raise BudgetSyntaxError("empty limit: expected KEY<=VALUE, e.g. time<=30s")
     run = _OP_RUN.search(text)
     if run is None:
-        if text in METRICS:
+        if text in CATALOG.budget_keys:
             raise _fail(text, f"missing '<=' and a value after {text} "
-                              f"(e.g. {text}<={_example(METRICS[text])})")
+                              f"(e.g. {text}<={_example(CATALOG.budget_keys[text])})")
         raise _fail(text, "expected KEY<=VALUE or KEY<VALUE, e.g. time<=30s")
     key, op, value = text[:run.start()].strip(), run.group(), text[run.end():].strip()
     if not key:
-        raise _fail(text, f"missing budget key before '{op}' (known: {', '.join(METRICS)})")
-    if key not in METRICS:
-        raise _fail(text, f"unknown budget key '{_show(key)}' ({_suggest(key, METRICS)}"
-                          f"known: {', '.join(METRICS)})")
+        raise _fail(text, f"missing budget key before '{op}' (known: {', '.join(CATALOG.budget_keys)})")
+    if key not in CATALOG.budget_keys:
+        raise _fail(text, f"unknown budget key '{_show(key)}' ({_suggest(key, CATALOG.budget_keys)}"
+                          f"known: {', '.join(CATALOG.budget_keys)})")
     if op not in _OPS:
         why = " (a budget is an upper limit)" if (">" in op or "≥" in op) else ""
         raise _fail(text, f"expected KEY<=VALUE or KEY<VALUE, not '{op}'{why}")
     if not value:
         raise _fail(text, f"missing value after '{op}'")
-    metric = METRICS[key]
+    metric = CATALOG.budget_keys[key]
     the_op: Op = "<=" if op == "<=" else "<"
     anchor = _ANCHOR.fullmatch(value)
     if anchor:

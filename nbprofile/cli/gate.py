@@ -9,16 +9,18 @@ joined to the records' verdicts so that the panel and reports show them too.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 from xml.etree import ElementTree as ET
 
-from nbprofile.budget_eval import LimitVerdict, Verdict, evaluate
-from nbprofile.budget_file import BudgetFile
-from nbprofile.compare import METRICS, total
-from nbprofile.readings import Reading
+from nbprofile.budgets.evaluate import LimitVerdict, Verdict, evaluate
+from nbprofile.budgets.file import BudgetFile
 from nbprofile.record import CellRecord
-from nbprofile.store import SQLiteStore
+from nbprofile.report.compare import compared_keys
+from nbprofile.report.tables import first_line
+from nbprofile.report.totals import run_totals, total
+from nbprofile.store.base import RecordStore
 
 
 @dataclass
@@ -42,7 +44,7 @@ def _merge(existing: dict[str, Any] | None, added: Verdict) -> Verdict:
     return Verdict(kept.items + added.items, kept.name or added.name)
 
 
-def apply_budget_file(store: SQLiteStore, records: Sequence[CellRecord], budgets: BudgetFile,
+def apply_budget_file(store: RecordStore, records: Sequence[CellRecord], budgets: BudgetFile,
                       notebook: str, baseline_run: str | None = None) -> GateResult:
     """Judge every record against the budget file; store the joined verdicts."""
     result = GateResult()
@@ -78,28 +80,6 @@ def verdicts_of(records: Sequence[CellRecord]) -> GateResult:
     return GateResult(cells={r.id: Verdict.from_json(r.verdict) for r in records if r.verdict and r.id is not None})
 
 
-def run_totals(records: Sequence[CellRecord]) -> dict[str, Reading]:
-    """The run's totals as readings, so that total budgets use the same evaluation."""
-    out: dict[str, Reading] = {}
-    for metric in METRICS + ("llm_input_tokens", "llm_output_tokens", "gpu_energy_j", "llm_cost_usd"):
-        unit = next((r.readings[metric].unit for r in records if metric in r.readings), None)
-        if unit is None:
-            continue
-        value = total(records, metric)
-        methods = {r.readings[metric].method for r in records if metric in r.readings}
-        if value is None:
-            out[metric] = Reading.unavailable(unit, "no cell of the run measured it")
-        else:
-            method = "estimated" if methods & {"estimated", "sampled"} else "measured"
-            out[metric] = Reading(value, unit, method, "sum over the run's cells")  # type: ignore[arg-type]
-    return out
-
-
-def _line(source: str) -> str:
-    lines = [l for l in source.strip().splitlines() if l.strip()]
-    return lines[0][:80] if lines else ""
-
-
 def junit_xml(notebook: str, records: Sequence[CellRecord], gate: GateResult, error: str | None,
               failed_cell_id: str | None, elapsed_s: float) -> str:
     """One test case per budgeted cell (and one for the run's totals); failures carry
@@ -126,7 +106,7 @@ def junit_xml(notebook: str, records: Sequence[CellRecord], gate: GateResult, er
 
     for record_id, verdict in gate.cells.items():
         record = by_id[record_id]
-        name = f"cell {record.cell_id or record.code_hash}: {_line(record.source)}"
+        name = f"cell {record.cell_id or record.code_hash}: {first_line(record.source, 80)}"
         case(name, record.value("wall_s"), verdict.items)
     if gate.totals is not None:
         case("run totals", None, gate.totals.items)
@@ -153,7 +133,7 @@ def summary(notebook: str, run_id: str, records: Sequence[CellRecord], gate: Gat
         "elapsed_s": elapsed_s,
         "budget_failures": sum(1 for v in gate.cells.values() if v.status == "fail")
         + (1 if gate.totals is not None and gate.totals.status == "fail" else 0),
-        "totals": {m: total(records, m) for m in METRICS},
+        "totals": {m: total(records, m) for m in compared_keys()},
         "totals_verdict": gate.totals.to_json() if gate.totals is not None else None,
         "unmatched_budget_cells": gate.unmatched,
         "cells": [

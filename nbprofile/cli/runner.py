@@ -12,14 +12,15 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import nbformat
 
-from nbprofile.profiler import BASELINE_ENV, RUN_ID_ENV
-from nbprofile.record import CellRecord, new_run_id
+from nbprofile.record import BASELINE_ENV, RUN_ID_ENV, CellRecord, new_run_id
+from nbprofile.store import DB_ENV, open_store
 
 
 @dataclass
@@ -124,8 +125,6 @@ def run_notebook(
     """
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    from nbprofile.store import DB_ENV, SQLiteStore
-
     nb_path = Path(path).resolve()
     try:
         nb = nbformat.read(nb_path, as_version=4)
@@ -169,7 +168,7 @@ def run_notebook(
         timeout=timeout,
         kernel_name=name,
         resources={"metadata": {"path": str(nb_path.parent)}},
-        extra_arguments=["--InteractiveShellApp.extensions=['nbprofile.headless']"],
+        extra_arguments=["--InteractiveShellApp.extensions=['nbprofile.ipython.headless']"],
         on_cell_start=on_cell_start,
     )
     client._nbprofile_send_ids = send_ids
@@ -191,7 +190,7 @@ def run_notebook(
     result.elapsed_s = time.perf_counter() - started
     if output is not None:
         nbformat.write(nb, output)
-    store = SQLiteStore(db)
+    store = open_store(db)
     try:
         result.records = store.records(run_id)
     finally:

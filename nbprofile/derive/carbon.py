@@ -1,4 +1,4 @@
-"""Carbon: gCO2e = kWh x PUE x grid intensity (g/kWh), location-based, and the total energy.
+"""Carbon: gCO2e = kWh x PUE x grid intensity (g/kWh), location-based.
 
 The intensity comes from CodeCarbon's offline data
 (``data/private_infra/global_energy_mix.json``: one annual figure per country,
@@ -16,7 +16,6 @@ Configured by ``%nbprofile carbon region=FRA pue=1.2 intensity=56`` (parsed by
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import json
 import math
 import os
@@ -24,19 +23,16 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from nbprofile.readings import Method, Reading, Readings, weakest
-
-if TYPE_CHECKING:
-    from nbprofile.readings import Deriver
+from nbprofile.datafiles import BUNDLED, codecarbon_data_dir
+from nbprofile.derive.energy import J_PER_KWH
+from nbprofile.readings import Deriver, Reading, Readings, weakest
 
 REGION_ENV = "NBPROFILE_CARBON_REGION"
 PUE_ENV = "NBPROFILE_PUE"
 INTENSITY_ENV = "NBPROFILE_CARBON_INTENSITY"
-VENDORED = Path(__file__).resolve().parent / "data" / "global_energy_mix.json"
-J_PER_KWH = 3.6e6
-ENERGY_PARTS = ("gpu_energy_j", "cpu_energy_j", "dram_energy_j")
+VENDORED = BUNDLED / "global_energy_mix.json"
 WORLD_NOTE = "no region set: world average; %nbprofile carbon region=FRA"
 USAGE = "%nbprofile carbon region=<ISO-3 code, e.g. FRA> pue=<number >= 1, e.g. 1.2> intensity=<gCO2e/kWh>"
 
@@ -92,19 +88,6 @@ class IntensityTable:
     path: Path
     vendored: bool
     fallback_reason: str | None = None  # why CodeCarbon's own file was not used, when it exists
-
-
-def codecarbon_data_dir() -> Path | None:
-    """CodeCarbon's ``data/`` directory, found without importing codecarbon."""
-    try:
-        spec = importlib.util.find_spec("codecarbon")
-    except (ImportError, ValueError):  # a broken install or a stub module in sys.modules
-        return None
-    for location in (spec.submodule_search_locations or []) if spec is not None else []:
-        data = Path(location) / "data"
-        if data.is_dir():
-            return data
-    return None
 
 
 def _codecarbon_version(data: Path) -> str:
@@ -237,34 +220,7 @@ def carbon_info(config: CarbonConfig) -> dict[str, Any]:
             "world_default": it.world_default, "note": it.describe()}
 
 
-# -- derivers -------------------------------------------------------------------
-
-def derive_energy(readings: Readings) -> Readings:
-    """``energy_j`` = the sum of the available gpu/cpu/dram energies.
-
-    Its method is the weakest of the parts summed; its note names each part left
-    out and why. None available: unavailable, with every part's reason.
-    """
-    total = 0.0
-    methods: list[Method] = []
-    summed: list[str] = []
-    missing: list[str] = []
-    for key in ENERGY_PARTS:
-        r = readings.get(key)
-        part = key[:-len("_energy_j")]
-        if r is None:
-            missing.append(f"{part} (no meter for it)")
-        elif r.value is None:
-            missing.append(f"{part} ({r.note or 'unavailable'})")
-        else:
-            total += r.value
-            methods.append(r.method)
-            summed.append(part)
-    if not methods:
-        return {"energy_j": Reading.unavailable("J", "no energy reading: " + "; ".join(missing))}
-    note = "+".join(summed) + (f"; excludes {'; '.join(missing)}" if missing else "")
-    return {"energy_j": Reading(total, "J", weakest(*methods), "sum", note)}
-
+# -- the deriver ----------------------------------------------------------------
 
 def derive_carbon(config: CarbonConfig) -> Deriver:
     """A deriver of ``co2_g`` from ``energy_j`` under ``config`` (intensity resolved once, now).

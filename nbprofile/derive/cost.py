@@ -9,7 +9,7 @@ machine's electricity, so by default the kWh term is charged only when no GPU is
 
 Every price is labelled ``default`` or ``user`` in the reading's note and source;
 a figure built on a default price is ``estimated``. Prices are set with
-``%nbprofile prices gpu_hour=2.5 kwh=0.30 gpu:H100=2.1`` (:func:`parse_price_args`)
+``%nbprofile compute-price gpu_hour=2.5 kwh=0.30 gpu:H100=2.1`` (:func:`parse_price_args`)
 or ``NBPROFILE_GPU_HOUR_USD`` / ``NBPROFILE_KWH_USD``.
 """
 
@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-from nbprofile.carbon import J_PER_KWH
-from nbprofile.readings import weakest
-from nbprofile.readings import Method, Reading, Readings
-
-if TYPE_CHECKING:
-    from nbprofile.readings import Deriver
+from nbprofile.derive.energy import J_PER_KWH
+from nbprofile.derive.gpus import gpus_in_use
+from nbprofile.meters.torch_cuda import cuda_device_name
+from nbprofile.readings import Deriver, Method, Reading, Readings, weakest
 
 GPU_HOUR_ENV = "NBPROFILE_GPU_HOUR_USD"
 KWH_ENV = "NBPROFILE_KWH_USD"
-USAGE = "%nbprofile prices gpu_hour=<$/GPU-hour> gpu:<model>=<$/GPU-hour> kwh=<$/kWh> energy_in_gpu_price=yes|no"
+USAGE = "%nbprofile compute-price gpu_hour=<$/GPU-hour> gpu:<model>=<$/GPU-hour> kwh=<$/kWh> energy_in_gpu_price=yes|no"
 
 # Default on-demand prices, $/GPU-hour, single GPU, late 2026. Rounded from public on-demand list
 # prices of GPU clouds and hyperscalers seen 2025-2026 (Lambda, RunPod, CoreWeave; AWS p5 after its
@@ -58,7 +55,6 @@ GENERIC_GPU_HOUR_USD = 2.00
 # average (~$0.20, Eurostat 2025). Set your tariff.
 DEFAULT_KWH_USD = 0.15
 
-_PEAK_KEYS = tuple(f"gpu{i}_vram_peak_bytes" for i in range(64))
 _DEFAULT_PATTERNS = tuple((re.compile(p, re.IGNORECASE), label, usd) for p, label, usd in DEFAULT_GPU_HOUR_USD)
 
 
@@ -149,29 +145,6 @@ def _price(value: str, key: str, example: str) -> float:
     if not usd >= 0 or usd == float("inf"):
         raise ValueError(f"{key}={value}: a price is a finite number >= 0, e.g. {key}={example}")
     return usd
-
-
-def gpus_in_use(readings: Readings) -> int:
-    """GPUs this window used: devices with a non-zero torch peak, else 1 (one was in use)."""
-    n = misses = 0
-    for key in _PEAK_KEYS:  # devices are numbered 0..n-1, only those with a context report: allow gaps
-        r = readings.get(key)
-        if r is None:
-            misses += 1
-            if misses == 8:
-                break
-        elif r.value:
-            n += 1
-    return n or 1
-
-
-def cuda_device_name() -> str | None:
-    """The current CUDA device's name, only if torch is imported and CUDA already up (never starts it)."""
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_initialized():
-        return None
-    name: str = torch.cuda.get_device_name(torch.cuda.current_device())
-    return name
 
 
 def _why(reading: Reading | None, missing: str) -> str:

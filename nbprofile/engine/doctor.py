@@ -21,16 +21,20 @@ import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from nbprofile.readings import Availability
+from nbprofile.datafiles import codecarbon_data_dir
+from nbprofile.derive.carbon import CarbonConfig, load_table, resolve
+from nbprofile.derive.cost import DEFAULT_KWH_USD, ComputePrices
+from nbprofile.engine.assembly import default_meters
+from nbprofile.engine.profiler import Profiler
+from nbprofile.errors import StoreError
 from nbprofile.meters.base import Meter
+from nbprofile.meters.cpu_energy import CpuEnergyMeter
+from nbprofile.meters.memory import CLEAR_REFS
+from nbprofile.readings import Availability
+from nbprofile.store import DB_ENV, default_path, open_store
 
-if TYPE_CHECKING:
-    from nbprofile.carbon import CarbonConfig
-    from nbprofile.profiler import Profiler
-
-#: meter modules beyond the profiler's defaults, in display order
 #: statuses that need no fix
 GOOD = ("ok", "estimate", "sampled", "opt-in", "info")
 
@@ -107,12 +111,11 @@ def run_doctor(profiler: Profiler | None = None, *, carbon: CarbonConfig | None 
     """The report for ``profiler``'s meters (as probed at load) or, without one, the default set."""
     doctor = Doctor()
     if profiler is not None:
-        for meter in profiler.meters:
-            doctor.rows.append(_meter_row(meter, profiler.availability.get(meter.name),
-                                          profiler.disabled.get(meter.name)))
+        windows = profiler.windows
+        for meter in windows.meters:
+            doctor.rows.append(_meter_row(meter, windows.availability.get(meter.name),
+                                          windows.disabled.get(meter.name)))
     else:
-        from nbprofile.assembly import default_meters
-
         for meter in default_meters():
             doctor.rows.append(_probe_and_close(meter))
     doctor.rows += _environment(profiler, carbon)
@@ -166,21 +169,16 @@ def _env(name: str, status: str, detail: str, fix: str | None = None) -> DoctorR
 
 
 def _store_row(profiler: Profiler | None) -> DoctorRow:
-    from nbprofile.store import DB_ENV, default_path
-
-    store = getattr(profiler, "_store", None) if profiler is not None else None
+    store = profiler.recorder.opened_store if profiler is not None else None
+    error = profiler.recorder.store_error if profiler is not None else None
     path = Path(store.path) if store is not None else default_path()
-    error = getattr(profiler, "_store_error", None) if profiler is not None else None
-    if error is None and profiler is None and path.exists():
-        from nbprofile.errors import StoreError
-        from nbprofile.store import SQLiteStore
-
-        try:  # an existing file may be locked or corrupt: only opening it tells
-            SQLiteStore(path).close()
+    if profiler is None and ("://" in os.environ.get(DB_ENV, "") or path.exists()):
+        try:  # an existing file may be locked or corrupt, a URL unsupported: only opening it tells
+            open_store().close()
         except StoreError as exc:
             error = str(exc)
     if error is not None:
-        waiting = len(profiler.unsaved) if profiler is not None else 0
+        waiting = len(profiler.recorder.unsaved) if profiler is not None else 0
         return _env("store", "failing", f"{error}; {waiting} records kept in memory (saved to a "
                     "nbprofile-unsaved-<run>.jsonl file beside the store at exit if it does not recover)",
                     f"repair or move the file, or set {DB_ENV}=<another path>")
@@ -193,8 +191,6 @@ def _store_row(profiler: Profiler | None) -> DoctorRow:
 
 
 def _clear_refs_row() -> DoctorRow:
-    from nbprofile.meters.memory import CLEAR_REFS
-
     try:
         fd = os.open(CLEAR_REFS, os.O_WRONLY)  # opened, not written: writing would reset the peak
     except OSError as exc:
@@ -205,8 +201,6 @@ def _clear_refs_row() -> DoctorRow:
 
 
 def _rapl_row() -> DoctorRow:
-    from nbprofile.meters.cpu_energy import CpuEnergyMeter
-
     meter = CpuEnergyMeter(watch=False)
     meter.probe()
     meter.close()
@@ -250,8 +244,6 @@ def _torch_row() -> DoctorRow:
 
 
 def _codecarbon_row() -> DoctorRow:
-    from nbprofile.carbon import codecarbon_data_dir, load_table
-
     table = load_table()
     where = codecarbon_data_dir()
     if not table.vendored:
@@ -262,11 +254,9 @@ def _codecarbon_row() -> DoctorRow:
 
 
 def _carbon_row(profiler: Profiler | None, carbon: CarbonConfig | None) -> DoctorRow:
-    from nbprofile.carbon import CarbonConfig, resolve
-
-    config = carbon or getattr(profiler, "carbon", None)
+    config = carbon or (profiler.carbon if profiler is not None else None)
     try:
-        if not isinstance(config, CarbonConfig):
+        if config is None:
             config = CarbonConfig.from_env()
         it = resolve(config)
     except ValueError as exc:
@@ -276,16 +266,15 @@ def _carbon_row(profiler: Profiler | None, carbon: CarbonConfig | None) -> Docto
 
 
 def _prices_row(profiler: Profiler | None) -> DoctorRow:
-    from nbprofile.compute_cost import DEFAULT_KWH_USD, ComputePrices
-
-    prices = getattr(profiler, "prices", None)
+    prices = profiler.prices if profiler is not None else None
     try:
-        if not isinstance(prices, ComputePrices):
+        if prices is None:
             prices = ComputePrices.from_env()
     except ValueError as exc:
         return _env("prices", "error", str(exc))
     kwh = prices.kwh_price()
     gpus = ", ".join(f"{p}=${usd:g}/h" for p, usd in prices.gpu_hour_usd) or "defaults by GPU model"
     detail = f"GPU-hour: {gpus}; electricity ${kwh.usd:g}/kWh ({kwh.origin})"
-    fix = None if kwh.usd != DEFAULT_KWH_USD or prices.gpu_hour_usd else "%nbprofile prices gpu_hour=.. kwh=.."
+    fix = (None if kwh.usd != DEFAULT_KWH_USD or prices.gpu_hour_usd
+           else "%nbprofile compute-price gpu_hour=<$/GPU-hour> kwh=<$/kWh>")
     return _env("prices", "info", detail, fix)

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from nbprofile.ipython.extension import load, unload
+
 
 def load_ipython_extension(shell: Any) -> None:
-    from nbprofile import load_ipython_extension as load
-
     load(shell)
 
 
 def unload_ipython_extension(shell: Any) -> None:
-    from nbprofile import unload_ipython_extension as unload
-
     unload(shell)

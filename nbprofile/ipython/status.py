@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from nbprofile.profiler import Profiler
+from nbprofile.ipython.hooks import CellHooks
 
 
 @dataclass
@@ -17,9 +16,10 @@ class StatusReport:
     meters: list[tuple[str, str, str]]  # (meter, state, detail)
 
     @classmethod
-    def of(cls, profiler: Profiler) -> "StatusReport":
-        store = profiler.store
-        error, waiting = profiler._store_error, len(profiler.unsaved)
+    def of(cls, hooks: CellHooks) -> StatusReport:
+        profiler = hooks.profiler
+        store = profiler.recorder.store
+        error, waiting = profiler.recorder.store_error, len(profiler.recorder.unsaved)
         if store is not None and error is None:
             where = store.path
         elif store is not None:
@@ -30,20 +30,21 @@ class StatusReport:
             ("run", profiler.run.run_id),
             ("notebook", profiler.notebook or "(unknown: not started by a Jupyter server)"),
             ("store", where),
-            ("footer", profiler.footer_mode + (
-                f", quiet below {profiler.quiet_below_s:g} s" if profiler.quiet_below_s else "")),
+            ("footer", hooks.footer_mode + (
+                f", quiet below {hooks.quiet_below_s:g} s" if hooks.quiet_below_s else "")),
         ]
         meters = []
-        for meter in profiler.meters:
-            availability = profiler.availability[meter.name]
-            if meter.name in profiler.disabled:
-                meters.append((meter.name, "off", profiler.disabled[meter.name]))
+        windows = profiler.windows
+        for meter in windows.meters:
+            availability = windows.availability[meter.name]
+            if meter.name in windows.disabled:
+                meters.append((meter.name, "off", windows.disabled[meter.name]))
             elif availability.available:
                 meters.append((meter.name, "on", availability.detail))
             else:
                 fix = f" (fix: {availability.fix})" if availability.fix else ""
                 meters.append((meter.name, "unavailable", availability.detail + fix))
-        state = "measuring every cell" if profiler.enabled else "off (%nbprofile on to resume)"
+        state = "measuring every cell" if hooks.enabled else "off (%nbprofile on to resume)"
         return cls(state, lines, meters)
 
     def __repr__(self) -> str:

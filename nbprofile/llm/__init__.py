@@ -19,8 +19,9 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from nbprofile.llm.hooks import install, installed, set_call_guard, set_include_usage, uninstall
+from nbprofile.llm.hooks import install, installed, uninstall
 from nbprofile.llm.ledger import LEDGER, Totals, Usage
+from nbprofile.llm.switches import set_call_guard, set_include_usage
 
 if TYPE_CHECKING:
     from nbprofile.llm.guard import TokenBudgetGuard
@@ -138,7 +139,7 @@ def totals() -> Totals:
 
 def include_usage() -> bool:
     """Whether OpenAI streams are asked for their usage chunk (see :func:`set_include_usage`)."""
-    from nbprofile.llm.hooks import CONFIG
+    from nbprofile.llm.switches import CONFIG
 
     return CONFIG.include_usage
 
@@ -152,7 +153,7 @@ def clear_price(model: str | None = None) -> None:
 
 def price_guard(
     limits: dict[str, float], exception: type[BaseException] | None = None, describe: Any = None
-) -> "TokenBudgetGuard":
+) -> TokenBudgetGuard:
     """A guard for :func:`set_call_guard` that raises once the tokens or dollars spent
     since it was made cross a limit; see :class:`nbprofile.llm.guard.TokenBudgetGuard`."""
     from nbprofile.llm.guard import TokenBudgetGuard

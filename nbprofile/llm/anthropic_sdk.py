@@ -12,11 +12,12 @@ last value of each field wins, never a sum.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
-from nbprofile.llm import hooks
+from nbprofile.llm import switches
 from nbprofile.llm.calls import add_call, add_unreadable, add_untokenized, as_int, field
 from nbprofile.llm.stream import AsyncStreamProxy, ManagerProxy, StreamProxy
 
@@ -189,9 +190,9 @@ def _sync(api: str) -> Callable[..., Any]:
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if not hooks.CONFIG.installed:  # a bound wrapper kept from before uninstall()
+        if not switches.CONFIG.installed:  # a bound wrapper kept from before uninstall()
             return wrapped(*args, **kwargs)
-        hooks.check_guard()  # a budget's guard raises here, before the request is sent
+        switches.check_guard()  # a budget's guard raises here, before the request is sent
         started = perf_counter()
         result = wrapped(*args, **kwargs)  # the user's exceptions pass through untouched
         try:
@@ -208,9 +209,9 @@ def _async(api: str) -> Callable[..., Any]:
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         async def call() -> Any:
-            if not hooks.CONFIG.installed:
+            if not switches.CONFIG.installed:
                 return await wrapped(*args, **kwargs)
-            hooks.check_guard()
+            switches.check_guard()
             started = perf_counter()
             result = await wrapped(*args, **kwargs)
             try:
@@ -230,9 +231,9 @@ def _stream(api: str) -> Callable[..., Any]:
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if not hooks.CONFIG.installed:
+        if not switches.CONFIG.installed:
             return wrapped(*args, **kwargs)
-        hooks.check_guard()
+        switches.check_guard()
         manager = wrapped(*args, **kwargs)
         requested = kwargs.get("model")
         started = perf_counter()
@@ -241,23 +242,23 @@ def _stream(api: str) -> Callable[..., Any]:
     return wrapper
 
 
-def _patch(module: ModuleType, api: str) -> list[hooks.Patch]:
+def _patch(module: ModuleType, api: str) -> list[switches.Patch]:
     sync_cls, async_cls = module.Messages, module.AsyncMessages
     patches = [
-        hooks.wrap(sync_cls, "create", _sync(api)),
-        hooks.wrap(async_cls, "create", _async(api)),
-        hooks.wrap(sync_cls, "stream", _stream(api)),
-        hooks.wrap(async_cls, "stream", _stream(api)),
+        switches.wrap(sync_cls, "create", _sync(api)),
+        switches.wrap(async_cls, "create", _async(api)),
+        switches.wrap(sync_cls, "stream", _stream(api)),
+        switches.wrap(async_cls, "stream", _stream(api)),
     ]
     for cls, make in ((sync_cls, _sync), (async_cls, _async)):
         if "parse" in cls.__dict__:  # parse() posts on its own, not through create()
-            patches.append(hooks.wrap(cls, "parse", make(api)))
+            patches.append(switches.wrap(cls, "parse", make(api)))
     return patches
 
 
-def patch_messages(module: ModuleType) -> list[hooks.Patch]:
+def patch_messages(module: ModuleType) -> list[switches.Patch]:
     return _patch(module, "messages")
 
 
-def patch_beta_messages(module: ModuleType) -> list[hooks.Patch]:
+def patch_beta_messages(module: ModuleType) -> list[switches.Patch]:
     return _patch(module, "beta.messages")

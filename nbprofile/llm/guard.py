@@ -14,8 +14,9 @@ as unmeasurable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from nbprofile.llm.ledger import LEDGER, Ledger, Totals
 

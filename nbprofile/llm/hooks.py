@@ -8,8 +8,7 @@ methods on the SDK's classes with :class:`wrapt.FunctionWrapper` objects;
 :func:`uninstall` puts the originals back. Hooks stay registered with wrapt
 (it has no way to remove one) but do nothing while uninstalled.
 
-Process-wide switches live here too: :func:`set_include_usage` and the budget
-guard, :func:`set_call_guard`.
+The switches every wrapper reads are in :mod:`nbprofile.llm.switches`.
 """
 
 from __future__ import annotations
@@ -17,23 +16,12 @@ from __future__ import annotations
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
 
-#: (owner, attribute, original) for each method replaced
-Patch = tuple[Any, str, Any]
-CallGuard = Callable[[], None]
+from nbprofile.errors import NbprofileWarning
+from nbprofile.llm.switches import CONFIG, Patch
 
-
-class _Config:
-    """The switches every wrapper reads on every call (plain attributes: one load each)."""
-
-    installed: bool = False
-    include_usage: bool = False
-    guard: CallGuard | None = None
-
-
-CONFIG = _Config()
 _lock = threading.Lock()
 _registered: set[str] = set()
 _patched: dict[str, list[Patch]] = {}
@@ -106,8 +94,6 @@ def _on_import(module: ModuleType) -> None:
     try:
         patches = _targets()[name](module)
     except Exception as exc:  # an SDK version whose layout we do not know: measure nothing, say so
-        from nbprofile.errors import NbprofileWarning
-
         with _lock:
             _patched.pop(name, None)
         warnings.warn(
@@ -118,47 +104,3 @@ def _on_import(module: ModuleType) -> None:
         return
     with _lock:
         _patched[name] = patches
-
-
-def wrap(owner: Any, attr: str, wrapper: Callable[..., Any]) -> Patch:
-    """Replace ``owner.attr`` (a method defined on the class itself) with a FunctionWrapper."""
-    import wrapt
-
-    original = owner.__dict__[attr]  # KeyError if the SDK moved it: reported by _on_import
-    setattr(owner, attr, wrapt.FunctionWrapper(original, wrapper))
-    return owner, attr, original
-
-
-# -- switches ------------------------------------------------------------------------
-
-
-def set_include_usage(on: bool) -> None:
-    """Ask OpenAI streams for their usage chunk (``stream_options.include_usage``).
-
-    Off by default: nbprofile does not change the user's request silently. When
-    on, a stream the user did not ask usage for gets it, and the extra final
-    chunk (empty ``choices``) is consumed by nbprofile, not shown to the user's
-    loop, so ``chunk.choices[0]`` code keeps working.
-    """
-    CONFIG.include_usage = bool(on)
-
-
-def set_call_guard(guard: CallGuard | None) -> CallGuard | None:
-    """Call ``guard()`` before every hooked LLM call; whatever it raises stops the call.
-
-    For ``--enforce`` budgets on tokens or cost: the guard compares the running
-    totals (:func:`nbprofile.llm.ledger.LEDGER.totals`) with the limit and raises
-    (e.g. ``BudgetExceeded``) once it is crossed, so the cell stops at the first
-    call after the limit, before that call is sent. The call that crossed it has
-    already been paid for. One guard at a time; returns the previous one so a
-    nested budget can put it back. ``None`` removes it.
-    """
-    previous = CONFIG.guard
-    CONFIG.guard = guard
-    return previous
-
-
-def check_guard() -> None:
-    guard = CONFIG.guard
-    if guard is not None:
-        guard()

@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from nbprofile.llm.ledger import LEDGER, Ledger, Usage
-from nbprofile.readings import Availability, Method, Reading, Readings
 from nbprofile.meters.base import Meter
+from nbprofile.readings import Availability, Method, Reading, Readings
 
 SOURCE = "nbprofile.llm (API-reported usage)"
 _TOKEN_KEYS = (
@@ -157,7 +157,8 @@ def summarize(calls: list[Usage]) -> tuple[Readings, dict[str, Any]]:
 
 
 def _cost(calls: list[Usage], method: Method) -> Reading:
-    from nbprofile.llm.prices import CTX, PRICES  # loaded with the first call, not at %load_ext
+    from nbprofile.llm.price_values import CTX
+    from nbprofile.llm.prices import PRICES  # loaded with the first call, not at %load_ext
 
     unknown = [c for c in calls if c.cost is None]
     total = Decimal(0)
@@ -175,7 +176,7 @@ def _cost(calls: list[Usage], method: Method) -> Reading:
 
 
 def _per_model(calls: list[Usage]) -> dict[str, dict[str, Any]]:
-    from nbprofile.llm.prices import CTX
+    from nbprofile.llm.price_values import CTX
 
     models: dict[str, dict[str, Any]] = {}
     for c in calls:

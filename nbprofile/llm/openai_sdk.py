@@ -18,13 +18,14 @@ object: its usage is read when the user calls ``.parse()``.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from time import perf_counter
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import wrapt
 
-from nbprofile.llm import hooks
+from nbprofile.llm import switches
 from nbprofile.llm.calls import add_unreadable
 from nbprofile.llm.openai_usage import (
     ChatStreamObserver,
@@ -45,7 +46,7 @@ Reader = Callable[[Any, "str | None", "float | None"], None]
 
 def _inject_usage(kwargs: dict[str, Any]) -> bool:
     """With include_usage on, ask a chat stream for its usage chunk unless the user decided."""
-    if not hooks.CONFIG.include_usage or kwargs.get("stream") is not True:
+    if not switches.CONFIG.include_usage or kwargs.get("stream") is not True:
         return False
     options = kwargs.get("stream_options")
     if isinstance(options, dict):
@@ -89,9 +90,9 @@ def _sync(api: str, read: Reader) -> Callable[..., Any]:
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if not hooks.CONFIG.installed:  # a bound wrapper kept from before uninstall()
+        if not switches.CONFIG.installed:  # a bound wrapper kept from before uninstall()
             return wrapped(*args, **kwargs)
-        hooks.check_guard()  # a budget's guard raises here, before the request is sent
+        switches.check_guard()  # a budget's guard raises here, before the request is sent
         injected = _inject_usage(kwargs)
         started = perf_counter()
         result = wrapped(*args, **kwargs)  # the user's exceptions pass through untouched
@@ -109,9 +110,9 @@ def _async(api: str, read: Reader) -> Callable[..., Any]:
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         async def call() -> Any:
-            if not hooks.CONFIG.installed:
+            if not switches.CONFIG.installed:
                 return await wrapped(*args, **kwargs)
-            hooks.check_guard()
+            switches.check_guard()
             injected = _inject_usage(kwargs)
             started = perf_counter()
             result = await wrapped(*args, **kwargs)
@@ -163,15 +164,15 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc, type-arg, unuse
 
 def _patch(
     module: ModuleType, sync_cls: str, async_cls: str, methods: dict[str, tuple[str, Reader]]
-) -> list[hooks.Patch]:
+) -> list[switches.Patch]:
     patches = []
     for method, (api, read) in methods.items():
-        patches.append(hooks.wrap(getattr(module, sync_cls), method, _sync(api, read)))
-        patches.append(hooks.wrap(getattr(module, async_cls), method, _async(api, read)))
+        patches.append(switches.wrap(getattr(module, sync_cls), method, _sync(api, read)))
+        patches.append(switches.wrap(getattr(module, async_cls), method, _async(api, read)))
     return patches
 
 
-def patch_chat(module: ModuleType) -> list[hooks.Patch]:
+def patch_chat(module: ModuleType) -> list[switches.Patch]:
     # .stream() goes through .create(stream=True); .parse() posts on its own
     return _patch(
         module,
@@ -181,11 +182,11 @@ def patch_chat(module: ModuleType) -> list[hooks.Patch]:
     )
 
 
-def patch_completions(module: ModuleType) -> list[hooks.Patch]:
+def patch_completions(module: ModuleType) -> list[switches.Patch]:
     return _patch(module, "Completions", "AsyncCompletions", {"create": ("completions", read_completion)})
 
 
-def patch_responses(module: ModuleType) -> list[hooks.Patch]:
+def patch_responses(module: ModuleType) -> list[switches.Patch]:
     return _patch(
         module,
         "Responses",
@@ -194,5 +195,5 @@ def patch_responses(module: ModuleType) -> list[hooks.Patch]:
     )
 
 
-def patch_embeddings(module: ModuleType) -> list[hooks.Patch]:
+def patch_embeddings(module: ModuleType) -> list[switches.Patch]:
     return _patch(module, "Embeddings", "AsyncEmbeddings", {"create": ("embeddings", read_embedding)})

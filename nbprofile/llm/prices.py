@@ -29,14 +29,16 @@ import os
 import sys
 import threading
 import warnings
-from decimal import Context, Decimal
+from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
+
+from nbprofile.llm.price_values import CTX, parse_per, parse_price_value
 
 TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "llm_prices.json"
 CONFIG_ENV = "NBPROFILE_LLM_PRICES"
 #: exact for any realistic sum: 60 significant digits
-CTX = Context(prec=60)
 PRICE_KEYS = ("input", "output", "cached_input", "cache_write")
 
 
@@ -56,7 +58,7 @@ class ModelPrice(NamedTuple):
     model: str
     base: Price
     above: tuple[tuple[int, Price], ...] = ()  # (input tokens threshold, price), ascending
-    tiers: Mapping[str, "ModelPrice"] | None = None  # "flex", "priority"
+    tiers: Mapping[str, ModelPrice] | None = None  # "flex", "priority"
     source: str = "table"  # "table" or "user"
 
 
@@ -116,8 +118,6 @@ class PriceBook:
     def load_config(self, path: str | os.PathLike[str] | None = None) -> int:
         """Read the user's price file (``path``, ``$NBPROFILE_LLM_PRICES`` or the Jupyter config
         dir); return how many models it priced. A bad file warns and prices nothing."""
-        from nbprofile.llm.price_input import parse_per, parse_price_value
-
         target = Path(path) if path is not None else _config_path()
         if target is None or not target.is_file():
             if path is not None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import wrapt
 
@@ -45,7 +46,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc, type-arg, unused-ign
         super().__init__(wrapped)
         _attach(self, observer)
 
-    def __iter__(self) -> "StreamProxy":
+    def __iter__(self) -> StreamProxy:
         return self
 
     def __next__(self) -> Any:
@@ -62,7 +63,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc, type-arg, unused-ign
             if not observer.observe(item):
                 return item
 
-    def __enter__(self) -> "StreamProxy":
+    def __enter__(self) -> StreamProxy:
         self.__wrapped__.__enter__()
         return self
 
@@ -88,7 +89,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc, type-arg, unuse
         super().__init__(wrapped)
         _attach(self, observer)
 
-    def __aiter__(self) -> "AsyncStreamProxy":
+    def __aiter__(self) -> AsyncStreamProxy:
         return self
 
     async def __anext__(self) -> Any:
@@ -105,7 +106,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc, type-arg, unuse
             if not observer.observe(item):
                 return item
 
-    async def __aenter__(self) -> "AsyncStreamProxy":
+    async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()
         return self
 
@@ -244,7 +245,7 @@ def estimator_for(model: str | None) -> Callable[[str], int] | None:
     encoder: Callable[[str], int] | None = None
     if url is not None and _cached(url):
         encoding = tiktoken.get_encoding(name)
-        encoder = lambda text: len(encoding.encode(text, disallowed_special=()))  # noqa: E731
+        encoder = lambda text: len(encoding.encode(text, disallowed_special=()))
     _encoders[name] = encoder
     return encoder
 

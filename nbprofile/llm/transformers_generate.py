@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Callable
 from time import perf_counter
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
-from nbprofile.llm import hooks
+from nbprofile.llm import switches
 from nbprofile.llm.ledger import LEDGER, TokenMethod, Usage
 
 _inside = contextvars.ContextVar("nbprofile_inside_generate", default=False)
@@ -109,9 +110,9 @@ def _usage(instance: Any, duration: float, input_tokens: int | None, generated: 
 def _wrapper(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    if _inside.get() or not hooks.CONFIG.installed:
+    if _inside.get() or not switches.CONFIG.installed:
         return wrapped(*args, **kwargs)
-    hooks.check_guard()
+    switches.check_guard()
     token = _inside.set(True)
     started = perf_counter()
     try:
@@ -129,5 +130,5 @@ def _wrapper(
     return output
 
 
-def patch(module: ModuleType) -> list[hooks.Patch]:
-    return [hooks.wrap(module.GenerationMixin, "generate", _wrapper)]
+def patch(module: ModuleType) -> list[switches.Patch]:
+    return [switches.wrap(module.GenerationMixin, "generate", _wrapper)]

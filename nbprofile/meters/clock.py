@@ -12,8 +12,8 @@ from __future__ import annotations
 import resource
 from time import perf_counter_ns
 
-from nbprofile.readings import Availability, Reading, Readings
 from nbprofile.meters.base import Meter
+from nbprofile.readings import Availability, Reading, Readings
 
 _RUSAGE_SELF = resource.RUSAGE_SELF
 _RUSAGE_CHILDREN = resource.RUSAGE_CHILDREN

@@ -23,22 +23,19 @@ with the fix. DRAM is never estimated: mostly refresh, not attributable to a cel
 
 from __future__ import annotations
 
-import csv
 import os
 import platform
-import re
 import resource
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from nbprofile.carbon import codecarbon_data_dir
-from nbprofile.readings import Availability, Reading, Readings
+from nbprofile.datafiles import codecarbon_data_dir
 from nbprofile.meters.base import Meter
+from nbprofile.meters.cpu_tdp import CPUINFO, Estimate, load_cpu_table, match_cpu, read_cpuinfo
+from nbprofile.meters.rapl import POWERCAP_ROOT, Domain, find_domains, open_counter, read_int
+from nbprofile.readings import Availability, Reading, Readings
 
-POWERCAP_ROOT = "/sys/class/powercap"
-CPUINFO = "/proc/cpuinfo"
 AUTO = "auto"  # locate CodeCarbon's cpu_power.csv through its installed package
 TDP_ENV = "NBPROFILE_CPU_TDP_W"
 THREADS_ENV = "NBPROFILE_CPU_THREADS"
@@ -51,140 +48,7 @@ RAPL_FIX = ("RAPL needs read access: sudo chmod a+r /sys/class/powercap/intel-ra
 NO_POWERCAP_FIX = ("RAPL measures on bare-metal Linux (cloud VMs rarely expose it); in Docker add "
                    "--security-opt systempaths=unconfined (powercap is masked)")
 ESTIMATE_FIX = f"or install codecarbon (its CPU TDP table) or set {TDP_ENV}=<your CPU's TDP> for an estimate"
-_PREFIXES = ("intel-rapl:", "amd-rapl:")
 _RUSAGE_CHILDREN = resource.RUSAGE_CHILDREN
-
-
-@dataclass
-class _Domain:
-    """One RAPL counter, folded into a running total that does not wrap."""
-
-    label: str  # "package-0", "dram"
-    kind: str  # "package" | "dram"
-    fd: int
-    range_uj: int
-    max_w: float
-    last: int
-    total: int = 0
-
-    def fold(self) -> int:
-        raw = int(os.pread(self.fd, 32, 0))
-        self.total += (raw - self.last) % self.range_uj
-        self.last = raw
-        return self.total
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """How the estimate path turns CPU time into joules."""
-
-    w_per_thread: float
-    source: str  # short, for Reading.source
-    method: str  # one line: the formula and where each number came from
-
-
-def find_domains(root: str | os.PathLike[str]) -> list[tuple[Path, str, str]]:
-    """``(dir, name, kind)`` of the RAPL package and DRAM domains under a powercap root."""
-    found = []
-    try:
-        entries = sorted(os.listdir(root))
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.startswith(_PREFIXES):
-            continue
-        path = Path(root) / entry
-        try:
-            name = (path / "name").read_text().strip()
-        except OSError:
-            continue  # not a domain we can name: neither package nor dram for sure
-        if name.startswith("package"):
-            found.append((path, name, "package"))
-        elif name == "dram":
-            found.append((path, f"dram:{entry.split(':', 1)[1]}", "dram"))
-    return found
-
-
-def _read_int(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _open_counter(path: Path) -> tuple[int, int, int] | str:
-    """``(fd, raw µJ, range µJ)`` of a domain's kept-open ``energy_uj``, or why it cannot be used."""
-    range_uj = _read_int(path / "max_energy_range_uj")
-    try:
-        fd = os.open(path / "energy_uj", os.O_RDONLY)
-    except OSError as exc:
-        return f"{path.name}/energy_uj: {exc.strerror or exc}"
-    try:
-        raw = int(os.pread(fd, 32, 0))
-    except (OSError, ValueError) as exc:
-        os.close(fd)
-        return f"{path.name}/energy_uj: {getattr(exc, 'strerror', None) or exc}"
-    if not range_uj:  # without the range a wrap cannot be undone: no figure beats a wrong one
-        os.close(fd)
-        return f"{path.name}/max_energy_range_uj unreadable"
-    return fd, raw, range_uj
-
-
-def read_cpuinfo(path: str = CPUINFO) -> dict[str, str]:
-    """The first processor's fields of ``/proc/cpuinfo`` (empty where there is none)."""
-    try:
-        with open(path) as f:
-            first = f.read(65536).split("\n\n", 1)[0]
-    except OSError:
-        return {}
-    pairs = (line.partition(":") for line in first.splitlines())
-    return {key.strip(): value.strip() for key, sep, value in pairs if sep}
-
-
-def load_cpu_table(path: str | os.PathLike[str]) -> dict[str, float]:
-    """CodeCarbon's ``cpu_power.csv`` (``Name,TDP``): model name -> TDP in watts."""
-    table: dict[str, float] = {}
-    with open(path, newline="") as f:
-        rows = csv.reader(f)  # not DictReader: twice as fast, and this runs at extension load
-        if next(rows, None) != ["Name", "TDP"]:
-            raise ValueError(f"{path}: expected the columns Name,TDP")
-        for row in rows:
-            try:
-                table[row[0].strip()] = float(row[1])
-            except (IndexError, ValueError):
-                continue  # a malformed row: skip it, the rest of the table is good
-    return table
-
-
-# every ASCII character but letters and digits -> space: str.translate is ~5x faster than re.sub here
-_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
-
-
-def _tokens(text: str) -> frozenset[str]:
-    return frozenset(text.lower().translate(_SEPARATORS).split())
-
-
-def match_cpu(model: str, table: dict[str, float]) -> tuple[str, float] | None:
-    """The table entry for a CPU model name, by CodeCarbon's rules, or None.
-
-    Exact (case-insensitive) name; then the name without ``(R)``, ``CPU`` and the
-    clock; then the one entry whose words are a subset of the model's (or the
-    reverse), only when exactly one entry qualifies: "AMD EPYC" alone names no TDP.
-    """
-    by_lower = {name.lower(): name for name in table}
-    cleaned = model.replace("(R)", "").replace("(TM)", "")
-    cleaned = re.sub(r" CPU @.*$| @\s*\d+\.\d+GHz| CPU\b", "", cleaned).strip()
-    for candidate in (model.strip(), cleaned):
-        name = by_lower.get(candidate.lower())
-        if name is not None:
-            return name, table[name]
-    words = _tokens(cleaned)
-    if not words:
-        return None
-    # either subset relation needs a shared word: a substring test skips most of the ~5,000 rows
-    hits = [name for low, name in by_lower.items() if any(w in low for w in words)
-            and (t := _tokens(low)) and (t <= words or words <= t)]
-    return (hits[0], table[hits[0]]) if len(hits) == 1 else None
 
 
 def _env_float(name: str) -> float | None:
@@ -221,7 +85,7 @@ class CpuEnergyMeter(Meter):
         self._cpu_power_csv = cpu_power_csv
         self._watch = watch
         self._watch_interval_s = watch_interval_s
-        self._domains: list[_Domain] = []
+        self._domains: list[Domain] = []
         self._lock = threading.Lock()
         self._open: dict[object, tuple[int, float, float]] = {}  # key -> (t_ns, cpu/pkg, dram)
         self._active = threading.Event()
@@ -267,15 +131,15 @@ class CpuEnergyMeter(Meter):
         denied: list[str] = []
         dram_denied = False
         for path, label, kind in found:
-            opened = _open_counter(path)
+            opened = open_counter(path)
             if isinstance(opened, str):
                 denied.append(opened)
                 dram_denied |= kind == "dram"
                 continue
             fd, raw, range_uj = opened
-            max_uw = _read_int(path / "constraint_0_max_power_uw")
+            max_uw = read_int(path / "constraint_0_max_power_uw")
             max_w = max_uw / 1e6 if max_uw else ASSUMED_MAX_PACKAGE_W
-            self._domains.append(_Domain(label, kind, fd, range_uj, max_w, raw))
+            self._domains.append(Domain(label, kind, fd, range_uj, max_w, raw))
         if not any(d.kind == "package" for d in self._domains):
             self.close()
             root_only = any("ermission" in d for d in denied)

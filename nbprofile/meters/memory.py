@@ -30,10 +30,10 @@ import resource
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from nbprofile.readings import Availability, Reading, Readings
 from nbprofile.meters.base import Meter
+from nbprofile.readings import Availability, Reading, Readings
 
 CLEAR_REFS = "/proc/self/clear_refs"
 STATM = "/proc/self/statm"
@@ -136,8 +136,7 @@ class _Sampler:
                 return
             rss = self._read()
             with self._lock:
-                if rss > self._peak:
-                    self._peak = rss
+                self._peak = max(self._peak, rss)
             time.sleep(self._interval)
 
 
@@ -219,8 +218,7 @@ class PeakRss(Meter):
 
     def _fold(self, peak: int) -> None:
         for window in self._open.values():
-            if peak > window[1]:
-                window[1] = peak
+            window[1] = max(window[1], peak)
 
     def end(self, key: object) -> Readings:
         if self.mode == "unavailable":

@@ -8,7 +8,7 @@ chart says when it is binned.
 from __future__ import annotations
 
 import html
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 MAX_BARS = 400
 WIDTH, HEIGHT, PAD = 720, 160, 28

@@ -7,25 +7,19 @@ which is what the notebook shows. Pure: the server, the CLI and the reports use 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-from nbprofile.readings import weakest
+from nbprofile.metrics import CATALOG, REGRESSION_FRACTION, metric
 from nbprofile.record import CellRecord
+from nbprofile.report.totals import total, total_method
 
-METRICS: tuple[str, ...] = (
-    "wall_s", "cpu_s", "rss_peak_bytes", "vram_peak_bytes", "gpu_time_s",
-    "energy_j", "co2_g", "llm_tokens", "cost_usd",
-)
 
-#: A change counts as a regression above this fraction...
-REGRESSION_FRACTION = 0.10
-#: ...and above this absolute amount, so that a 2 ms cell taking 3 ms is not one.
-MIN_CHANGE: dict[str, float] = {
-    "wall_s": 0.010, "cpu_s": 0.010, "gpu_time_s": 0.010,
-    "rss_peak_bytes": 1024**2, "vram_peak_bytes": 1024**2,
-    "energy_j": 1.0, "co2_g": 0.01, "llm_tokens": 10, "cost_usd": 0.0001,
-}
+
+def compared_keys() -> tuple[str, ...]:
+    """The reading keys compared by default: the catalog's, in its order."""
+    return tuple(m.key for m in CATALOG.compared)
 
 
 def match_key(record: CellRecord) -> str:
@@ -115,39 +109,19 @@ def _methods(record: CellRecord | None, metrics: Sequence[str]) -> dict[str, str
             for m in metrics}
 
 
-def is_regression(metric: str, d: Delta) -> bool:
+def is_regression(key: str, d: Delta) -> bool:
+    """More than +10% *and* more than the metric's floor (so that a 2 ms cell taking 3 ms is not one)."""
     if d.abs is None or d.pct is None:
         return False
-    return d.pct > REGRESSION_FRACTION and d.abs > MIN_CHANGE.get(metric, 0.0)
-
-
-def is_peak(metric: str) -> bool:
-    """Peaks do not add up: a run's peak RAM is the largest cell peak, not their sum."""
-    return "_peak_" in metric
-
-
-def total(records: Sequence[CellRecord], metric: str) -> float | None:
-    """The run's figure for a metric: the sum of the cells' values (the largest, for
-    peaks); ``None`` when no cell has one (never 0)."""
-    values = [v for r in records if (v := r.value(metric)) is not None]
-    if not values:
-        return None
-    return max(values) if is_peak(metric) else sum(values)
-
-
-def total_method(records: Sequence[CellRecord], metric: str) -> dict[str, Any]:
-    """How a run's total of ``metric`` was obtained: ``method`` is "measured" only when
-    every value in it was (else the least direct of estimated / sampled, or
-    "unavailable" when there is none), and ``cells`` / ``of`` say how many cells
-    gave a value, so a total over part of the run reads as a lower bound."""
-    methods = [r.readings[metric].method for r in records if r.value(metric) is not None]
-    return {"method": weakest(*methods) if methods else "unavailable", "cells": len(methods), "of": len(records)}
+    found = metric(key)
+    floor = found.regression_floor if found is not None and found.regression_floor is not None else 0.0
+    return d.pct > REGRESSION_FRACTION and d.abs > floor
 
 
 def compare_runs(a: Sequence[CellRecord], b: Sequence[CellRecord],
-                 metrics: Sequence[str] = METRICS) -> Comparison:
+                 metrics: Sequence[str] | None = None) -> Comparison:
     """Per-cell deltas from run ``a`` to run ``b``, in ``b``'s order, then cells only in ``a``."""
-    metrics = tuple(metrics)
+    metrics = compared_keys() if metrics is None else tuple(metrics)
     in_a, in_b = _last_per_cell(a), _last_per_cell(b)
     order = list(in_b) + [key for key in in_a if key not in in_b]
     comparison = Comparison(metrics)

@@ -4,13 +4,15 @@ network), printable, with every user-provided string escaped."""
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from nbprofile.compare import is_peak
-from nbprofile.format import format_bytes, format_duration, format_energy
+from nbprofile.format import format_value
+from nbprofile.metrics import is_peak, label_of, unit_of
 from nbprofile.record import CellRecord
 from nbprofile.report import charts
-from nbprofile.report.model import COLUMNS, ReportModel, build, describe_delta, show_total
+from nbprofile.report.compare import match_key
+from nbprofile.report.model import ReportModel, build, describe_delta, show_total
 
 esc = html.escape
 
@@ -61,8 +63,6 @@ def _cells_table(model: ReportModel) -> str:
     head = "".join(f"<th>{esc(title)}</th>" for _, title in model.columns)
     body = []
     regressions = {c.key for c in model.comparison.regressions} if model.comparison else set()
-    from nbprofile.compare import match_key
-
     for row in model.rows:
         record = row.record
         status = "" if record.status == "ok" else f' <span class="chip fail">{esc(record.status)}: {esc(record.error_type or "")}</span>'
@@ -86,10 +86,9 @@ def _totals(model: ReportModel) -> str:
 
 def _methods(model: ReportModel) -> str:
     rows = []
-    titles = dict(COLUMNS)
     for key, counts in model.methods.items():
         text = ", ".join(f"{method}: {n}" for method, n in sorted(counts.items()))
-        rows.append(f"<dt>{esc(titles.get(key, key))}</dt><dd>{esc(text)}</dd>")
+        rows.append(f"<dt>{esc(label_of(key))}</dt><dd>{esc(text)}</dd>")
     return f'<dl class="env">{"".join(rows)}</dl>'
 
 
@@ -97,17 +96,24 @@ def _charts(model: ReportModel) -> str:
     def values(key: str) -> list[float | None]:
         return [row.record.value(key) for row in model.rows]
 
+    def fmt(key: str) -> Callable[[float], str]:
+        unit = unit_of(key)
+        return lambda value: format_value(value, unit)
+
     labels = [row.label for row in model.rows]
     parts = [
-        charts.bar_chart("time per cell", values("wall_s"), format_duration, labels),
-        charts.cumulative_chart("cumulative time (timeline)", values("wall_s"), format_duration),
-        charts.bar_chart("peak RAM per cell", values("rss_peak_bytes"), format_bytes, labels),
+        charts.bar_chart(f"{label_of('wall_s')} per cell", values("wall_s"), fmt("wall_s"), labels),
+        charts.cumulative_chart(f"cumulative {label_of('wall_s')} (timeline)", values("wall_s"), fmt("wall_s")),
+        charts.bar_chart(f"{label_of('rss_peak_bytes')} per cell", values("rss_peak_bytes"), fmt("rss_peak_bytes"),
+                         labels),
     ]
     if any(v is not None for v in values("energy_j")):
-        parts.append(charts.bar_chart("energy per cell", values("energy_j"), format_energy, labels))
+        parts.append(charts.bar_chart(f"{label_of('energy_j')} per cell", values("energy_j"), fmt("energy_j"),
+                                      labels))
     if model.comparison is not None:
         fractions = [c.delta["wall_s"].pct for c in model.comparison.cells]
-        parts.append(charts.delta_chart("change in time per cell (compared run → this run)", fractions,
+        parts.append(charts.delta_chart(f"change in {label_of('wall_s')} per cell (compared run → this run)",
+                                        fractions,
                                         [c.source.strip().splitlines()[0] if c.source.strip() else "" for c in model.comparison.cells]))
     return f'<section class="charts">{"".join(parts)}</section>'
 
@@ -121,8 +127,8 @@ def _comparison(model: ReportModel) -> str:
     for i, cell in enumerate(comparison.cells):
         cls = ' class="regression"' if cell.regression else ""
         label = cell.source.strip().splitlines()[0] if cell.source.strip() else cell.key
-        before = show_total(cell.a["wall_s"], "wall_s", "s")
-        after = show_total(cell.b["wall_s"], "wall_s", "s")
+        before = show_total(cell.a["wall_s"], "wall_s")
+        after = show_total(cell.b["wall_s"], "wall_s")
         rows.append(f"<tr{cls}><td class=\"src\"><code>{esc(label[:80])}</code></td><td>{esc(before)}</td>"
                     f"<td>{esc(after)}</td><td>{esc(describe_delta(comparison, 'wall_s', i))}</td></tr>")
     return (f"<h2>Compared with run {esc(str(other))}</h2>"

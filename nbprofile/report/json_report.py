@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from nbprofile.compare import METRICS, compare_runs, total, total_method
 from nbprofile.record import CellRecord
+from nbprofile.report.compare import compare_runs, compared_keys
+from nbprofile.report.totals import total, total_method
 
 SCHEMA = "nbprofile.report/1"
 
@@ -17,9 +19,9 @@ def report_dict(records: Sequence[CellRecord], run: dict[str, Any], *,
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "run": run,
-        "totals": {m: total(records, m) for m in METRICS},
+        "totals": {m: total(records, m) for m in compared_keys()},
         # estimated / sampled when any cell's value was; cells < of: the total is a lower bound
-        "totals_method": {m: total_method(records, m) for m in METRICS},
+        "totals_method": {m: total_method(records, m) for m in compared_keys()},
         "cells": [r.to_json() for r in records],
     }
     if other is not None:

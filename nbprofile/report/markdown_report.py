@@ -7,11 +7,13 @@ measured and which estimated.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from nbprofile.compare import is_peak
+from nbprofile.metrics import is_peak, label_of
 from nbprofile.record import CellRecord
-from nbprofile.report.model import COLUMNS, ReportModel, build, describe_delta, show_total
+from nbprofile.report.model import ReportModel, build, describe_delta, show_total
+from nbprofile.report.tables import status_text
 
 
 def _cell(text: str) -> str:
@@ -32,23 +34,22 @@ def render(model: ReportModel) -> str:
             "|---:|---|---|" + "---:|" * len(model.columns) + "---|"]
     for row in model.rows:
         record = row.record
-        status = record.status if record.status == "ok" else f"{record.status} ({record.error_type})"
+        status = status_text(record)
         values = " | ".join(_cell(row.values[k].text) for k, _ in model.columns)
         budget = "; ".join(f"{'✓' if s == 'pass' else '✗' if s == 'fail' else '?'} {d}" for s, d in row.budget)
         out.append(f"| {row.number} | `{_cell(row.label)}` | {status} | {values} | {_cell(budget)} |")
     if model.comparison is not None:
         other = (model.other_run or {}).get("run_id", "?")
         out += ["", f"## Compared with run `{_cell(str(other))}`", "",
-                "| cell | time before | time now | change | regression |", "|---|---:|---:|---:|---|"]
+                f"| cell | {label_of('wall_s')} before | {label_of('wall_s')} now | change | regression |", "|---|---:|---:|---:|---|"]
         for i, cell in enumerate(model.comparison.cells):
             label = cell.source.strip().splitlines()[0] if cell.source.strip() else cell.key
-            out.append(f"| `{_cell(label[:60])}` | {show_total(cell.a['wall_s'], 'wall_s', 's')} | "
-                       f"{show_total(cell.b['wall_s'], 'wall_s', 's')} | "
+            out.append(f"| `{_cell(label[:60])}` | {show_total(cell.a['wall_s'], 'wall_s')} | "
+                       f"{show_total(cell.b['wall_s'], 'wall_s')} | "
                        f"{describe_delta(model.comparison, 'wall_s', i)} | {'yes' if cell.regression else ''} |")
     out += ["", "## Methods", "", "| quantity | cells by method |", "|---|---|"]
-    titles = dict(COLUMNS)
     for key, counts in model.methods.items():
-        out.append(f"| {titles.get(key, key)} | "
+        out.append(f"| {label_of(key)} | "
                    + ", ".join(f"{m}: {n}" for m, n in sorted(counts.items())) + " |")
     if model.environment:
         out += ["", "## Environment", "", "| | |", "|---|---|"]

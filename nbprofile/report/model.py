@@ -6,27 +6,19 @@ other and with the footer (they share the formatters of :mod:`nbprofile.format`)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
-from nbprofile.compare import METRICS, Comparison, compare_runs, total, total_method
-from nbprofile.format import UNAVAILABLE, format_duration, format_percent, format_value
+from nbprofile.budgets.evaluate import Verdict
+from nbprofile.format import UNAVAILABLE, format_percent, format_value, method_mark, shown_value
+from nbprofile.metrics import CATALOG, unit_of
 from nbprofile.readings import Reading
-from nbprofile.record import CellRecord
-
-#: (reading key, column title) of the per-cell table, in order.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("wall_s", "time"),
-    ("cpu_s", "CPU"),
-    ("rss_peak_bytes", "peak RAM"),
-    ("gpu_time_s", "GPU time"),
-    ("vram_peak_bytes", "peak VRAM"),
-    ("energy_j", "energy"),
-    ("co2_g", "CO2e"),
-    ("llm_tokens", "tokens"),
-    ("cost_usd", "cost"),
-)
-MARK = {"measured": "", "sampled": "~", "estimated": "~", "unavailable": ""}
+from nbprofile.record import CellRecord, utc_iso
+from nbprofile.report.compare import Comparison, compare_runs
+from nbprofile.report.footer import how
+from nbprofile.report.tables import first_line
+from nbprofile.report.totals import total, total_method
 
 
 @dataclass(frozen=True)
@@ -43,38 +35,22 @@ def show(reading: Reading | None) -> Cell:
         return Cell("", "", "not recorded")
     if reading.value is None:
         return Cell(UNAVAILABLE, "unavailable", reading.note or "unavailable")
-    if reading.unit == "s":
-        text = format_duration(reading.value)
-    else:
-        text = format_value(reading.value, reading.unit)
-    how = reading.method + (f" ({reading.source})" if reading.source else "")
-    if reading.note:
-        how += f": {reading.note}"
-    return Cell(MARK.get(reading.method, "") + text, reading.method, how)
+    return Cell(shown_value(reading), reading.method, how(reading))
 
 
-def show_total(value: float | None, key: str, unit: str) -> str:
-    if value is None:
-        return UNAVAILABLE
-    return format_duration(value) if unit == "s" else format_value(value, unit)
+def show_total(value: float | None, key: str) -> str:
+    """A total or a compared value, in the metric's unit; ``n/a`` when there is none."""
+    return UNAVAILABLE if value is None else format_value(value, unit_of(key))
 
 
 def show_run_total(records: Sequence[CellRecord], key: str) -> str:
     """A run's total as shown: ``~`` when any part was estimated or sampled, and
     ``≥`` when some cells could not be measured, so the sum covers only the rest."""
-    text = show_total(total(records, key), key, _unit(records, key))
+    text = show_total(total(records, key), key)
     if text == UNAVAILABLE:
         return text
-    how = total_method(records, key)
-    return ("≥ " if how["cells"] < how["of"] else "") + MARK.get(how["method"], "") + text
-
-
-def first_line(source: str, width: int = 60) -> str:
-    lines = [line for line in source.strip().splitlines() if line.strip()]
-    text = lines[0].strip() if lines else ""
-    if len(lines) > 1:
-        text += " …"
-    return text if len(text) <= width else text[: width - 1] + "…"
+    method = total_method(records, key)
+    return ("≥ " if method["cells"] < method["of"] else "") + method_mark(method["method"]) + text
 
 
 @dataclass
@@ -104,17 +80,7 @@ class ReportModel:
 def _budget(record: CellRecord) -> list[tuple[str, str]]:
     if not record.verdict:
         return []
-    from nbprofile.budget_eval import Verdict
-
     return [(item.status, item.describe()) for item in Verdict.from_json(record.verdict).items]
-
-
-def _unit(records: Sequence[CellRecord], key: str) -> str:
-    for record in records:
-        reading = record.readings.get(key)
-        if reading is not None:
-            return reading.unit
-    return ""
 
 
 def environment(run: dict[str, Any]) -> list[tuple[str, str]]:
@@ -132,8 +98,6 @@ def environment(run: dict[str, Any]) -> list[tuple[str, str]]:
         if value in (None, "", [], {}):
             continue
         if key == "started_at" and isinstance(value, (int, float)):
-            from nbprofile.record import utc_iso
-
             value = utc_iso(float(value))
         elif key == "memory_bytes":
             value = format_value(float(value), "B")
@@ -148,10 +112,10 @@ def environment(run: dict[str, Any]) -> list[tuple[str, str]]:
 def build(records: Sequence[CellRecord], run: dict[str, Any], *,
           other: Sequence[CellRecord] | None = None, other_run: dict[str, Any] | None = None) -> ReportModel:
     """The model of a report of ``records``; with ``other``, also the comparison other → records."""
-    present = [(k, t) for k, t in COLUMNS if any(k in r.readings for r in records)]
+    present = [(c.key, c.label) for c in CATALOG.columns if any(c.key in r.readings for r in records)]
     rows = []
     for number, record in enumerate(records, 1):
-        label = record.name or first_line(record.source)
+        label = record.name or first_line(record.source, 60)
         rows.append(Row(number, record, label, {k: show(record.readings.get(k)) for k, _ in present},
                         _budget(record)))
     totals = {k: show_run_total(records, k) for k, _ in present}
@@ -182,4 +146,4 @@ def describe_delta(comparison: Comparison, metric: str, index: int) -> str:
     return format_percent(d.pct, signed=True)
 
 
-__all__ = ["COLUMNS", "METRICS", "Cell", "ReportModel", "Row", "build", "describe_delta", "show"]
+__all__ = ["Cell", "ReportModel", "Row", "build", "describe_delta", "show", "show_run_total", "show_total"]

@@ -7,6 +7,8 @@ from typing import Any
 from traitlets import Unicode
 from traitlets.config import Configurable
 
+from nbprofile.server.handlers import setup_handlers
+
 
 class Nbprofile(Configurable):
     """Server-side settings (``c.Nbprofile.db = ...`` in jupyter_server_config.py)."""
@@ -19,8 +21,6 @@ class Nbprofile(Configurable):
 
 
 def load(server_app: Any) -> None:
-    from nbprofile.server.handlers import setup_handlers
-
     settings = Nbprofile(config=server_app.config)
     setup_handlers(server_app.web_app, settings.db or None)
     server_app.log.info("nbprofile: REST API at /nbprofile/api/")

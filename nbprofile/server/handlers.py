@@ -1,43 +1,57 @@
-"""REST API for the JupyterLab panel: runs of a notebook, cells of a run, comparisons, reports.
+"""REST API for the JupyterLab panel: the catalog, runs of a notebook, cells of a run, comparisons, reports.
 
 Every handler is an authenticated ``APIHandler``; parameters are checked and a
 bad one is a 400 with a message. A notebook path from the client is confined to
-the server's root directory. The store is opened read-mostly, shared with the
-kernels that write to it (SQLite in WAL mode).
+the server's root directory. Store calls run on a small thread pool, never on
+Tornado's event loop (a locked database must not freeze the server). The store
+is shared with the kernels that write to it (SQLite in WAL mode).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from nbprofile._version import __version__
-from nbprofile.compare import compare_runs
-from nbprofile.errors import StoreError
-from nbprofile.record import utc_iso
-from nbprofile.report import FORMATS, export
-from nbprofile.errors import ExportError
-from nbprofile.store import SQLiteStore
+from nbprofile.budgets.evaluate import Verdict
+from nbprofile.errors import ExportError, StoreError
+from nbprofile.metrics import CATALOG, REGRESSION_FRACTION
+from nbprofile.record import CellRecord, utc_iso
+from nbprofile.report import registry
+from nbprofile.report.compare import compare_runs
+from nbprofile.store import open_store
+from nbprofile.store.base import RecordStore
+
+T = TypeVar("T")
+#: threads for store calls: reads are short, and SQLite serialises writers anyway
+STORE_THREADS = 4
 
 
 class NbprofileHandler(APIHandler):
-    """Shared parts: the store, argument checks, JSON replies."""
+    """Shared parts: the store (called off the event loop), argument checks, JSON replies."""
 
-    @property
-    def store(self) -> SQLiteStore:
+    def _store(self) -> RecordStore:
         store = self.settings.get("nbprofile_store")
         if store is None:
             try:
-                store = SQLiteStore(self.settings.get("nbprofile_db"))
+                store = open_store(self.settings.get("nbprofile_db"))
             except StoreError as exc:
                 raise tornado.web.HTTPError(503, str(exc)) from None
             self.settings["nbprofile_store"] = store
-        return store
+        return store  # type: ignore[no-any-return]
+
+    async def in_store(self, call: Callable[[RecordStore], T]) -> T:
+        """Run ``call(store)`` on the store's threads and wait for it without blocking the loop."""
+        executor: ThreadPoolExecutor = self.settings["nbprofile_executor"]
+        return await asyncio.get_running_loop().run_in_executor(executor, lambda: call(self._store()))
 
     def arg(self, name: str, *, required: bool = True) -> str | None:
         value = self.get_query_argument(name, default=None)
@@ -69,21 +83,46 @@ class NbprofileHandler(APIHandler):
         return {s["kernel"]["id"] for s in sessions
                 if s.get("path") == relative and s.get("kernel")}
 
-    def run_payload(self, run: dict[str, Any]) -> dict[str, Any]:
-        info = run.get("info") or {}
-        return {
-            "run_id": run["run_id"], "started_at": utc_iso(run["started_at"]),
-            "cells": run.get("cells"), "wall_s": run.get("wall_s"),
-            "budget_failures": run.get("budget_failures", 0), "kernel_id": run.get("kernel_id"),
-            "host": run.get("host"), "notebook": run.get("notebook"),
-            "nbprofile": info.get("nbprofile", ""), "info": info,
-        }
-
-    def find_run(self, run_id: str) -> dict[str, Any]:
-        run = self.store.run(run_id)
+    async def find_run(self, run_id: str) -> dict[str, Any]:
+        run = await self.in_store(lambda store: store.run(run_id))
         if run is None:
             raise tornado.web.HTTPError(404, f"no run {run_id!r} in the record store")
         return run
+
+
+def run_payload(run: dict[str, Any]) -> dict[str, Any]:
+    info = run.get("info") or {}
+    return {
+        "run_id": run["run_id"], "started_at": utc_iso(run["started_at"]),
+        "cells": run.get("cells"), "wall_s": run.get("wall_s"),
+        "budget_failures": run.get("budget_failures", 0), "kernel_id": run.get("kernel_id"),
+        "host": run.get("host"), "notebook": run.get("notebook"),
+        "nbprofile": info.get("nbprofile", ""), "info": info,
+    }
+
+
+def cell_payload(record: CellRecord) -> dict[str, Any]:
+    """A record as the panel reads it: its verdict carries the texts the footer shows."""
+    payload = record.to_json()
+    if record.verdict:
+        payload["verdict"] = Verdict.from_json(record.verdict).to_json(shown=True)
+    return payload
+
+
+class MetricsHandler(NbprofileHandler):
+    """The metric catalog: labels, units and rules the panel uses instead of its own copy."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.reply({"metrics": [m.to_json() for m in CATALOG], "regression_fraction": REGRESSION_FRACTION})
+
+
+class FormatsHandler(NbprofileHandler):
+    """The report formats, in menu order."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.reply({"formats": [f.to_json() for f in registry.FORMATS.values()]})
 
 
 class RunsHandler(NbprofileHandler):
@@ -96,53 +135,59 @@ class RunsHandler(NbprofileHandler):
         kernel = self.arg("kernel", required=False)
         if kernel:
             kernels.add(kernel)
-        runs = self.store.runs_of(path, kernels)
-        self.reply({"notebook": relative, "runs": [self.run_payload(r) for r in runs]})
+        runs = await self.in_store(lambda store: store.runs_of(path, kernels))
+        self.reply({"notebook": relative, "runs": [run_payload(r) for r in runs]})
 
 
 class RunHandler(NbprofileHandler):
     @tornado.web.authenticated
-    def get(self, run_id: str) -> None:
-        run = self.find_run(run_id)
-        records = self.store.records(run_id)
-        self.reply({"run": self.run_payload(run), "cells": [r.to_json() for r in records]})
+    async def get(self, run_id: str) -> None:
+        run = await self.find_run(run_id)
+        records = await self.in_store(lambda store: store.records(run_id))
+        self.reply({"run": run_payload(run), "cells": [cell_payload(r) for r in records]})
 
 
 class CompareHandler(NbprofileHandler):
     @tornado.web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         a, b = self.arg("a"), self.arg("b")
         assert a is not None and b is not None
-        run_a, run_b = self.find_run(a), self.find_run(b)
-        comparison = compare_runs(self.store.records(a), self.store.records(b))
-        self.reply({"a": self.run_payload(run_a), "b": self.run_payload(run_b), **comparison.to_json()})
+        run_a, run_b = await self.find_run(a), await self.find_run(b)
+        records_a = await self.in_store(lambda store: store.records(a))
+        records_b = await self.in_store(lambda store: store.records(b))
+        comparison = compare_runs(records_a, records_b)
+        self.reply({"a": run_payload(run_a), "b": run_payload(run_b), **comparison.to_json()})
 
 
 class ReportHandler(NbprofileHandler):
     @tornado.web.authenticated
-    def get(self) -> None:
+    async def get(self) -> None:
         run_id = self.arg("run")
-        fmt = self.arg("format", required=False) or "html"
         assert run_id is not None
-        if fmt not in FORMATS:
-            raise tornado.web.HTTPError(400, f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
-        run = self.find_run(run_id)
         try:
-            text = export(fmt, self.store.records(run_id), self.run_payload(run))
+            fmt = registry.get(self.arg("format", required=False) or registry.DEFAULT)
         except ExportError as exc:
             raise tornado.web.HTTPError(400, str(exc)) from None
-        suffix, media_type = FORMATS[fmt]
-        self.set_header("Content-Disposition", f'attachment; filename="nbprofile-{run_id}{suffix}"')
-        self.finish(text, set_content_type=media_type)  # APIHandler would say JSON
+        run = await self.find_run(run_id)
+        records = await self.in_store(lambda store: store.records(run_id))
+        try:
+            text = fmt.render(records, run_payload(run))
+        except ExportError as exc:
+            raise tornado.web.HTTPError(400, str(exc)) from None
+        self.set_header("Content-Disposition", f'attachment; filename="nbprofile-{run_id}{fmt.suffix}"')
+        self.finish(text, set_content_type=fmt.media_type)  # APIHandler would say JSON
 
 
 class StatusHandler(NbprofileHandler):
     @tornado.web.authenticated
-    def get(self) -> None:
-        self.reply({"version": __version__, "store": self.store.path, "records": self.store.count()})
+    async def get(self) -> None:
+        path, count = await self.in_store(lambda store: (store.path, store.count()))
+        self.reply({"version": __version__, "store": path, "records": count})
 
 
 ROUTES: list[tuple[str, type[NbprofileHandler]]] = [
+    (r"metrics", MetricsHandler),
+    (r"formats", FormatsHandler),
     (r"runs", RunsHandler),
     (r"runs/(?P<run_id>[0-9A-Za-z_-]{1,64})", RunHandler),
     (r"compare", CompareHandler),
@@ -154,4 +199,5 @@ ROUTES: list[tuple[str, type[NbprofileHandler]]] = [
 def setup_handlers(web_app: Any, db: str | None = None) -> None:
     base = url_path_join(web_app.settings["base_url"], "nbprofile", "api")
     web_app.settings["nbprofile_db"] = db
+    web_app.settings["nbprofile_executor"] = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="nbprofile-store")
     web_app.add_handlers(".*$", [(url_path_join(base, pattern), handler) for pattern, handler in ROUTES])

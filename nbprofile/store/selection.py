@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from nbprofile.errors import NbprofileError
-from nbprofile.store import SQLiteStore
+from nbprofile.store.base import RecordStore
 
 ALIASES = {"latest": 0, "previous": 1}
 
 
-def resolve_run(store: SQLiteStore, ref: str, notebook: str | None = None) -> dict[str, Any]:
+def resolve_run(store: RecordStore, ref: str, notebook: str | None = None) -> dict[str, Any]:
     """The run ``ref`` names; a clear error says how to list the runs when none matches."""
     where = f" of {notebook}" if notebook else ""
     if ref in ALIASES:
@@ -24,22 +24,12 @@ def resolve_run(store: SQLiteStore, ref: str, notebook: str | None = None) -> di
     return run
 
 
-def write_report(store: SQLiteStore, fmt: str | None, output: str | None, run_ref: str = "latest",
-                 compare: tuple[str, str] | None = None, notebook: str | None = None) -> tuple[str, str]:
-    """Export a run (or ``compare = (A, B)``: B compared with A) to ``output``, or to
-    ``nbprofile-<run>.<format>`` in the current folder; return (path, format)."""
-    from nbprofile.report import FORMATS, export, format_for
-
-    if compare is not None:
-        other, run = resolve_run(store, compare[0], notebook), resolve_run(store, compare[1], notebook)
-    else:
-        other, run = None, resolve_run(store, run_ref, notebook)
-    fmt = fmt or (format_for(output) if output else None) or "html"
-    if fmt not in FORMATS:
-        raise NbprofileError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
-    path = output or f"nbprofile-{run['run_id']}{FORMATS[fmt][0]}"
-    text = export(fmt, store.records(run["run_id"]), run,
-                  other=store.records(other["run_id"]) if other else None, other_run=other)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path, fmt
+def latest_pair(store: RecordStore, a: str, b: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two runs named by aliases (``previous`` / ``latest``) with no notebook given: the
+    runs of one notebook, the one run most recently, never two notebooks."""
+    recent = store.runs(None, limit=200)
+    same = [r for r in recent if r["notebook"] == recent[0]["notebook"]] if recent else []
+    if len(same) < 2:
+        raise NbprofileError(f"the latest run's notebook has no earlier run in {store.path} to compare with; "
+                             "name two runs (`nbprofile runs` lists them)")
+    return same[ALIASES[a]], same[ALIASES[b]]

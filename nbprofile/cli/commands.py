@@ -1,0 +1,199 @@
+"""What each ``nbprofile`` subcommand does; their arguments are defined in :mod:`nbprofile.cli.main`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from rich.table import Table
+
+from nbprofile.budgets.file import BudgetFile, load_budget_file
+from nbprofile.cli import gate
+from nbprofile.cli.runner import RunResult, echo_progress, run_notebook
+from nbprofile.engine.doctor import run_doctor
+from nbprofile.errors import NbprofileError
+from nbprofile.format import format_duration, format_percent, method_mark
+from nbprofile.metrics import label_of
+from nbprofile.record import CellRecord
+from nbprofile.report.compare import compare_runs
+from nbprofile.report.model import show_total
+from nbprofile.report.tables import RecordTable, first_line, render_text
+from nbprofile.report.write import write_report
+from nbprofile.store import open_store
+from nbprofile.store.base import RecordStore
+from nbprofile.store.selection import ALIASES, latest_pair, resolve_run
+
+
+def _print_records(records: Sequence[CellRecord], title: str) -> None:
+    print(repr(RecordTable(records, title)))
+
+
+def _notebook(path: str | None) -> str | None:
+    return os.path.abspath(path) if path else None
+
+
+def short_path(path: str | None) -> str:
+    """A notebook path as the user would type it: relative when under the current folder."""
+    if not path:
+        return "(no notebook)"
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # a bad budget file stops here, before any kernel starts
+    budgets = load_budget_file(args.budget_file) if args.budget_file else None
+    notebook = os.path.abspath(args.notebook)
+    baseline = None
+    if args.baseline:
+        store = open_store(args.db)
+        try:
+            baseline = resolve_run(store, args.baseline, notebook)["run_id"]
+        finally:
+            store.close()
+    result = run_notebook(
+        args.notebook, timeout=args.timeout, kernel_name=args.kernel, db=args.db,
+        progress=None if args.quiet else echo_progress, output=args.output, baseline_run=baseline,
+    )
+    store = open_store(args.db)
+    try:
+        return _report_run(args, store, result, budgets, notebook, baseline)
+    finally:
+        store.close()
+
+
+def _report_run(args: argparse.Namespace, store: RecordStore, result: RunResult,
+                budgets: BudgetFile | None, notebook: str, baseline: str | None) -> int:
+    judged = (gate.apply_budget_file(store, result.records, budgets, notebook, baseline)
+              if budgets is not None and result.records else gate.verdicts_of(result.records))
+    failed_cell = None
+    if result.failed_cell is not None:
+        failed_cell = next((r.cell_id for r in result.records if r.status != "ok"), None)
+    exit_code = 2 if result.error is not None else (1 if judged.failed else 0)
+    if result.records:
+        _print_records(result.records, f"{result.notebook}: run {result.run_id}")
+    by_id = {r.id: r for r in result.records}
+    for record_id, verdict in judged.cells.items():
+        record = by_id[record_id]
+        for item in verdict.failed:
+            print(f"budget failed in cell {record.cell_id or record.code_hash}: {item.describe()}", file=sys.stderr)
+    if judged.totals is not None:
+        for item in judged.totals.items:
+            print(f"run totals: {item.status}: {item.describe()}", file=sys.stderr)
+    for cell_id in judged.unmatched:
+        print(f"budget file: no cell with id {cell_id} in this notebook", file=sys.stderr)
+    if result.error is not None:
+        print(f"nbprofile run: {result.error}", file=sys.stderr)
+    failures = sum(1 for v in judged.cells.values() if v.status == "fail")
+    if result.run_id:  # empty when the notebook could not even be read
+        print(f"{len(result.records)} cells measured in {result.elapsed_s:.1f} s, {failures} budget failures; "
+              f"run {result.run_id}" + (f" (baseline {baseline})" if baseline else ""), file=sys.stderr)
+    if args.json:
+        gate.write_json(args.json, gate.summary(notebook, result.run_id, result.records, judged,
+                                                result.error, exit_code, result.elapsed_s))
+    if args.junit:
+        with open(args.junit, "w", encoding="utf-8") as f:
+            f.write(gate.junit_xml(notebook, result.records, judged, result.error, failed_cell,
+                                   result.elapsed_s))
+    if args.report and result.records:
+        path, _ = write_report(store, None, args.report, result.run_id,
+                               (baseline, result.run_id) if baseline else None, notebook)
+        print(f"report: {path}", file=sys.stderr)
+    return exit_code
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        notebook = _notebook(args.notebook)
+        if notebook is None and args.a in ALIASES and args.b in ALIASES:
+            a, b = latest_pair(store, args.a, args.b)  # the last runs of one notebook: the latest one's
+        else:
+            a, b = resolve_run(store, args.a, notebook), resolve_run(store, args.b, notebook)
+        comparison = compare_runs(store.records(a["run_id"]), store.records(b["run_id"]))
+    finally:
+        store.close()
+    metrics = [m for m in args.metrics.split(",") if m]
+    title = f"run {a['run_id']} → run {b['run_id']}"
+    if a["notebook"] == b["notebook"] and a["notebook"]:
+        title = f"{short_path(a['notebook'])}: {title}"
+    table = Table(title=title, title_justify="left")
+    table.add_column("cell", overflow="fold")
+    for metric in metrics:
+        label = label_of(metric)
+        table.add_column(f"{label} before", justify="right")
+        table.add_column(f"{label} now", justify="right")
+        table.add_column("change", justify="right")
+    for cell in comparison.cells:
+        row = [("! " if cell.regression else "  ") + first_line(cell.source, 50)]
+        for metric in metrics:
+            d = cell.delta.get(metric)
+            row += [method_mark(cell.method_a.get(metric)) + show_total(cell.a.get(metric), metric),
+                    method_mark(cell.method_b.get(metric)) + show_total(cell.b.get(metric), metric),
+                    "" if d is None or d.pct is None else format_percent(d.pct, signed=True)]
+        table.add_row(*row)
+    print(render_text(table, args.width))
+    print(f"{len(comparison.regressions)} cells regressed (! marks them: more than +10% and a noticeable amount);"
+          " ~ marks an estimated or sampled number")
+    return 1 if (args.fail_on_regression and comparison.regressions) else 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        notebook = _notebook(args.notebook)
+        runs = store.runs(notebook, limit=args.limit)
+        if not runs:
+            print("no runs stored" + (f" for {notebook}" if notebook else "") + f" in {store.path}")
+            return 0
+        table = Table(title=f"runs in {store.path}", title_justify="left")
+    finally:
+        store.close()
+    for header in ("run", "started (UTC)", "notebook", "cells", label_of("wall_s"), "budget failures"):
+        table.add_column(header, overflow="fold")
+    for run in runs:
+        started = datetime.fromtimestamp(run["started_at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        wall = format_duration(run["wall_s"]) if run["wall_s"] is not None else ""
+        table.add_row(run["run_id"], started, short_path(run["notebook"]), str(run["cells"]),
+                      wall, str(run["budget_failures"]))
+    print(render_text(table, args.width))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        run_id = args.run
+        if run_id in (None, "latest"):
+            runs = store.runs(limit=1)
+            if not runs:
+                print(f"no runs stored in {store.path}")
+                return 0
+            run_id = runs[0]["run_id"]
+        records = store.records(run_id)
+        if not records:
+            raise NbprofileError(f"no run {run_id!r} in {store.path}; `nbprofile runs` lists the runs")
+    finally:
+        store.close()
+    _print_records(records, f"run {run_id} ({records[0].notebook or 'no notebook'})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        compare = tuple(args.compare) if args.compare else None
+        path, fmt = write_report(store, args.format, args.output, args.run, compare,  # type: ignore[arg-type]
+                                 _notebook(args.notebook))
+    finally:
+        store.close()
+    print(f"wrote {fmt} report to {path}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    print(run_doctor().to_text(args.width))
+    return 0

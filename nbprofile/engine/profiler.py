@@ -1,0 +1,112 @@
+"""The Profiler: one per process, joining the rooms that measure and keep.
+
+* :class:`~nbprofile.engine.windows.MeterSet` (``profiler.windows``): the meters,
+  the windows opened on them and the derived readings;
+* :class:`~nbprofile.engine.recorder.Recorder` (``profiler.recorder``): the run,
+  its records and the store they go to;
+* the settings behind the derived readings (carbon intensity, prices).
+
+It knows nothing of IPython: the extension's cell hooks (:mod:`nbprofile.ipython`)
+and the ``measure()`` blocks of scripts (:mod:`nbprofile.blocks`) both drive it
+through :meth:`open_window`, :meth:`close_window`, :meth:`record` and :meth:`save`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from nbprofile._version import __version__
+from nbprofile.derive.carbon import CarbonConfig, carbon_info
+from nbprofile.derive.cost import ComputePrices
+from nbprofile.engine import assembly
+from nbprofile.engine.recorder import Recorder
+from nbprofile.engine.warn import OnceWarnings
+from nbprofile.engine.windows import MeterSet, Window
+from nbprofile.meters.base import Meter
+from nbprofile.readings import Readings
+from nbprofile.record import BASELINE_ENV, RUN_ID_ENV, CellRecord, RunInfo, Status, new_run_id
+from nbprofile.store.base import RecordStore
+
+
+class Profiler:
+    """Measures windows (cells, ``measure()`` blocks) and keeps their records."""
+
+    def __init__(
+        self,
+        *,
+        meters: Iterable[Meter] | None = None,
+        store: RecordStore | None = None,
+        store_factory: Callable[[], RecordStore] | None = None,
+        notebook: str | None = None,
+        kernel_id: str | None = None,
+    ) -> None:
+        self.warnings = OnceWarnings()
+        self.windows = MeterSet(assembly.default_meters() if meters is None else meters, self.warnings)
+        self._default_derivers = meters is None  # a profiler given its own meters gets no formulas
+        self.carbon, self.prices = assembly.settings_from_env(self.warnings)
+        self.notebook = notebook
+        run = RunInfo(run_id=os.environ.get(RUN_ID_ENV) or new_run_id(), notebook=notebook,
+                      kernel_id=kernel_id, started_at=time.time(), nbprofile=__version__)
+        self.recorder = Recorder(run, self.warnings, store=store, store_factory=store_factory,
+                                 describe_run=self._describe_run)
+        self.baseline_run: str | None = os.environ.get(BASELINE_ENV) or None
+        self.rebuild_derivers()
+
+    @property
+    def run(self) -> RunInfo:
+        return self.recorder.run
+
+    def warn_once(self, key: str, message: str) -> None:
+        self.warnings.warn(key, message)
+
+    # -- settings ------------------------------------------------------------
+    def rebuild_derivers(self) -> None:
+        """Re-make the derived readings' formulas after a setting changed (carbon, prices)."""
+        if self._default_derivers:
+            self.windows.derivers = assembly.default_derivers(self.carbon, self.prices, self.windows.meters)
+
+    def set_carbon(self, carbon: CarbonConfig) -> None:
+        self.carbon = carbon
+        self.rebuild_derivers()
+
+    def set_prices(self, prices: ComputePrices) -> None:
+        self.prices = prices
+        self.rebuild_derivers()
+
+    def _describe_run(self) -> dict[str, Any]:
+        """What the run record keeps beyond the machine: carbon settings and GPUs."""
+        return {"carbon": carbon_info(self.carbon), **assembly.gpu_info(self.windows.meters)}
+
+    # -- windows and records -------------------------------------------------
+    def open_window(self, key: object) -> Window:
+        return self.windows.open_window(key)
+
+    def close_window(self, window: Window) -> Readings:
+        return self.windows.close_window(window)
+
+    def discard_window(self, window: Window) -> None:
+        self.windows.discard_window(window)
+
+    def record(self, window: Window, *, cell_id: str | None, source: str, status: Status,
+               error_type: str | None = None, execution_count: int | None = None,
+               name: str | None = None) -> CellRecord:
+        """The record of a window (closed here if it is still open)."""
+        readings = self.windows.close_window(window)
+        return self.recorder.make_record(window, readings, cell_id, source, execution_count, status,
+                                         error_type, name)
+
+    def save(self, record: CellRecord) -> None:
+        """Keep a record: in the store, or in memory until the store takes it."""
+        self.recorder.save(record)
+
+    @property
+    def last_record(self) -> CellRecord | None:
+        return self.recorder.last_record
+
+    def close(self) -> None:
+        """Release the meters, save what is left, close the store."""
+        self.windows.close()
+        self.recorder.close()

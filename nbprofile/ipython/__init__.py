@@ -1,0 +1,1 @@
+"""The IPython face: the extension, its cell hooks, the footer, ``%nbprofile`` and ``%%budget``."""

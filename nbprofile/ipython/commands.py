@@ -1,0 +1,300 @@
+"""The ``%nbprofile`` subcommands: each one a parser and a function, listed once in :data:`COMMANDS`.
+
+The parsers make the usage lines of ``%nbprofile?`` and of every usage error, so
+what the help says and what a command takes cannot drift apart. Misuse is a
+one-line ``UsageError`` that says what would be right; a command that fails
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import MagicArgumentParser
+
+from nbprofile import llm
+from nbprofile.budgets.grammar import BudgetSyntaxError, parse_budget, parse_limit, parse_limits
+from nbprofile.budgets.session import SessionBudget
+from nbprofile.derive.carbon import parse_carbon_args, resolve
+from nbprofile.derive.cost import parse_price_args
+from nbprofile.engine.doctor import run_doctor
+from nbprofile.errors import NbprofileError
+from nbprofile.ipython.hooks import CellHooks
+from nbprofile.ipython.status import StatusReport
+from nbprofile.meters.flops import FlopMeter
+from nbprofile.record import CellRecord
+from nbprofile.report import registry
+from nbprofile.report.tables import RecordDetail, RecordTable
+from nbprofile.report.write import write_report
+
+
+class _Parser(MagicArgumentParser):
+    """One-line errors that name the command and where its usage is."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}; see %nbprofile? for its usage")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    parser: _Parser
+    run: Callable[[CellHooks, argparse.Namespace], Any]
+    #: a command whose words follow a grammar of its own (limits, key=value prices): they reach
+    #: it as they are, under this name, and its parser only describes them
+    words: str | None = None
+
+    @property
+    def usage(self) -> str:
+        return " ".join(self.parser.format_usage().split())[len("usage: "):]
+
+    @property
+    def summary(self) -> str:
+        return self.parser.description or ""
+
+    def __call__(self, hooks: CellHooks, args: list[str]) -> Any:
+        if not self.parser._actions and args:
+            raise UsageError(f"%nbprofile {self.name} takes no arguments (got {' '.join(args)!r})")
+        if self.words is not None:
+            return self.run(hooks, argparse.Namespace(**{self.words: args}))
+        return self.run(hooks, self.parser.parse_args(args))
+
+
+def _parser(name: str, summary: str) -> _Parser:
+    # argparse's own formatter: IPython's MagicHelpFormatter adds a '%' and reST markup of its own
+    return _Parser(prog=f"%nbprofile {name}", description=summary, add_help=False,
+                   formatter_class=argparse.HelpFormatter)
+
+
+def parse_duration(text: str) -> float:
+    """``500ms`` / ``0.5s`` / ``2min`` → seconds, with the budget grammar's units."""
+    try:
+        return parse_limit(f"time<={text}").value
+    except BudgetSyntaxError as exc:
+        raise UsageError(f"bad duration {text!r}: {str(exc).split(': ', 1)[-1]}") from None
+
+
+# -- the commands ---------------------------------------------------------------
+
+def _on(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    hooks.enabled = True
+    print("nbprofile: measuring every cell")
+
+
+def _off(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    hooks.enabled = False
+    print("nbprofile: measuring is off; %nbprofile on to resume")
+
+
+def _status(hooks: CellHooks, opts: argparse.Namespace) -> StatusReport:
+    return StatusReport.of(hooks)
+
+
+def _footer(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    quiet = parse_duration(opts.quiet_below) if opts.quiet_below is not None else None
+    hooks.footer_mode = opts.mode
+    if quiet is not None:
+        hooks.quiet_below_s = quiet
+
+
+def _records(hooks: CellHooks, n: int, run_only: bool) -> tuple[list[CellRecord], str]:
+    profiler = hooks.profiler
+    store = profiler.recorder.store
+    if store is None:
+        return profiler.recorder.unsaved[-n:], "nbprofile history (not stored: the store is unavailable)"
+    if run_only or profiler.notebook is None:
+        return (store.history(None, n, run_id=profiler.run.run_id),
+                f"nbprofile history of this run ({profiler.run.run_id})")
+    return store.history(profiler.notebook, n), f"nbprofile history of {profiler.notebook}"
+
+
+def _history(hooks: CellHooks, opts: argparse.Namespace) -> RecordTable:
+    if opts.n <= 0:
+        raise UsageError("%nbprofile history: N must be a positive number of records")
+    records, title = _records(hooks, opts.n, opts.run)
+    return RecordTable(records, title)
+
+
+def _last(hooks: CellHooks, opts: argparse.Namespace) -> RecordDetail | None:
+    record = hooks.profiler.last_record
+    if record is None:
+        records, _ = _records(hooks, 1, False)
+        record = records[-1] if records else None
+    if record is None:
+        print("nbprofile: no cell has been measured yet")
+        return None
+    return RecordDetail(record)
+
+
+def _budget(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    args: list[str] = opts.limits
+    if args == ["off"]:
+        hooks.session_budget = None
+        print("nbprofile: session budget cleared")
+        return
+    if not args:
+        budget = hooks.session_budget
+        if budget is None:
+            print("nbprofile: no session budget; set one with %nbprofile budget energy<=100Wh cost<=$5")
+        else:
+            print("\n".join(["nbprofile session budget:", *(f"  {s}" for s in budget.status_lines())]))
+        return
+    try:  # the same line grammar as %%budget, so `time<=3 parsecs` reads the same here
+        spec = parse_budget(" ".join(args))
+        if spec.enforce or spec.strict or spec.name:
+            raise BudgetSyntaxError("--enforce, --strict and --name apply to %%budget cells, "
+                                    "not to session budgets")
+        limits = parse_limits([limit.text for limit in spec.limits], allow_relative=False)
+        hooks.session_budget = SessionBudget(limits)
+    except BudgetSyntaxError as exc:
+        raise UsageError(f"%nbprofile budget: {exc}") from None
+    print(f"nbprofile: session budget {' '.join(limit.text for limit in limits)} "
+          "(warns at 80%, reports every breach)")
+
+
+def _report(hooks: CellHooks, opts: argparse.Namespace) -> Any:
+    if opts.path is not None and opts.output is not None:
+        raise UsageError("%nbprofile report: give the output path once, as PATH or -o PATH")
+    output = opts.output or opts.path
+    profiler = hooks.profiler
+    store = profiler.recorder.store
+    if store is None:
+        raise UsageError("%nbprofile report: the record store is unavailable (see %nbprofile status)")
+    profiler.recorder.flush(force=True)
+    run = opts.run or profiler.run.run_id
+    compare = tuple(opts.compare) if opts.compare else None
+    if opts.run is None and compare is None and store.run(run) is None:  # a run's row comes with its first record
+        raise UsageError("%nbprofile report: this kernel has recorded no cell yet; run one first, "
+                         "or pick an earlier run with --run latest")
+    try:
+        path, fmt = write_report(store, opts.format, output, run, compare, profiler.notebook)
+    except OSError as exc:
+        raise UsageError(f"%nbprofile report: cannot write {exc.filename or output}: "
+                         f"{exc.strerror or exc}; choose a writable path") from None
+    except NbprofileError as exc:
+        raise UsageError(f"%nbprofile report: {exc}") from None
+    from IPython.display import FileLink
+
+    print(f"nbprofile: wrote {fmt} report to {path}")
+    return FileLink(path)
+
+
+def _doctor(hooks: CellHooks, opts: argparse.Namespace) -> Any:
+    return run_doctor(hooks.profiler, carbon=hooks.profiler.carbon)
+
+
+def _carbon(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    profiler = hooks.profiler
+    if opts.settings:
+        try:
+            profiler.set_carbon(parse_carbon_args(opts.settings, profiler.carbon))
+        except ValueError as exc:
+            raise UsageError(f"%nbprofile carbon: {exc}") from None
+    print(f"nbprofile: carbon intensity {resolve(profiler.carbon).describe()}")
+
+
+def _flops(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    meter = hooks.profiler.windows.find(FlopMeter)
+    if not isinstance(meter, FlopMeter):
+        raise UsageError("%nbprofile flops: this profiler has no FLOP meter")
+    meter.enabled = opts.state == "on"
+    note = " (cells run slower while counting)" if meter.enabled else ""
+    print(f"nbprofile: FLOP counting {opts.state}{note}")
+
+
+def _compute_price(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    profiler = hooks.profiler
+    if opts.settings:
+        try:
+            profiler.set_prices(parse_price_args(opts.settings, profiler.prices))
+        except ValueError as exc:
+            raise UsageError(f"%nbprofile compute-price: {exc}") from None
+    print(f"nbprofile: compute prices {profiler.prices!r}")
+
+
+def _price(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    args: list[str] = opts.args
+    if not args:
+        print("\n".join(llm.status_lines()))
+    elif len(args) == 1:
+        print(llm.describe_price(args[0]))
+    elif len(args) == 2 and args[1] == "off":
+        llm.clear_price(args[0])
+        print(f"nbprofile: {args[0]} is priced by the table again")
+    else:
+        try:
+            model, prices = llm.parse_price_args(args)
+            llm.PRICES.set(model, **prices)
+        except ValueError as exc:
+            raise UsageError(f"%nbprofile price: {exc}") from None
+        print(llm.describe_price(model))
+
+
+def _llm(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    if opts.setting is None:
+        print("\n".join(llm.status_lines()))
+        return
+    if opts.state is None:
+        raise UsageError("%nbprofile llm: use `%nbprofile llm include_usage on` or `... off`")
+    llm.set_include_usage(opts.state == "on")
+    state = ("adds stream_options.include_usage to OpenAI streams" if opts.state == "on" else
+             "leaves OpenAI streams as they are (their tokens are unavailable without usage)")
+    print(f"nbprofile: {state}")
+
+
+def _commands() -> dict[str, Command]:
+    made: list[Command] = []
+
+    def add(name: str, summary: str, run: Callable[[CellHooks, argparse.Namespace], Any],
+            words: str | None = None) -> _Parser:
+        parser = _parser(name, summary)
+        made.append(Command(name, parser, run, words))
+        return parser
+
+    add("on", "switch measuring on", _on)
+    add("off", "switch measuring off", _off)
+    add("status", "what is measured here, and how; where records go", _status)
+    footer = add("footer", "how the footer under each cell looks", _footer)
+    footer.add_argument("mode", choices=("compact", "full", "off"))
+    footer.add_argument("--quiet-below", metavar="DURATION", default=None,
+                        help="no footer for cells faster than this (e.g. 0.5s)")
+    history = add("history", "the last N records of this notebook (default 20), oldest first", _history)
+    history.add_argument("n", nargs="?", type=int, default=20, metavar="N")
+    history.add_argument("--run", action="store_true", help="only this kernel's run")
+    add("last", "every reading of the previous cell, with its method", _last)
+    budget = add("budget", "a budget on the running totals of this session (off clears it)", _budget, "limits")
+    budget.add_argument("limits", nargs="*", metavar="LIMIT")
+    report = add("report", "export this kernel's run (or another, or a comparison of two)", _report)
+    pick = report.add_mutually_exclusive_group()
+    pick.add_argument("--run", default=None, metavar="ID", help="run id, latest or previous (default: this run)")
+    pick.add_argument("--compare", nargs=2, metavar=("A", "B"), help="run B compared with run A")
+    report.add_argument("--format", "-f", choices=registry.NAMES, default=None)
+    report.add_argument("-o", "--output", default=None, metavar="PATH")
+    report.add_argument("path", nargs="?", default=None, metavar="PATH", help="same as -o")
+    add("doctor", "every meter: does it work here, and if not, why and the fix", _doctor)
+    carbon = add("carbon", "where the energy comes from (CO2e per kWh)", _carbon, "settings")
+    carbon.add_argument("settings", nargs="*", metavar="region=FRA|pue=1.2|intensity=56")
+    flops = add("flops", "count FLOPs (torch) and compute MFU; slows the cell", _flops)
+    flops.add_argument("state", choices=("on", "off"))
+    price = add("compute-price", "the prices behind compute dollars", _compute_price, "settings")
+    price.add_argument("settings", nargs="*", metavar="gpu_hour=3.0|gpu:H100=2.5|kwh=0.15")
+    llm_price = add("price", "LLM prices, $ per 1M tokens (your own override the table)", _price, "args")
+    llm_price.add_argument("args", nargs="*", metavar="MODEL [input=2.5 output=10 cached_input=1.25 "
+                                                      "cache_write=3.75 | off]")
+    llm_switch = add("llm", "ask OpenAI streams for their token usage", _llm)
+    llm_switch.add_argument("setting", nargs="?", choices=("include_usage",))
+    llm_switch.add_argument("state", nargs="?", choices=("on", "off"))
+    return {c.name: c for c in made}
+
+
+#: every subcommand, in the order ``%nbprofile?`` lists them
+COMMANDS: dict[str, Command] = _commands()
+
+
+def help_text() -> str:
+    """The usage of every subcommand, from its parser: ``%nbprofile?`` shows it."""
+    return "\n".join(f"  {c.usage}\n      {c.summary}" for c in COMMANDS.values())

@@ -1,0 +1,189 @@
+"""The cell hooks: IPython's ``pre_run_cell`` opens a window, ``post_run_cell`` records it.
+
+Data flows one way: ``pre_run_cell`` opens a window on every meter, the user's
+code runs untouched, ``post_run_cell`` closes the window, turns the readings into
+a record, judges it against its budget, keeps it, and only then shows the footer.
+A profiler fault never reaches the user's cell: each hook catches its own
+failures (IPython would print a traceback after every cell otherwise).
+
+A cell run from inside the running one (``%%capture``, ``%rerun``, ``%edit`` or
+the user's own ``run_cell``) is part of the outer cell: measured with it, with no
+record of its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import dataclass
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any, Literal
+
+from nbprofile.budgets.evaluate import Verdict
+from nbprofile.budgets.grammar import BudgetSpec
+from nbprofile.budgets.session import SessionBudget
+from nbprofile.engine.judge import judge_record
+from nbprofile.engine.profiler import Profiler
+from nbprofile.engine.windows import Window
+from nbprofile.ipython.display import publish, show_footer
+from nbprofile.record import CellRecord, Status
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
+
+FooterMode = Literal["compact", "full", "off"]
+
+
+@dataclass
+class CellState:
+    """What the hooks know about the cell that is running."""
+
+    window: Window
+    cell_id: str | None
+    source: str
+    budget: BudgetSpec | None = None  # set by %%budget while the cell runs
+    body_status: Status | None = None  # set when %%budget ran the body itself
+    body_error_type: str | None = None
+    verdict: Verdict | None = None  # when %%budget --strict judged the cell before it returned
+    info: Any = None  # the ExecutionInfo IPython began the cell with; its end carries the same
+
+
+class CellHooks:
+    """One per shell: measures every cell of it with one :class:`Profiler`."""
+
+    def __init__(self, shell: InteractiveShell, profiler: Profiler) -> None:
+        self.shell = shell
+        self.profiler = profiler
+        self.enabled = True
+        self.footer_mode: FooterMode = "compact"
+        self.quiet_below_s = 0.0
+        self.session_budget: SessionBudget | None = None  # set by %nbprofile budget
+        self.cell: CellState | None = None
+        self._nested = 0  # cells run from inside the current one, not yet ended
+        self._hooked = False
+
+    # -- the hooks -----------------------------------------------------------
+    def pre_run_cell(self, info: ExecutionInfo) -> None:
+        if not self.enabled:
+            return
+        if self.cell is not None and not getattr(info, "store_history", True):
+            self._nested += 1  # part of the outer cell, measured with it
+            return
+        try:
+            if self.cell is not None:  # the previous cell never reached post_run_cell
+                self.profiler.discard_window(self.cell.window)
+                self._nested = 0
+            cell_id = getattr(info, "cell_id", None) or _parent_cell_id(self.shell)
+            self.cell = CellState(window=self.profiler.open_window(object()), cell_id=cell_id,
+                                  source=info.raw_cell or "", info=info)
+        except Exception as exc:
+            self.cell = None
+            self.profiler.warn_once("pre_run_cell", f"could not start measuring this cell: {exc!r}")
+
+    def post_run_cell(self, result: ExecutionResult) -> None:
+        cell = self.cell
+        if cell is None:
+            return  # measurement was off when the cell started, or this cell loaded us
+        info = getattr(result, "info", None)
+        if info is not cell.info:  # not the end of the cell we opened, unless IPython rebuilt its info
+            if self._nested:
+                self._nested -= 1  # the end of a cell run from inside it
+                return
+            raw = getattr(info, "raw_cell", None)
+            if isinstance(raw, str) and not raw.strip():
+                return  # an empty inner run_cell: IPython skips its pre_run_cell, not its post
+        self.cell = None
+        if not self.enabled:
+            self.profiler.discard_window(cell.window)
+            return
+        try:
+            record = self._finish(cell, result)
+        except Exception as exc:
+            self.profiler.warn_once("post_run_cell", f"could not record this cell: {exc!r}")
+            return
+        try:
+            self.profiler.save(record)
+        except Exception as exc:  # the store raises StoreError; anything else is ours: warn, go on
+            self.profiler.warn_once("save", f"could not save this cell's record: {exc!r}")
+        self.show_footer(record)
+        if self.session_budget is not None:
+            self._check_session_budget(record)
+
+    def _finish(self, cell: CellState, result: ExecutionResult) -> CellRecord:
+        self.profiler.close_window(cell.window)  # its own time goes on the window's overhead
+        t0 = perf_counter_ns()
+        if cell.body_status is not None:
+            status, error_type = cell.body_status, cell.body_error_type
+        else:
+            status, error_type = _status_of(result)
+        record = self.profiler.record(cell.window, cell_id=cell.cell_id, source=cell.source, status=status,
+                                      error_type=error_type,
+                                      execution_count=getattr(result, "execution_count", None))
+        if cell.budget is not None:
+            judge_record(self.profiler, record, cell.budget, cell.verdict)
+        record.overhead_s = (cell.window.overhead_ns + perf_counter_ns() - t0) / 1e9
+        return record
+
+    def show_footer(self, record: CellRecord) -> None:
+        wall = record.value("wall_s")
+        failed = record.verdict_status == "fail"
+        if self.footer_mode == "off" or (wall is not None and wall < self.quiet_below_s and not failed):
+            return
+        try:
+            show_footer(self.shell, record, self.footer_mode)
+        except Exception as exc:
+            self.profiler.warn_once("footer", f"could not show the footer: {exc!r}")
+
+    def _check_session_budget(self, record: CellRecord) -> None:
+        assert self.session_budget is not None
+        try:
+            events = self.session_budget.add(record.readings)
+        except Exception as exc:
+            self.profiler.warn_once("session-budget", f"could not update the session budget: {exc!r}")
+            return
+        if events:
+            text = "\n".join(("⚠ " if e.kind == "warning" else "✗ ") + e.describe() for e in events)
+            publish(self.shell, text, css_class="nbprofile-session",
+                    style="color: var(--jp-warn-color1, #b26a00)")
+
+    # -- hooking -------------------------------------------------------------
+    def register(self) -> None:
+        if self._hooked:
+            return
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        # records a failed write left in memory, at kernel shutdown
+        atexit.register(self.profiler.recorder.save_fallback)
+        self._hooked = True
+
+    def unregister(self) -> None:
+        if self._hooked:
+            self.shell.events.unregister("pre_run_cell", self.pre_run_cell)
+            self.shell.events.unregister("post_run_cell", self.post_run_cell)
+            atexit.unregister(self.profiler.recorder.save_fallback)
+            self._hooked = False
+        if self.cell is not None:
+            self.profiler.discard_window(self.cell.window)
+            self.cell = None
+
+
+def _status_of(result: ExecutionResult) -> tuple[Status, str | None]:
+    error = result.error_before_exec or result.error_in_exec
+    if error is None:
+        return "ok", None
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted", "KeyboardInterrupt"
+    return "error", type(error).__name__
+
+
+def _parent_cell_id(shell: InteractiveShell | None) -> str | None:
+    """The ``cellId`` JupyterLab puts in the execute request (older IPython lacks ``info.cell_id``)."""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return None
+    try:
+        parent = kernel.get_parent()
+    except Exception:  # no request in flight (e.g. a comm message); nothing to read
+        return None
+    metadata = parent.get("metadata") if isinstance(parent, dict) else None
+    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
+    return cell_id if isinstance(cell_id, str) else None

@@ -1,0 +1,148 @@
+"""Records as tables: ``%nbprofile history``, ``%nbprofile last``, ``nbprofile show`` and ``run``.
+
+Each object shows itself as HTML in Jupyter and as text in a terminal (rich, with
+markup off: cell code such as ``[i for i in x]`` is printed as written).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from io import StringIO
+from typing import Any
+
+from nbprofile.budgets.evaluate import Verdict
+from nbprofile.format import format_duration, shown_value
+from nbprofile.metrics import label_of
+from nbprofile.record import CellRecord
+from nbprofile.report.footer import how
+
+#: the reading keys of the history table's columns
+HISTORY_KEYS: tuple[str, ...] = ("wall_s", "cpu_s", "rss_peak_bytes")
+
+
+def first_line(source: str, width: int = 40) -> str:
+    """The first non-empty line of a cell, with ``…`` when there is more or it is cut."""
+    lines = [line for line in source.strip().splitlines() if line.strip()]
+    text = lines[0].strip() if lines else ""
+    if len(lines) > 1:
+        text += " …"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def status_text(record: CellRecord) -> str:
+    return record.status if record.status == "ok" else f"{record.status} ({record.error_type})"
+
+
+def render_text(table: Any, width: int = 120) -> str:
+    """A rich table as plain text, without trailing padding to the console's width."""
+    from rich.console import Console
+
+    buffer = StringIO()
+    Console(file=buffer, width=width, force_terminal=False, color_system=None, markup=False).print(table)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip().splitlines())
+
+
+@dataclass
+class RecordTable:
+    """A table of records that shows itself as HTML in Jupyter and text in a terminal."""
+
+    records: Sequence[CellRecord]
+    title: str
+
+    def rows(self) -> list[list[str]]:
+        rows = []
+        for rec in self.records:
+            row = [
+                str(rec.execution_count) if rec.execution_count is not None else "",
+                rec.started_iso[11:19],
+                first_line(rec.name or rec.source),
+                status_text(rec),
+            ]
+            row += [shown_value(rec.readings.get(key)) for key in HISTORY_KEYS]
+            row.append(rec.verdict_status or "")
+            rows.append(row)
+        return rows
+
+    @property
+    def headers(self) -> list[str]:
+        return ["#", "started (UTC)", "cell", "status", *(label_of(k) for k in HISTORY_KEYS), "budget"]
+
+    def __repr__(self) -> str:
+        if not self.records:
+            return f"{self.title}: no records yet"
+        from rich.table import Table
+
+        table = Table(title=self.title, title_justify="left")
+        numeric = {"#", *(label_of(k) for k in HISTORY_KEYS)}
+        for header in self.headers:
+            table.add_column(header, justify="right" if header in numeric else "left")
+        for row in self.rows():
+            table.add_row(*row)
+        return render_text(table)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        if not self.records:
+            return f"<p>{esc(self.title)}: no records yet</p>"
+        head = "".join(f"<th>{esc(h)}</th>" for h in self.headers)
+        body = []
+        for rec, row in zip(self.records, self.rows()):
+            cells = "".join(f"<td>{esc(v)}</td>" for v in row)
+            body.append(f'<tr title="{esc(rec.source[:2000])}">{cells}</tr>')
+        return (
+            f'<div class="nbprofile-history"><b>{esc(self.title)}</b>'
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        )
+
+
+@dataclass
+class RecordDetail:
+    """Every reading of one record, with how it was obtained (``%nbprofile last``)."""
+
+    record: CellRecord
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        out = [(key, shown_value(reading), how(reading)) for key, reading in self.record.readings.items()]
+        out.append(("overhead_s", format_duration(self.record.overhead_s), "profiler's own time"))
+        return out
+
+    def _header(self) -> str:
+        r = self.record
+        where = f"cell {r.cell_id}" if r.cell_id else f"code {r.code_hash}"
+        return f"[{r.execution_count}] {where}, {status_text(r)}, started {r.started_iso}, run {r.run_id}"
+
+    def _verdict_items(self) -> list[tuple[str, str]]:
+        if not self.record.verdict:
+            return []
+        return [(i.status, i.describe()) for i in Verdict.from_json(self.record.verdict).items]
+
+    def __repr__(self) -> str:
+        lines = [self._header()]
+        rows = self.rows()
+        width = max(len(k) for k, _, _ in rows)
+        lines += [f"  {key:<{width}}  {value:>12}  {detail}" for key, value, detail in rows]
+        lines += [f"  budget: {status}: {text}" for status, text in self._verdict_items()]
+        lines += [f"  note: {note}" for note in self.record.notes]
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        rows = "".join(
+            f"<tr><td><code>{esc(k)}</code></td><td>{esc(v)}</td><td>{esc(h)}</td></tr>"
+            for k, v, h in self.rows()
+        )
+        verdict = "".join(f"<li>{esc(s)}: {esc(t)}</li>" for s, t in self._verdict_items())
+        notes = "".join(f"<li>{esc(n)}</li>" for n in self.record.notes)
+        return (
+            f"<div class=\"nbprofile-last\"><b>{esc(self._header())}</b>"
+            f"<table><tbody>{rows}</tbody></table>{f'<ul>{verdict}</ul>' if verdict else ''}"
+            f"{f'<ul>{notes}</ul>' if notes else ''}</div>"
+        )

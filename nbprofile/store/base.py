@@ -1,0 +1,47 @@
+"""What the rest of nbprofile needs from a record store, and where the default one lives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from nbprofile.record import CellRecord, RunInfo
+
+DB_ENV = "NBPROFILE_DB"
+
+
+def default_path() -> Path:
+    """``$NBPROFILE_DB``, else ``nbprofile/records.db`` in Jupyter's data directory."""
+    override = os.environ.get(DB_ENV)
+    if override:
+        return Path(override).expanduser()
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "nbprofile" / "records.db"
+
+
+class RecordStore(Protocol):
+    """What the engine, the server, the reports and the CLI need from a store.
+
+    A run is a dict: ``run_id``, ``notebook``, ``kernel_id``, ``host``, ``started_at``
+    (epoch seconds), ``info`` (the run's stored facts), ``cells``, ``wall_s``,
+    ``budget_failures`` and ``last_cell_at``.
+    """
+
+    path: str
+
+    def write(self, record: CellRecord, run: RunInfo | None = None) -> int: ...
+    def records(self, run_id: str) -> list[CellRecord]: ...
+    def history(self, notebook: str | None, limit: int = 20, run_id: str | None = None) -> list[CellRecord]: ...
+    def previous(self, cell_id: str | None, code_hash: str, notebook: str | None,
+                 before_id: int | None = None) -> CellRecord | None: ...
+    def find_in_run(self, run_id: str, cell_id: str | None, cell_hash: str) -> CellRecord | None: ...
+    def set_verdict(self, record_id: int, verdict: dict[str, Any] | None, status: str | None,
+                    budget: dict[str, Any] | None = None) -> None: ...
+    def run(self, run_id: str) -> dict[str, Any] | None: ...
+    def runs(self, notebook: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
+    def runs_of(self, notebook: str, kernel_ids: set[str] | frozenset[str] = frozenset(),
+                limit: int = 200) -> list[dict[str, Any]]: ...
+    def count(self) -> int: ...
+    def close(self) -> None: ...

@@ -1,0 +1,78 @@
+"""Records to rows and back: how a :class:`~nbprofile.record.CellRecord` is laid out in SQLite.
+
+A reading's unit, method, source and note repeat from cell to cell, so they are
+stored once (table ``reading_meta``) and a record keeps ``[value, meta id]`` per
+reading; records written before migration ``0003_reading_meta`` keep their full
+form, and :func:`record_from_row` reads both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from nbprofile.readings import Reading
+from nbprofile.record import CellRecord, RunInfo
+
+#: what a reading is, apart from its value: (unit, method, source, note)
+Meta = tuple[str, str, str, "str | None"]
+
+CELL_COLUMNS = (
+    "run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at, status,"
+    " error_type, wall_s, readings, overhead_s, name, budget, verdict, verdict_status, notes,"
+    " schema_version"
+)
+INSERT_CELL = (
+    f"INSERT INTO cells ({CELL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+# Built once: json.dumps with options makes a new encoder on every call (~3 µs a cell).
+# Readings are flat, so no circular check.
+encode_readings = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+def cell_row(r: CellRecord, meta_id: Callable[[Meta], int]) -> tuple[Any, ...]:
+    wall = r.readings.get("wall_s")
+    # [value, id of (unit, method, source, note)]: a quarter of the full form to encode and write
+    readings = {key: (reading[0], meta_id(reading[1:])) for key, reading in r.readings.items()}
+    return (
+        r.run_id, r.seq, r.notebook, r.cell_id, r.execution_count, r.code_hash, r.source,
+        r.started_at, r.status, r.error_type, None if wall is None else wall.value,
+        encode_readings(readings),
+        r.overhead_s, r.name,
+        None if r.budget is None else json.dumps(r.budget, separators=(",", ":")),
+        None if r.verdict is None else json.dumps(r.verdict, separators=(",", ":")),
+        r.verdict_status,
+        json.dumps(r.notes) if r.notes else None,
+        r.schema_version,
+    )
+
+
+def reading_from_stored(data: list[Any], meta: Callable[[int], Meta]) -> Reading:
+    if len(data) == 2:  # [value, meta id]
+        return Reading(data[0], *meta(data[1]))
+    return Reading.from_json(data)  # the full form, as written before 0003_reading_meta
+
+
+def record_from_row(row: Sequence[Any], meta: Callable[[int], Meta]) -> CellRecord:
+    (rid, run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at,
+     status, error_type, _wall, readings, overhead_s, name, budget, verdict, verdict_status,
+     notes, schema_version) = row
+    return CellRecord(
+        run_id=run_id, seq=seq, notebook=notebook, cell_id=cell_id,
+        execution_count=execution_count, code_hash=code_hash, source=source,
+        started_at=started_at, status=status, error_type=error_type,
+        readings={k: reading_from_stored(v, meta) for k, v in json.loads(readings).items()},
+        overhead_s=overhead_s, name=name,
+        budget=json.loads(budget) if budget else None,
+        verdict=json.loads(verdict) if verdict else None,
+        verdict_status=verdict_status, notes=json.loads(notes) if notes else [],
+        id=rid, schema_version=schema_version,
+    )
+
+
+def run_row(run: RunInfo) -> tuple[Any, ...]:
+    return (run.run_id, run.notebook, run.kernel_id, run.host, run.started_at,
+            json.dumps(run.to_json(), separators=(",", ":")))
