@@ -71,7 +71,7 @@ class NaiveHook(HookPair):
 class FloorHook(HookPair):
     def __init__(self, store: bool, footer: bool) -> None:
         from nbprofile.readings import Reading
-        from nbprofile.store import _INSERT_CELL
+        from nbprofile.store.codec import INSERT_CELL as _INSERT_CELL
 
         self.Reading = Reading
         self.insert = _INSERT_CELL

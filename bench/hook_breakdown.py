@@ -49,23 +49,23 @@ WARMUP_CELLS = 100
 # (Timers.add_profiler), under open_window / close_window. A stage the code no
 # longer has is skipped and named in the output.
 STAGES: list[tuple[str, str, str]] = [
-    ("pre_run_cell (hook)", "nbprofile.profiler", "Profiler.pre_run_cell"),
-    ("  open_window", "nbprofile.profiler", "Profiler.open_window"),
-    ("    HangGuard.arm", "nbprofile.hang_guard", "HangGuard.arm"),
-    ("    HangGuard.disarm", "nbprofile.hang_guard", "HangGuard.disarm"),
-    ("post_run_cell (hook)", "nbprofile.profiler", "Profiler.post_run_cell"),
-    ("  _finish_cell", "nbprofile.profiler", "Profiler._finish_cell"),
-    ("    close_window", "nbprofile.profiler", "Profiler.close_window"),
-    ("    _make_record", "nbprofile.profiler", "Profiler._make_record"),
-    ("      code_hash (sha1)", "nbprofile.profiler", "code_hash"),
-    ("  save", "nbprofile.profiler", "Profiler.save"),
-    ("    SQLiteStore.write", "nbprofile.store", "SQLiteStore.write"),
-    ("      _cell_row (json.dumps)", "nbprofile.store", "_cell_row"),
-    ("      sqlite INSERT + commit (_execute)", "nbprofile.store", "SQLiteStore._execute"),
-    ("  show_footer", "nbprofile.profiler", "Profiler.show_footer"),
-    ("    footer_text", "nbprofile.display", "footer_text"),
-    ("    footer_html", "nbprofile.display", "footer_html"),
-    ("    _publish (IPython display)", "nbprofile.profiler", "_publish"),
+    ("pre_run_cell (hook)", "nbprofile.ipython.hooks", "CellHooks.pre_run_cell"),
+    ("  open_window", "nbprofile.engine.windows", "MeterSet.open_window"),
+    ("    HangGuard.arm", "nbprofile.engine.hang_guard", "HangGuard.arm"),
+    ("    HangGuard.disarm", "nbprofile.engine.hang_guard", "HangGuard.disarm"),
+    ("post_run_cell (hook)", "nbprofile.ipython.hooks", "CellHooks.post_run_cell"),
+    ("  _finish", "nbprofile.ipython.hooks", "CellHooks._finish"),
+    ("    close_window", "nbprofile.engine.windows", "MeterSet.close_window"),
+    ("    make_record", "nbprofile.engine.recorder", "Recorder.make_record"),
+    ("      code_hash (sha1)", "nbprofile.engine.recorder", "code_hash"),
+    ("  save", "nbprofile.engine.recorder", "Recorder.save"),
+    ("    SQLiteStore.write", "nbprofile.store.sqlite", "SQLiteStore.write"),
+    ("      cell_row (json.dumps)", "nbprofile.store.sqlite", "cell_row"),
+    ("      sqlite INSERT + commit (_execute)", "nbprofile.store.sqlite", "SQLiteStore._execute"),
+    ("  show_footer", "nbprofile.ipython.hooks", "CellHooks.show_footer"),
+    ("    footer_text", "nbprofile.ipython.display", "footer_text"),
+    ("    footer_html", "nbprofile.report.footer", "footer_html"),
+    ("    publish_bundle (IPython display)", "nbprofile.ipython.display", "publish_bundle"),
 ]
 # In a real kernel (kernel_roundtrip.py --breakdown), also ipykernel's side of the footer.
 KERNEL_STAGES: list[tuple[str, str, str]] = [
@@ -122,7 +122,7 @@ class Timers:
                 self._patch(owner, attr, label)
                 patched.add((owner, attr))
             self._place(label, anchor)
-        derivers = getattr(profiler, "derivers", None)
+        derivers = profiler.windows.derivers
         if isinstance(derivers, list):  # per instance: a new profiler has fresh, unwrapped ones
             for i, derive in enumerate(derivers):
                 label = f"      derive {getattr(derive, '__name__', derive)}"
@@ -279,13 +279,13 @@ def block(shell: InteractiveShell, cells: int, load: bool, timers: Timers | None
 
 def hook_cprofile(shell: InteractiveShell, cells: int, code: str) -> str:
     """cProfile of the two hooks' bodies only, over ``cells`` cells, top functions by own time."""
-    from nbprofile.engine.profiler import Profiler
+    from nbprofile.ipython.hooks import CellHooks
 
     prof = cProfile.Profile()
-    originals = Profiler.pre_run_cell, Profiler.post_run_cell
+    originals = CellHooks.pre_run_cell, CellHooks.post_run_cell
 
     def profiled(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def hook(self: Profiler, arg: Any) -> None:
+        def hook(self: CellHooks, arg: Any) -> None:
             prof.enable()
             try:
                 fn(self, arg)
@@ -294,11 +294,11 @@ def hook_cprofile(shell: InteractiveShell, cells: int, code: str) -> str:
 
         return hook
 
-    Profiler.pre_run_cell, Profiler.post_run_cell = map(profiled, originals)  # type: ignore[method-assign]
+    CellHooks.pre_run_cell, CellHooks.post_run_cell = map(profiled, originals)  # type: ignore[method-assign]
     try:
         block(shell, cells, load=True, code=code)
     finally:
-        Profiler.pre_run_cell, Profiler.post_run_cell = originals  # type: ignore[method-assign]
+        CellHooks.pre_run_cell, CellHooks.post_run_cell = originals  # type: ignore[method-assign]
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(25)
     return out.getvalue()
@@ -315,7 +315,7 @@ def main() -> None:
 
     temp_store()
     shell = make_shell()
-    import nbprofile.display  # noqa: F401  (imported lazily by the footer; wrap it before the first cell)
+    import nbprofile.ipython.display  # noqa: F401  (wrap the footer before the first cell)
 
     timers = Timers()
     plain, loaded, loaded_timed, outside = [], [], [], []

@@ -42,15 +42,15 @@ def run(shell, n: int, footer: str) -> dict:
     shell.run_line_magic("nbprofile", f"footer {footer}")
     tracemalloc.start(1)
     marks = {}
-    first_id = current.current().store.count()
+    first_id = current.current().recorder.store.count()
     for i in range(1, n + 1):
         shell.run_cell(f"x = {i}", store_history=True)
         if i in (1_000, n // 2, n):
             marks[i] = nbprofile_bytes(tracemalloc.take_snapshot())
     tracemalloc.stop()
-    records = current.current().store.history(None, n)
+    records = current.current().recorder.store.history(None, n)
     overheads = [r.overhead_s for r in records if r.source.startswith("x = ")]
-    assert len(overheads) == n and current.current().store.count() - first_id == n
+    assert len(overheads) == n and current.current().recorder.store.count() - first_id == n
     return {"memory_bytes": marks, "growth_bytes": marks[n] - marks[1_000],
             "overhead_first_us": statistics.median(overheads[:1000]) * 1e6,
             "overhead_last_us": statistics.median(overheads[-1000:]) * 1e6}

@@ -99,7 +99,7 @@ class budget:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> None:
         assert self._measure is not None, "budget() exited without entering"
         crossed = self._watchdog.stop() if self._watchdog is not None else None
         self._measure.__exit__(exc_type, exc, tb)
@@ -113,7 +113,6 @@ class budget:
             raise BudgetExceeded(f"stopped by --enforce: {crossed}") from None
         if exc_type is None and self.spec.strict and self.verdict.status == "fail":
             raise BudgetExceeded("budget failed: " + "; ".join(i.describe() for i in self.verdict.failed))
-        return False
 
     @property
     def record(self) -> CellRecord | None:

@@ -9,6 +9,7 @@ They never see ``None``: callers show an unavailable reading as
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 from nbprofile.readings import Reading
 
@@ -131,7 +132,7 @@ def format_percent(fraction: float, *, signed: bool = False) -> str:
     return f"+{text}" if signed and pct > 0 else text
 
 
-_BY_UNIT = {
+_BY_UNIT: dict[str, Callable[[float], str]] = {
     "s": format_duration,
     "B": format_bytes,
     "J": format_energy,

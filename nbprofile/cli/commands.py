@@ -186,7 +186,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     try:
         compare = tuple(args.compare) if args.compare else None
-        path, fmt = write_report(store, args.format, args.output, args.run, compare,  # type: ignore[arg-type]
+        path, fmt = write_report(store, args.format, args.output, args.run, compare,
                                  _notebook(args.notebook))
     finally:
         store.close()

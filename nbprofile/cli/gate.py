@@ -118,7 +118,7 @@ def junit_xml(notebook: str, records: Sequence[CellRecord], gate: GateResult, er
         ET.SubElement(element, "error", message=error, type="NotebookError").text = error
     for key, value in counts.items():
         suite.set(key, str(value))
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
 def summary(notebook: str, run_id: str, records: Sequence[CellRecord], gate: GateResult,

@@ -53,7 +53,7 @@ INTERRUPT_GRACE_S = 10.0
 def _client_class() -> type:
     from nbclient import NotebookClient
 
-    class CellIdClient(NotebookClient):  # type: ignore[misc]
+    class CellIdClient(NotebookClient):
         """A NotebookClient whose execute requests carry the cell's id, as JupyterLab's do."""
 
         _nbprofile_cell_id: str | None = None
@@ -82,7 +82,7 @@ def _client_class() -> type:
                 kc.shell_channel.send(msg)
                 return str(msg["header"]["msg_id"])
 
-            kc.execute = execute
+            kc.execute = execute  # type: ignore[method-assign]
             return kc
 
         async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> None:
@@ -91,9 +91,10 @@ def _client_class() -> type:
             # down, rather than printing a ZMQ traceback as it replies on a closed socket.
             from queue import Empty
 
-            from jupyter_client.utils import ensure_async
+            from jupyter_core.utils import ensure_async
             from nbclient.exceptions import CellTimeoutError
 
+            assert self.km is not None and self.kc is not None, "a timeout without a kernel"
             await ensure_async(self.km.interrupt_kernel())
             deadline = time.monotonic() + INTERRUPT_GRACE_S
             while (left := deadline - time.monotonic()) > 0:
@@ -127,7 +128,7 @@ def run_notebook(
 
     nb_path = Path(path).resolve()
     try:
-        nb = nbformat.read(nb_path, as_version=4)
+        nb = nbformat.read(nb_path, as_version=4)  # type: ignore[no-untyped-call]
     except (OSError, nbformat.reader.NotJSONError, ValueError) as exc:
         return RunResult(str(nb_path), "", error=f"cannot read {path}: {exc}")
     # Notebooks older than nbformat 4.5 have no cell ids; nbformat would make up
@@ -189,7 +190,7 @@ def run_notebook(
         shutil.rmtree(sockets, ignore_errors=True)
     result.elapsed_s = time.perf_counter() - started
     if output is not None:
-        nbformat.write(nb, output)
+        nbformat.write(nb, output)  # type: ignore[no-untyped-call]
     store = open_store(db)
     try:
         result.records = store.records(run_id)

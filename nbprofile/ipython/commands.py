@@ -57,7 +57,7 @@ class Command:
         return self.parser.description or ""
 
     def __call__(self, hooks: CellHooks, args: list[str]) -> Any:
-        if not self.parser._actions and args:
+        if args and self.usage == f"%nbprofile {self.name}":  # a command that takes nothing
             raise UsageError(f"%nbprofile {self.name} takes no arguments (got {' '.join(args)!r})")
         if self.words is not None:
             return self.run(hooks, argparse.Namespace(**{self.words: args}))
@@ -66,7 +66,7 @@ class Command:
 
 def _parser(name: str, summary: str) -> _Parser:
     # argparse's own formatter: IPython's MagicHelpFormatter adds a '%' and reST markup of its own
-    return _Parser(prog=f"%nbprofile {name}", description=summary, add_help=False,
+    return _Parser(prog=f"%nbprofile {name}", description=summary, add_help=False,  # type: ignore[no-untyped-call]
                    formatter_class=argparse.HelpFormatter)
 
 
@@ -160,6 +160,10 @@ def _report(hooks: CellHooks, opts: argparse.Namespace) -> Any:
     if opts.path is not None and opts.output is not None:
         raise UsageError("%nbprofile report: give the output path once, as PATH or -o PATH")
     output = opts.output or opts.path
+    try:
+        registry.choose(opts.format, output)  # a path no format writes is refused before anything else
+    except NbprofileError as exc:
+        raise UsageError(f"%nbprofile report: {exc}") from None
     profiler = hooks.profiler
     store = profiler.recorder.store
     if store is None:
@@ -180,7 +184,7 @@ def _report(hooks: CellHooks, opts: argparse.Namespace) -> Any:
     from IPython.display import FileLink
 
     print(f"nbprofile: wrote {fmt} report to {path}")
-    return FileLink(path)
+    return FileLink(path)  # type: ignore[no-untyped-call]
 
 
 def _doctor(hooks: CellHooks, opts: argparse.Namespace) -> Any:

@@ -46,7 +46,7 @@ def publish_bundle(shell: Any, bundle: dict[str, str]) -> None:
             return
     from IPython.display import display
 
-    display(bundle, raw=True)
+    display(bundle, raw=True)  # type: ignore[no-untyped-call]
 
 
 def _streams_idle() -> bool:

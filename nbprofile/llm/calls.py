@@ -13,6 +13,7 @@ import warnings
 from decimal import Decimal
 from typing import Any
 
+from nbprofile.errors import NbprofileWarning
 from nbprofile.llm.ledger import LEDGER, TokenMethod, Usage
 from nbprofile.llm.prices import PRICES, CallTokens
 
@@ -101,8 +102,6 @@ def add_unreadable(provider: str, api: str, model: str | None, exc: BaseExceptio
     key = f"{provider}.{api}:{type(exc).__name__}"
     if key not in _warned:
         _warned.add(key)
-        from nbprofile.errors import NbprofileWarning
-
         warnings.warn(f"nbprofile: {reason}", NbprofileWarning, stacklevel=3)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from nbprofile.errors import BudgetExceeded
 from nbprofile.llm.ledger import LEDGER, Ledger, Totals
 
 GETTERS: dict[str, Callable[[Totals], float | int | Decimal]] = {
@@ -57,8 +58,6 @@ class TokenBudgetGuard:
             )
             self._checks.append((key, GETTERS[key], strict, value))
         if exception is None:
-            from nbprofile.errors import BudgetExceeded
-
             exception = BudgetExceeded
         self._exception = exception
         self._describe = describe or _describe

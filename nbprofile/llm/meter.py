@@ -17,7 +17,10 @@ from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
+from nbprofile.llm import hooks
 from nbprofile.llm.ledger import LEDGER, Ledger, Usage
+from nbprofile.llm.price_values import CTX
+from nbprofile.llm.prices import PRICES  # the table itself is read at the first call, not at %load_ext
 from nbprofile.meters.base import Meter
 from nbprofile.readings import Availability, Method, Reading, Readings
 
@@ -53,8 +56,6 @@ class LlmMeter(Meter):
         self._details: OrderedDict[int, dict[str, Any]] = OrderedDict()
 
     def probe(self) -> Availability:
-        from nbprofile.llm import hooks
-
         wrapped = [name.split(".")[0] for name, on in hooks.installed().items() if on]
         state = ("hooked now: " + ", ".join(sorted(set(wrapped)))) if wrapped else "hooked when imported"
         return Availability(
@@ -151,15 +152,10 @@ def summarize(calls: list[Usage]) -> tuple[Readings, dict[str, Any]]:
     readings["llm_cost_usd"] = _cost(calls, method)
     models = _per_model(calls)
     readings["llm_calls"] = Reading(n, "calls", "measured", SOURCE, _models_note(models))
-    from nbprofile.llm.prices import PRICES
-
     return readings, {"models": models, "prices": PRICES.label}
 
 
 def _cost(calls: list[Usage], method: Method) -> Reading:
-    from nbprofile.llm.price_values import CTX
-    from nbprofile.llm.prices import PRICES  # loaded with the first call, not at %load_ext
-
     unknown = [c for c in calls if c.cost is None]
     total = Decimal(0)
     for c in calls:
@@ -176,8 +172,6 @@ def _cost(calls: list[Usage], method: Method) -> Reading:
 
 
 def _per_model(calls: list[Usage]) -> dict[str, dict[str, Any]]:
-    from nbprofile.llm.price_values import CTX
-
     models: dict[str, dict[str, Any]] = {}
     for c in calls:
         m = models.setdefault(

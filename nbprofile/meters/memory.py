@@ -83,7 +83,7 @@ def _statm_reader(path: str = STATM) -> Callable[[], int] | None:
 
 def _psutil_reader() -> Callable[[], int] | None:
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped]
     except ImportError:
         return None
     process = psutil.Process()

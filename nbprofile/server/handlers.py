@@ -46,7 +46,7 @@ class NbprofileHandler(APIHandler):
             except StoreError as exc:
                 raise tornado.web.HTTPError(503, str(exc)) from None
             self.settings["nbprofile_store"] = store
-        return store  # type: ignore[no-any-return]
+        return store
 
     async def in_store(self, call: Callable[[RecordStore], T]) -> T:
         """Run ``call(store)`` on the store's threads and wait for it without blocking the loop."""

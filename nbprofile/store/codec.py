@@ -52,7 +52,8 @@ def cell_row(r: CellRecord, meta_id: Callable[[Meta], int]) -> tuple[Any, ...]:
 
 def reading_from_stored(data: list[Any], meta: Callable[[int], Meta]) -> Reading:
     if len(data) == 2:  # [value, meta id]
-        return Reading(data[0], *meta(data[1]))
+        unit, method, source, note = meta(data[1])
+        return Reading(data[0], unit, method, source, note)  # type: ignore[arg-type]  # methods are stored by name
     return Reading.from_json(data)  # the full form, as written before 0003_reading_meta
 
 

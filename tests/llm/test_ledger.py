@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from test_llm_server import expected_usd, hooked
+from tests.llm.test_llm_server import expected_usd, hooked
 
 import nbprofile.llm as llm
 from nbprofile.llm.guard import TokenBudgetGuard

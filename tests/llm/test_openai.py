@@ -9,7 +9,7 @@ import pytest
 
 openai = pytest.importorskip("openai")
 
-from test_llm_server import (  # noqa: E402  (after the importorskip)
+from tests.llm.test_llm_server import (  # noqa: E402  (after the importorskip)
     SECRET_OPENAI,
     FakeLLMServer,
     expected_usd,

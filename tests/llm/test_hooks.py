@@ -9,7 +9,7 @@ import types
 from typing import Any
 
 import pytest
-from test_llm_server import hooked
+from tests.llm.test_llm_server import hooked
 
 from nbprofile.llm import hooks
 from nbprofile.llm.meter import LocalGenerateMeter

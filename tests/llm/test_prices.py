@@ -11,7 +11,7 @@ import pytest
 from nbprofile.llm.price_input import parse_price_args, parse_price_value
 from nbprofile.llm.prices import CallTokens, PriceBook
 
-TABLE = Path(__file__).resolve().parent.parent / "nbprofile" / "data" / "llm_prices.json"
+TABLE = Path(__file__).resolve().parents[2] / "nbprofile" / "data" / "llm_prices.json"
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def what_the_user_sees(reply) -> tuple:
 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory) -> list[tuple]:
-    from conftest import Kernel, kernel_env
+    from tests.support.kernel import Kernel, kernel_env
 
     tmp = tmp_path_factory.mktemp("plain")
     kernel = Kernel(kernel_env(tmp, tmp / "unused.db", "/work/nb/plain.ipynb"))

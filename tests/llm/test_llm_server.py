@@ -6,7 +6,7 @@ JSON or as server-sent events, with the usage a test queues (or a default),
 and keeps a log of what it was sent and what usage it sent back. Models named
 ``fail-400`` / ``fail-500`` get the provider's error body with that status.
 
-Other LLM tests import it (``from test_llm_server import FakeLLMServer``); the
+Other LLM tests import it (``from tests.llm.test_llm_server import FakeLLMServer``); the
 tests at the bottom check the server itself, without any SDK.
 """
 
@@ -502,7 +502,7 @@ def hooked() -> Iterator[Any]:
 
 def table_price(model: str) -> dict[str, Decimal]:
     """The vendored table's prices for ``model``, read independently of nbprofile's code."""
-    path = Path(__file__).resolve().parent.parent / "nbprofile" / "data" / "llm_prices.json"
+    path = Path(__file__).resolve().parents[2] / "nbprofile" / "data" / "llm_prices.json"
     row = json.loads(path.read_text(), parse_float=Decimal)["models"][model]
     return {
         k: Decimal(v) for k, v in row.items() if isinstance(v, (Decimal, int)) and not isinstance(v, bool)

@@ -15,7 +15,7 @@ from nbprofile.cli.main import main
 from nbprofile.store import SQLiteStore
 
 pytestmark = pytest.mark.kernel
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KERNELSPEC = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
 
 
@@ -105,3 +105,10 @@ def test_a_cell_past_the_timeout_is_stopped_recorded_and_named(tmp_path: Path, _
     records = SQLiteStore(_isolated_store).history(str(path), 10)
     assert [r.status for r in records] == ["ok", "interrupted"]
     assert 1.0 <= records[1].value("wall_s") < 30
+
+
+def test_report_refuses_a_suffix_no_format_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown suffix is an error, not HTML written under a .pdf name."""
+    target = tmp_path / "report.pdf"
+    assert main(["report", "-o", str(target)]) == 2
+    assert "no report format writes .pdf files" in capsys.readouterr().err and not target.exists()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_nvml import (
+from tests.fakes.fake_nvml import (
     NVML_ERROR_DRIVER_NOT_LOADED,
     NVML_ERROR_GPU_IS_LOST,
     NVML_ERROR_LIBRARY_NOT_FOUND,
@@ -30,7 +30,7 @@ from fake_nvml import (
     GiB,
     NVMLError,
 )
-from fake_torch import FakeTorch
+from tests.fakes.fake_torch import FakeTorch
 from nbprofile.engine.profiler import Profiler
 
 from nbprofile.derive.vram import derive_vram_peak

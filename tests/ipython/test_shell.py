@@ -150,6 +150,8 @@ def test_nbprofile_magic_commands(shell: Any, _isolated_store, capsys, tmp_path)
     ("report --bogus", "%nbprofile report: unrecognized arguments: --bogus"),
     ("report a.md -o b.md", "give the output path once"),
     ("report", "this kernel has recorded no cell yet; run one first"),
+    ("report out.pdf", "no report format writes .pdf files: name the file .html, .htm, .md"),
+    ("report --format md out.html", "--format md but the file is named out.html"),
     ("footer compact --quiet-below 3parsecs", "bad duration '3parsecs'"),
     ("history -5", "N must be a positive number"),
     ("history 'unclosed", "No closing quotation"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from fake_nvml import FakeClock
+from tests.fakes.fake_nvml import FakeClock
 
 
 @dataclass

@@ -11,7 +11,7 @@ from nbprofile.cli.main import main
 from nbprofile.store import SQLiteStore
 
 pytestmark = pytest.mark.kernel
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def copy_examples(tmp_path: Path) -> Path:

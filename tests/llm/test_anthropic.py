@@ -9,7 +9,7 @@ import pytest
 
 anthropic = pytest.importorskip("anthropic")
 
-from test_llm_server import (  # noqa: E402
+from tests.llm.test_llm_server import (  # noqa: E402
     SECRET_ANTHROPIC,
     FakeLLMServer,
     expected_usd,

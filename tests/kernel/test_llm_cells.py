@@ -11,7 +11,7 @@ pytest.importorskip("anthropic")
 
 from nbprofile.engine.profiler import Profiler  # noqa: E402
 from nbprofile.ipython.hooks import CellHooks  # noqa: E402
-from test_llm_server import SECRET_OPENAI, FakeLLMServer, expected_usd, hooked, server  # noqa: E402
+from tests.llm.test_llm_server import SECRET_OPENAI, FakeLLMServer, expected_usd, hooked, server  # noqa: E402
 
 from nbprofile.engine import current  # noqa: E402
 from nbprofile.llm.meter import LlmMeter  # noqa: E402

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_llm_server import SECRET_OPENAI, FakeLLMServer, expected_usd
+from tests.llm.test_llm_server import SECRET_OPENAI, FakeLLMServer, expected_usd
 
 from nbprofile.store import SQLiteStore
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.lab import CHROMIUM_FLAGS, Lab, chromium_path, labextension_dir, start_lab, write_notebook
+from tests.e2e.lab import CHROMIUM_FLAGS, Lab, chromium_path, labextension_dir, start_lab, write_notebook
 
 CHROMIUM = chromium_path()
 if CHROMIUM is None:

@@ -148,3 +148,24 @@ async def test_every_route_requires_auth(jp_fetch, jp_serverapp) -> None:
         with pytest.raises(HTTPClientError) as info:
             await jp_fetch("nbprofile", "api", *examples[pattern], headers={"Authorization": ""})
         assert info.value.code == 403, pattern
+
+
+async def test_a_slow_store_does_not_hold_up_the_server(jp_fetch, jp_serverapp, jp_root_dir, _isolated_store) -> None:
+    """Store calls run on the store's threads: while one waits (a locked file, a slow disk), the
+    server answers other requests."""
+    import asyncio
+
+    from nbprofile.store import SQLiteStore
+
+    class SlowStore(SQLiteStore):
+        def runs_of(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+            time.sleep(1.5)
+            return super().runs_of(*args, **kwargs)
+
+    jp_serverapp.web_app.settings["nbprofile_store"] = SlowStore(_isolated_store)
+    slow = asyncio.ensure_future(get(jp_fetch, "runs", notebook="a.ipynb"))
+    await asyncio.sleep(0.2)
+    catalog = await get(jp_fetch, "metrics")
+    assert catalog["metrics"][0]["key"] == "wall_s"
+    assert not slow.done()  # answered while the store call still waits, not queued behind it
+    assert (await slow)["runs"] == []
