@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from nbprofile.budgets.grammar import BudgetSpec, Limit
+from nbprofile.budgets.limits import BudgetSpec, Limit
 from nbprofile.format import format_value
 from nbprofile.metrics import Metric
 from nbprofile.readings import Reading

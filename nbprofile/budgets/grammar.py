@@ -45,15 +45,12 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, DecimalException
-from typing import Any, Literal
+from typing import Any
 
+from nbprofile.budgets.limits import OPS, BudgetSpec, BudgetSyntaxError, Kind, Limit, Op
 from nbprofile.metrics import CATALOG, Metric
 
 __all__ = ["BudgetSpec", "BudgetSyntaxError", "Limit", "parse_budget", "parse_limit", "parse_limits"]
-
-
-class BudgetSyntaxError(ValueError):
-    """A budget that cannot be understood; the message is one line saying why."""
 
 
 @dataclass(frozen=True)
@@ -80,16 +77,12 @@ _UNITS: dict[str, _Units] = {
     "USD": _Units({"": _D(1), "USD": _D(1)}, "dollars: $0.05, 0.05 or 0.05USD"),
 }
 
-Op = Literal["<=", "<"]
-Kind = Literal["absolute", "percent", "last", "baseline"]
-_OPS: tuple[Op, ...] = ("<=", "<")
 _OP_CHARS = "<>=!≤≥"
 _OP_RUN = re.compile(f"[{_OP_CHARS}]+")
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PERCENT = re.compile(r"([+-]?)\s*((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*%")
 _NOT_FINITE = re.compile(r"(?i)[+-]?(nan|inf(inity)?)\b")
 _ANCHOR = re.compile(r"(?i)(last|baseline)\b(.*)", re.DOTALL)
-_KINDS: tuple[Kind, ...] = ("absolute", "percent", "last", "baseline")
 
 
 def _show(text: str) -> str:
@@ -105,50 +98,6 @@ def _fail(text: str, detail: str) -> BudgetSyntaxError:
 def _suggest(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f"did you mean '{close[0]}'? " if close else ""
-
-
-@dataclass(frozen=True)
-class Limit:
-    """One parsed limit.
-
-    ``value`` is, for ``absolute``, the limit in the key's base unit; for
-    ``percent``, the percent change (``10.0``); for ``last``/``baseline``, the
-    amount added in base units (``0.0`` if none). ``percent`` is set for
-    ``percent`` limits and the ``last+10%``/``baseline+5%`` forms.
-    """
-
-    key: str
-    op: Op
-    kind: Kind
-    value: float
-    percent: float | None
-    text: str
-
-    @property
-    def metric(self) -> Metric:
-        return CATALOG.budget_keys[self.key]
-
-    @property
-    def relative(self) -> bool:
-        """True when the limit needs an earlier run to resolve."""
-        return self.kind != "absolute"
-
-    def __str__(self) -> str:
-        return self.text
-
-    def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "op": self.op, "kind": self.kind, "value": self.value,
-                "percent": self.percent, "text": self.text}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Limit:
-        """Rebuild a stored limit, refusing one this version cannot judge."""
-        key, op, kind = d.get("key"), d.get("op"), d.get("kind")
-        if key not in CATALOG.budget_keys or op not in _OPS or kind not in _KINDS:
-            raise ValueError(f"not a stored limit: {dict(d)!r}")
-        pct = d.get("percent")
-        return cls(key, op, kind, float(d["value"]), None if pct is None else float(pct),
-                   str(d.get("text", "")))
 
 
 def _parse_percent(text: str, value: str) -> float:
@@ -242,7 +191,7 @@ def parse_limit(text: str) -> Limit:
     if key not in CATALOG.budget_keys:
         raise _fail(text, f"unknown budget key '{_show(key)}' ({_suggest(key, CATALOG.budget_keys)}"
                           f"known: {', '.join(CATALOG.budget_keys)})")
-    if op not in _OPS:
+    if op not in OPS:
         why = " (a budget is an upper limit)" if (">" in op or "≥" in op) else ""
         raise _fail(text, f"expected KEY<=VALUE or KEY<VALUE, not '{op}'{why}")
     if not value:
@@ -286,32 +235,6 @@ def parse_limits(items: Iterable[str], *, allow_relative: bool = True) -> tuple[
                                     "+N%, last or baseline")
         out.append(limit)
     return tuple(out)
-
-
-@dataclass(frozen=True)
-class BudgetSpec:
-    """A parsed budget line: its limits and flags.
-
-    ``enforce`` asks the caller to raise when the budget fails; ``strict`` asks it
-    to treat a limit it could not measure as a failure.
-    """
-
-    limits: tuple[Limit, ...]
-    enforce: bool = False
-    strict: bool = False
-    name: str | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "limits", tuple(self.limits))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"limits": [lim.to_json() for lim in self.limits], "enforce": self.enforce,
-                "strict": self.strict, "name": self.name}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> BudgetSpec:
-        return cls(tuple(Limit.from_json(x) for x in d.get("limits", ())),
-                   bool(d.get("enforce", False)), bool(d.get("strict", False)), d.get("name"))
 
 
 _OPTIONS_HINT = "use --enforce, --strict, --name NAME"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from nbprofile.budgets.evaluate import pair_text, usable_value
-from nbprofile.budgets.grammar import BudgetSyntaxError, Limit
+from nbprofile.budgets.limits import BudgetSyntaxError, Limit
 from nbprofile.readings import Reading
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nbprofile.budgets.evaluate import Verdict, evaluate
-from nbprofile.budgets.grammar import BudgetSpec
+from nbprofile.budgets.limits import BudgetSpec
 from nbprofile.engine.profiler import Profiler
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord

@@ -18,7 +18,7 @@ from time import perf_counter_ns
 from typing import Any
 
 from nbprofile import llm
-from nbprofile.budgets.grammar import BudgetSpec, Limit
+from nbprofile.budgets.limits import BudgetSpec, Limit
 from nbprofile.engine.interrupt import Watcher
 from nbprofile.engine.judge import verdict_for
 from nbprofile.engine.profiler import Profiler

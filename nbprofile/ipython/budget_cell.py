@@ -14,7 +14,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from nbprofile.budgets.grammar import BudgetSpec, BudgetSyntaxError, parse_budget
+from nbprofile.budgets.limits import BudgetSpec, BudgetSyntaxError
 from nbprofile.engine.judge import judge_record, verdict_for
 from nbprofile.engine.watchdog import start_watchdog
 from nbprofile.errors import BudgetExceeded
@@ -23,6 +23,8 @@ from nbprofile.record import code_hash
 
 
 def parse_or_usage_error(line: str) -> BudgetSpec:
+    from nbprofile.budgets.grammar import parse_budget  # with the first %%budget cell, not at %load_ext
+
     try:
         return parse_budget(line)
     except BudgetSyntaxError as exc:

@@ -4,6 +4,9 @@ The parsers make the usage lines of ``%nbprofile?`` and of every usage error, so
 what the help says and what a command takes cannot drift apart. Misuse is a
 one-line ``UsageError`` that says what would be right; a command that fails
 changes nothing.
+
+What only one command needs (the budget grammar, the doctor, report writing, the
+status page) is imported when that command first runs: ``%load_ext`` stays fast.
 """
 
 from __future__ import annotations
@@ -17,19 +20,15 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
 from nbprofile import llm
-from nbprofile.budgets.grammar import BudgetSyntaxError, parse_budget, parse_limit, parse_limits
-from nbprofile.budgets.session import SessionBudget
+from nbprofile.budgets.limits import BudgetSyntaxError
 from nbprofile.derive.carbon import parse_carbon_args, resolve
 from nbprofile.derive.cost import parse_price_args
-from nbprofile.engine.doctor import run_doctor
 from nbprofile.errors import NbprofileError
 from nbprofile.ipython.hooks import CellHooks
-from nbprofile.ipython.status import StatusReport
 from nbprofile.meters.flops import FlopMeter
 from nbprofile.record import CellRecord
 from nbprofile.report import registry
 from nbprofile.report.tables import RecordDetail, RecordTable
-from nbprofile.report.write import write_report
 
 
 class _Parser(MagicArgumentParser):
@@ -72,6 +71,8 @@ def _parser(name: str, summary: str) -> _Parser:
 
 def parse_duration(text: str) -> float:
     """``500ms`` / ``0.5s`` / ``2min`` → seconds, with the budget grammar's units."""
+    from nbprofile.budgets.grammar import parse_limit
+
     try:
         return parse_limit(f"time<={text}").value
     except BudgetSyntaxError as exc:
@@ -90,7 +91,9 @@ def _off(hooks: CellHooks, opts: argparse.Namespace) -> None:
     print("nbprofile: measuring is off; %nbprofile on to resume")
 
 
-def _status(hooks: CellHooks, opts: argparse.Namespace) -> StatusReport:
+def _status(hooks: CellHooks, opts: argparse.Namespace) -> Any:
+    from nbprofile.ipython.status import StatusReport
+
     return StatusReport.of(hooks)
 
 
@@ -143,6 +146,9 @@ def _budget(hooks: CellHooks, opts: argparse.Namespace) -> None:
         else:
             print("\n".join(["nbprofile session budget:", *(f"  {s}" for s in budget.status_lines())]))
         return
+    from nbprofile.budgets.grammar import parse_budget, parse_limits
+    from nbprofile.budgets.session import SessionBudget
+
     try:  # the same line grammar as %%budget, so `time<=3 parsecs` reads the same here
         spec = parse_budget(" ".join(args))
         if spec.enforce or spec.strict or spec.name:
@@ -174,6 +180,8 @@ def _report(hooks: CellHooks, opts: argparse.Namespace) -> Any:
     if opts.run is None and compare is None and store.run(run) is None:  # a run's row comes with its first record
         raise UsageError("%nbprofile report: this kernel has recorded no cell yet; run one first, "
                          "or pick an earlier run with --run latest")
+    from nbprofile.report.write import write_report
+
     try:
         path, fmt = write_report(store, opts.format, output, run, compare, profiler.notebook)
     except OSError as exc:
@@ -188,6 +196,8 @@ def _report(hooks: CellHooks, opts: argparse.Namespace) -> Any:
 
 
 def _doctor(hooks: CellHooks, opts: argparse.Namespace) -> Any:
+    from nbprofile.engine.doctor import run_doctor
+
     return run_doctor(hooks.profiler, carbon=hooks.profiler.carbon)
 
 

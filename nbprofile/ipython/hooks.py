@@ -19,7 +19,7 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Literal
 
 from nbprofile.budgets.evaluate import Verdict
-from nbprofile.budgets.grammar import BudgetSpec
+from nbprofile.budgets.limits import BudgetSpec
 from nbprofile.budgets.session import SessionBudget
 from nbprofile.engine.judge import judge_record
 from nbprofile.engine.profiler import Profiler

@@ -27,7 +27,8 @@ def reading_keys(records: Sequence[CellRecord]) -> list[str]:
     return keys
 
 
-def to_csv(records: Sequence[CellRecord], run: dict[str, Any]) -> str:
+def to_csv(records: Sequence[CellRecord], run: dict[str, Any], *,
+           other: Sequence[CellRecord] | None = None, other_run: dict[str, Any] | None = None) -> str:
     keys = reading_keys(records)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

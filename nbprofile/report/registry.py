@@ -8,30 +8,20 @@ here is an :class:`~nbprofile.errors.ExportError`, never HTML written under a
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from nbprofile.errors import ExportError
 from nbprofile.record import CellRecord
-from nbprofile.report.csv_report import to_csv
-from nbprofile.report.html_report import to_html
-from nbprofile.report.json_report import to_json
-from nbprofile.report.markdown_report import to_markdown
 
 
 class Renderer(Protocol):
     def __call__(self, records: Sequence[CellRecord], run: dict[str, Any], *,
                  other: Sequence[CellRecord] | None = None,
                  other_run: dict[str, Any] | None = None) -> str: ...
-
-
-def _csv(records: Sequence[CellRecord], run: dict[str, Any], *,
-         other: Sequence[CellRecord] | None = None, other_run: dict[str, Any] | None = None) -> str:
-    if other is not None:
-        raise ExportError("a CSV report holds one run: use the md, html or json format to compare two")
-    return to_csv(records, run)
 
 
 @dataclass(frozen=True)
@@ -41,11 +31,22 @@ class ReportFormat:
     suffixes: tuple[str, ...]  #: file names it is chosen for; the first is the one written
     media_type: str
     compares: bool  #: can hold a comparison of two runs
-    render: Renderer
+    #: ``module:function`` of the renderer, imported when a report is made (not at ``%load_ext``)
+    renderer: str
 
     @property
     def suffix(self) -> str:
         return self.suffixes[0]
+
+    def render(self, records: Sequence[CellRecord], run: dict[str, Any], *,
+               other: Sequence[CellRecord] | None = None, other_run: dict[str, Any] | None = None) -> str:
+        """The text of a report of ``records`` (with ``other``: compared with that run)."""
+        if other is not None and not self.compares:
+            raise ExportError(f"a {self.label} report holds one run: use "
+                              f"{', '.join(f.name for f in FORMATS.values() if f.compares)} to compare two")
+        module, function = self.renderer.split(":")
+        renderer = cast(Renderer, getattr(importlib.import_module(module), function))
+        return renderer(records, run, other=other, other_run=other_run)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "suffix": self.suffix,
@@ -54,10 +55,12 @@ class ReportFormat:
 
 #: In menu order; the first is the default.
 FORMATS: dict[str, ReportFormat] = {f.name: f for f in (
-    ReportFormat("html", "HTML", (".html", ".htm"), "text/html; charset=utf-8", True, to_html),
-    ReportFormat("md", "Markdown", (".md", ".markdown"), "text/markdown; charset=utf-8", True, to_markdown),
-    ReportFormat("json", "JSON", (".json",), "application/json", True, to_json),
-    ReportFormat("csv", "CSV", (".csv",), "text/csv; charset=utf-8", False, _csv),
+    ReportFormat("html", "HTML", (".html", ".htm"), "text/html; charset=utf-8", True,
+                 "nbprofile.report.html_report:to_html"),
+    ReportFormat("md", "Markdown", (".md", ".markdown"), "text/markdown; charset=utf-8", True,
+                 "nbprofile.report.markdown_report:to_markdown"),
+    ReportFormat("json", "JSON", (".json",), "application/json", True, "nbprofile.report.json_report:to_json"),
+    ReportFormat("csv", "CSV", (".csv",), "text/csv; charset=utf-8", False, "nbprofile.report.csv_report:to_csv"),
 )}
 DEFAULT = "html"
 NAMES = tuple(FORMATS)
