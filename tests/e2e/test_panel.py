@@ -256,9 +256,8 @@ def _run(page: Any, lab: Lab, artifacts: Path) -> None:
     calls.clear()
     page.wait_for_timeout(5000)  # 2.5 poll intervals
     assert calls == [], calls
-    page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='nbprofile-panel']")
-    page.wait_for_timeout(1000)
-    assert any("/nbprofile/api/runs" in url for url in calls), calls
+    with page.expect_request(lambda r: "/nbprofile/api/runs" in r.url, timeout=TIMEOUT_MS):
+        page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='nbprofile-panel']")  # polls again
 
     # Theme-aware: the dark theme restyles the panel through JupyterLab's variables.
     _menu(page, "Settings", "Theme", "JupyterLab Dark")

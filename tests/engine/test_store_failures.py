@@ -44,7 +44,11 @@ def test_a_long_lock_delays_one_cell_then_none(shell: Any, _isolated_store: Path
             t0 = time.perf_counter()
             assert shell.run_cell(f"v{i} = {i}").success
             durations.append(time.perf_counter() - t0)
-    assert max(durations[1:]) < 0.5, durations  # after the first wait, cells do not wait for the lock
+    # the first cell waits out SQLite's busy timeout once; the next ones do not wait for the lock
+    # at all (half the timeout is room for a busy machine, and no room for another wait)
+    from nbprofile.store.checkpoint import BUSY_TIMEOUT_MS
+
+    assert durations[0] >= 0.9 * BUSY_TIMEOUT_MS / 1000 > 2 * max(durations[1:]), durations
     assert len(ours(caught)) == 1 and "locked" in ours(caught)[0]
     holder.wait()
     time.sleep(1.1)

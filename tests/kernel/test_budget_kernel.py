@@ -85,22 +85,25 @@ def test_enforce_stops_the_cell_soon_after_the_limit(kernel, _isolated_store: Pa
     rec = record(_isolated_store, "runaway")
     assert rec.status == "interrupted" and rec.error_type == "BudgetExceeded"
     assert rec.verdict_status == "fail"
-    assert 1.0 <= rec.value("wall_s") <= 1.5, rec.value("wall_s")
-    assert elapsed < 3
+    # stopped after the limit, and long before the body's own end (30 s, or never); how soon after
+    # the limit is tests/engine/test_interrupts.py's to say, on a clock of its own
+    assert 1.0 <= rec.value("wall_s") < 5, rec.value("wall_s")
+    assert elapsed < 15
     assert kernel.run("print('still alive')").stdout == "still alive\n"
 
 
 def test_relative_limits_compare_with_the_previous_run_of_the_cell(kernel, _isolated_store: Path) -> None:
     code = "%%budget time<=+50%\nimport time\ntime.sleep({})"
-    first = kernel.run(code.format(0.2), cell_id="rel")
+    first = kernel.run(code.format(0.5), cell_id="rel")
     assert "no earlier run of this cell" in first.footers[0]
-    second = kernel.run(code.format(0.2), cell_id="rel")  # a 100 ms margin for a busy machine
-    assert "✓ budget" in second.footers[0]
-    third = kernel.run(code.format(0.6), cell_id="rel")
-    assert re.search(r"✗ time 6\d\d ms > 3\d\d ms", third.footers[0]), third.footers[0]
+    second = kernel.run(code.format(0.5), cell_id="rel")  # 250 ms of room for a busy machine
+    assert "✓ budget" in second.footers[0], second.footers[0]
+    third = kernel.run(code.format(2.0), cell_id="rel")
+    assert re.search(r"✗ time 2\.\d\d s > \d\d\d ms", third.footers[0]), third.footers[0]
     rec = record(_isolated_store, "rel")
     (item,) = Verdict.from_json(rec.verdict).items
     baseline = record(_isolated_store, "rel", nth=1)
+    assert item.status == "fail" and item.value == rec.value("wall_s")
     assert item.threshold == pytest.approx(baseline.value("wall_s") * 1.5)
     assert baseline.run_id in (item.reason or "")
     # another cell with the same limits has no history of its own
@@ -132,5 +135,7 @@ def test_enforce_resolves_relative_limits_against_the_previous_run(kernel, _isol
     started = time.perf_counter()
     reply = kernel.run(code.format(10), cell_id="rel-enforce", timeout=20)
     assert reply.error["ename"] == "BudgetExceeded"
-    assert time.perf_counter() - started < 2
-    assert record(_isolated_store, "rel-enforce").value("wall_s") < 0.7
+    assert time.perf_counter() - started < 8  # the body alone would take 10 s
+    baseline = record(_isolated_store, "rel-enforce", nth=0).value("wall_s")
+    stopped = record(_isolated_store, "rel-enforce").value("wall_s")
+    assert 1.5 * baseline <= stopped < 5, (stopped, baseline)  # after +50% of the earlier run, not at 10 s

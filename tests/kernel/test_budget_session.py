@@ -73,7 +73,7 @@ def test_budget_context_manager_enforce_stops_a_loop(_isolated_store) -> None:
         with nbprofile.budget("time<=0.3s", enforce=True):
             while True:
                 pass
-    assert time.perf_counter() - started < 1.0
+    assert 0.3 <= time.perf_counter() - started < 10  # after the limit; an unenforced loop never ends
 
 
 def test_budget_cell_is_judged_even_while_measuring_is_off(shell: Any, capsys, _isolated_store) -> None:

@@ -17,10 +17,13 @@ LOADED = ["--InteractiveShellApp.extensions=['nbprofile']"]
 
 def test_a_killed_kernel_leaves_exactly_the_completed_cells(start_kernel, _isolated_store: Path) -> None:
     kernel = start_kernel(extra_arguments=LOADED)
-    n = 25
+    n = 23  # not a multiple of any batch size: a store written in batches would lose the last few
+    reader = SQLiteStore(_isolated_store)
     for i in range(n):
         reply = kernel.run(f"r{i} = {i} ** 2", cell_id=f"done-{i}")
         assert reply.footers, "the footer shows once the record is committed"
+        assert reader.count() == i + 1, "a record is in the store by the time its footer shows"
+    reader.close()
     kernel.km.signal_kernel(signal.SIGKILL)
     deadline = time.time() + 10
     while kernel.km.is_alive() and time.time() < deadline:

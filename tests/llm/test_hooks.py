@@ -22,11 +22,9 @@ __all__ = ["hooked"]
 
 def test_install_imports_no_sdk_and_hooks_on_import() -> None:
     code = textwrap.dedent("""
-        import sys, time
-        t0 = time.perf_counter()
+        import sys
         import nbprofile.llm as llm
         llm.install()
-        took = time.perf_counter() - t0
         sdks = ("openai", "anthropic", "transformers", "torch")
         assert not any(m.split(".")[0] in sdks for m in sys.modules)
         import openai
@@ -36,13 +34,11 @@ def test_install_imports_no_sdk_and_hooks_on_import() -> None:
         assert type(AsyncMessages.__dict__["stream"]).__name__ == "FunctionWrapper"
         llm.uninstall()
         assert type(Completions.__dict__["create"]).__name__ == "function"
-        print(f"{took * 1000:.1f}")
     """)
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
-    assert out.returncode == 0, out.stderr
-    assert float(out.stdout.strip()) < 500  # import + install, cold: wrapt and nbprofile.llm only
+    assert out.returncode == 0, out.stderr  # how long the import takes is bench/load_time.py's to say
 
 
 class FakeGenerationMixin:

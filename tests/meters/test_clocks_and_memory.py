@@ -14,13 +14,15 @@ def test_wall_and_cpu_clocks() -> None:
     wall, cpu = WallClock(), CpuClock()
     assert wall.probe().available and cpu.probe().available
     cpu.begin("k"); wall.begin("k")
+    t0, c0 = time.perf_counter(), time.process_time()
     time.sleep(0.05)
-    t0 = time.process_time()
-    while time.process_time() - t0 < 0.05:
+    while time.process_time() - c0 < 0.05:
         pass
+    seen_wall, seen_cpu = time.perf_counter() - t0, time.process_time() - c0
     w = wall.end("k")["wall_s"]; c = cpu.end("k")
-    assert 0.1 <= w.value < 0.5 and w.method == "measured"
-    assert 0.04 <= c["cpu_s"].value < w.value
+    # the meters agree with what the block itself saw, however busy the machine
+    assert seen_wall <= w.value < seen_wall + 0.05 and w.method == "measured"
+    assert seen_cpu - 0.002 <= c["cpu_s"].value < seen_cpu + 0.02 and c["cpu_s"].value < w.value
     assert abs(c["cpu_s"].value - c["cpu_user_s"].value - c["cpu_sys_s"].value) < 1e-9
     # whole microseconds, as getrusage counts them: no float noise in records and exports
     assert all(c[k].value == round(c[k].value, 6) for k in ("cpu_s", "cpu_user_s", "cpu_sys_s"))

@@ -165,3 +165,34 @@ def test_report_command_and_magic(_isolated_store: Path, tmp_path: Path, capsys,
     link = shell.run_line_magic("nbprofile", f"report -o {tmp_path / 'run.json'}")
     data = json.loads((tmp_path / "run.json").read_text())
     assert data["cells"][-1]["source"] == "x = 1" and str(link).endswith("run.json")
+
+
+def test_html_attributes_cannot_be_broken_out_of(_isolated_store: Path) -> None:
+    """A cell's source also goes into title="…" attributes: a quote in it must not end the attribute
+    and start one of its own (an event handler, in a file people open in their browser)."""
+    from html.parser import HTMLParser
+
+    store = SQLiteStore(_isolated_store)
+    run = RunInfo(run_id="q", notebook="/nb/q.ipynb", kernel_id=None, started_at=time.time())
+    source = 'x = "" onmouseover="alert(3)" title="'
+    store.write(CellRecord(run_id="q", seq=1, notebook="/nb/q.ipynb", cell_id="c", execution_count=1,
+                           code_hash=code_hash(source), source=source, started_at=time.time(), status="ok",
+                           error_type=None, readings={"wall_s": Reading(1.0, "s", "measured", "perf_counter")},
+                           overhead_s=1e-5), run)
+    records, info = store.records("q"), store.run("q")
+    store.close()
+
+    class Attributes(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.names: set[str] = set()
+            self.titles: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.names.update(name for name, _ in attrs)
+            self.titles += [value or "" for name, value in attrs if name == "title"]
+
+    parsed = Attributes()
+    parsed.feed(export("html", records, info))
+    assert "onmouseover" not in parsed.names
+    assert source in parsed.titles  # the whole source, as text, inside its own attribute
