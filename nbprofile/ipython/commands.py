@@ -201,13 +201,18 @@ def _doctor(hooks: CellHooks, opts: argparse.Namespace) -> Any:
     return run_doctor(hooks.profiler, carbon=hooks.profiler.carbon)
 
 
+def _setting(command: str, change: Callable[[], None]) -> None:
+    """Apply ``key=value`` words to a setting; a bad one is a one-line UsageError and changes nothing."""
+    try:
+        change()
+    except ValueError as exc:
+        raise UsageError(f"%nbprofile {command}: {exc}") from None
+
+
 def _carbon(hooks: CellHooks, opts: argparse.Namespace) -> None:
     profiler = hooks.profiler
     if opts.settings:
-        try:
-            profiler.set_carbon(parse_carbon_args(opts.settings, profiler.carbon))
-        except ValueError as exc:
-            raise UsageError(f"%nbprofile carbon: {exc}") from None
+        _setting("carbon", lambda: profiler.set_carbon(parse_carbon_args(opts.settings, profiler.carbon)))
     print(f"nbprofile: carbon intensity {resolve(profiler.carbon).describe()}")
 
 
@@ -223,10 +228,7 @@ def _flops(hooks: CellHooks, opts: argparse.Namespace) -> None:
 def _compute_price(hooks: CellHooks, opts: argparse.Namespace) -> None:
     profiler = hooks.profiler
     if opts.settings:
-        try:
-            profiler.set_prices(parse_price_args(opts.settings, profiler.prices))
-        except ValueError as exc:
-            raise UsageError(f"%nbprofile compute-price: {exc}") from None
+        _setting("compute-price", lambda: profiler.set_prices(parse_price_args(opts.settings, profiler.prices)))
     print(f"nbprofile: compute prices {profiler.prices!r}")
 
 
