@@ -18,6 +18,17 @@ from nbprofile.metrics import CATALOG
 from nbprofile.report import registry
 
 
+def _width(text: str) -> int:
+    """A table width: at least 40 columns, or the table cannot show anything."""
+    try:
+        width = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of columns") from None
+    if width < 40:
+        raise argparse.ArgumentTypeError(f"{width} columns is too narrow for a table: use 40 or more")
+    return width
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nbprofile", description="Measure notebooks cell by cell: run them, list and show runs.")
@@ -46,13 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--metrics", default="wall_s,rss_peak_bytes",
                          help=f"comma-separated reading keys ({', '.join(m.key for m in CATALOG.columns)}, ...)")
     compare.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a cell regressed")
-    compare.add_argument("--width", type=int, default=140)
+    compare.add_argument("--width", type=_width, default=140)
     compare.set_defaults(func=commands.cmd_compare)
 
     runs = sub.add_parser("runs", help="list stored runs, newest first")
     runs.add_argument("notebook", nargs="?")
     runs.add_argument("--limit", type=int, default=20)
-    runs.add_argument("--width", type=int, default=120)
+    runs.add_argument("--width", type=_width, default=120)
     runs.set_defaults(func=commands.cmd_runs)
 
     names = ", ".join(f.label for f in registry.FORMATS.values())
@@ -67,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=commands.cmd_report)
 
     doctor = sub.add_parser("doctor", help="what can be measured on this machine, and how to fix what cannot")
-    doctor.add_argument("--width", type=int, default=120)
+    doctor.add_argument("--width", type=_width, default=120)
     doctor.set_defaults(func=commands.cmd_doctor)
 
     show = sub.add_parser("show", help="the cells of a run (default: the latest)")

@@ -128,7 +128,7 @@ def _meter_row(meter: Meter, availability: Availability | None, disabled: str | 
     if disabled:
         return DoctorRow("meter", meter.name, "off", disabled, "reload the extension to try it again")
     if availability is None:
-        return DoctorRow("meter", meter.name, "error", "never probed")
+        return DoctorRow("meter", meter.name, "error", "never probed", "reload the extension: %reload_ext nbprofile")
     if not availability.available:
         return DoctorRow("meter", meter.name, "unavailable", availability.detail, availability.fix)
     mode = str(getattr(meter, "mode", ""))
@@ -147,7 +147,8 @@ def _probe_and_close(meter: Meter) -> DoctorRow:
     try:
         availability = meter.probe()
     except Exception as exc:  # a broken probe is exactly what the doctor is for: report it, carry on
-        return DoctorRow("meter", meter.name, "error", f"probe failed: {type(exc).__name__}: {exc}")
+        return DoctorRow("meter", meter.name, "error", f"probe failed: {type(exc).__name__}: {exc}",
+                         "report it with the output of `nbprofile doctor`; the other meters work without it")
     row = _meter_row(meter, availability, None)
     try:
         meter.close()
@@ -202,8 +203,13 @@ def _clear_refs_row() -> DoctorRow:
 
 def _rapl_row() -> DoctorRow:
     meter = CpuEnergyMeter(watch=False)
-    meter.probe()
-    meter.close()
+    try:
+        meter.probe()
+    except ValueError as exc:  # a bad NBPROFILE_CPU_TDP_W / _THREADS: the report says so, and goes on
+        return _env("RAPL", "error", f"cannot probe CPU energy: {exc}",
+                    "fix or unset NBPROFILE_CPU_TDP_W and NBPROFILE_CPU_THREADS")
+    finally:
+        meter.close()
     if meter.mode == "rapl":
         return _env("RAPL", "ok", meter.rapl_detail)
     return _env("RAPL", "unavailable", meter.rapl_detail, meter.rapl_fix)
@@ -226,7 +232,8 @@ def _nvml_row() -> DoctorRow:
         driver = pynvml.nvmlSystemGetDriverVersion()
         names = [pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i)) for i in range(count)]
     except pynvml.NVMLError as exc:
-        return _env("NVML", "unavailable", f"NVML started but failed: {exc}")
+        return _env("NVML", "unavailable", f"NVML started but failed: {exc}",
+                    "check the driver with nvidia-smi; a driver newer than the kernel module needs a reboot")
     finally:
         pynvml.nvmlShutdown()
     return _env("NVML", "ok", f"driver {driver}, {count} GPU(s): {', '.join(map(str, names)) or 'none'}")
@@ -271,7 +278,7 @@ def _prices_row(profiler: Profiler | None) -> DoctorRow:
         if prices is None:
             prices = ComputePrices.from_env()
     except ValueError as exc:
-        return _env("prices", "error", str(exc))
+        return _env("prices", "error", str(exc), "fix or unset NBPROFILE_GPU_HOUR_USD and NBPROFILE_KWH_USD")
     kwh = prices.kwh_price()
     gpus = ", ".join(f"{p}=${usd:g}/h" for p, usd in prices.gpu_hour_usd) or "defaults by GPU model"
     detail = f"GPU-hour: {gpus}; electricity ${kwh.usd:g}/kWh ({kwh.origin})"

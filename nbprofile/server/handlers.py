@@ -38,6 +38,17 @@ STORE_THREADS = 4
 class NbprofileHandler(APIHandler):
     """Shared parts: the store (called off the event loop), argument checks, JSON replies."""
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """jupyter_server's JSON error (``message``, ``reason``), with the message as it was raised:
+        its own reads ``log_message``, in which Tornado doubles every ``%`` (for the log's
+        formatting), so a client would read ``%%2e`` where the path said ``%2e``."""
+        error = (kwargs.get("exc_info") or (None, None, None))[1]
+        if not isinstance(error, tornado.web.HTTPError) or not error.get_message():
+            super().write_error(status_code, **kwargs)
+            return
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": error.get_message(), "reason": error.reason}))
+
     def _store(self) -> RecordStore:
         store = self.settings.get("nbprofile_store")
         if store is None:

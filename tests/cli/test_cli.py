@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,11 +15,19 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from nbprofile.cli.main import main
+from nbprofile.format import format_duration
 from nbprofile.store import SQLiteStore
 
 pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[2]
 KERNELSPEC = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+
+
+def package_version() -> str:
+    """The version the package declares (nbprofile/_version.py, read as text)."""
+    found = re.search(r"""__version__\s*=\s*["']([^"']+)["']""", (ROOT / "nbprofile" / "_version.py").read_text())
+    assert found
+    return found.group(1)
 
 
 def write(path: Path, *sources: str) -> nbformat.NotebookNode:
@@ -43,6 +54,16 @@ def test_quickstart_runs_and_records_every_cell_with_its_id(_isolated_store: Pat
     assert all(r.notebook == str(notebook) for r in records)
     # ram<=last+64MiB has no earlier run to compare with the first time: said so, never a pass
     assert [r.verdict_status for r in records if r.verdict_status] == ["unmeasurable"]
+    # the report its last cell wrote: this run, the cells recorded before that cell, their code and times
+    report = (tmp_path / "quickstart-report.html").read_text()
+    before_report = records[:-1]
+    assert f"run {run['run_id']} · {len(before_report)} cells" in report
+    for record in before_report:
+        row = report.index(f"<code>{html.escape(record.source.splitlines()[0])}")
+        wall = record.value("wall_s")
+        assert wall is not None
+        assert f">{format_duration(wall)}</td>" in report[row:report.index("</tr>", row)], record.source
+    assert records[-1].source.startswith("%nbprofile report") and f"<code>{records[-1].source}" not in report
     assert main(["run", str(notebook), "-q"]) == 0
     second = SQLiteStore(_isolated_store).runs()[0]["run_id"]
     assert [r.verdict_status for r in SQLiteStore(_isolated_store).records(second) if r.verdict_status] == ["pass"]
@@ -79,7 +100,10 @@ def test_runs_and_show_list_what_was_stored(tmp_path: Path, _isolated_store: Pat
     capsys.readouterr()
     assert main(["runs"]) == 0
     out = capsys.readouterr().out
-    assert "tiny.ipynb" in out and "runs in" in out
+    (run,) = SQLiteStore(_isolated_store).runs()
+    assert out.startswith(f"runs in {_isolated_store}") and "tiny.ipynb" in out
+    (row,) = [line for line in out.splitlines() if run["run_id"] in line]
+    assert [c.strip() for c in row.split("│")][4:5] == ["1"]  # its one cell
     assert main(["show"]) == 0
     assert "y = [i for i in (2, 10)][0]" in capsys.readouterr().out  # code, not rich markup
     assert main(["show", "nosuchrun"]) == 2
@@ -87,11 +111,16 @@ def test_runs_and_show_list_what_was_stored(tmp_path: Path, _isolated_store: Pat
 
 
 def test_console_script_is_installed(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "nbprofile.cli", "--version"],
+    """`nbprofile --version` (the command pip installed next to python) and `python -m nbprofile.cli`
+    both answer with the package's version."""
+    expected = f"nbprofile {package_version()}\n"
+    module = subprocess.run([sys.executable, "-m", "nbprofile.cli", "--version"],
                             capture_output=True, text=True, check=True)
-    assert result.stdout.startswith("nbprofile ")
+    assert (module.stdout, module.stderr) == (expected, "")
     script = Path(sys.executable).parent / "nbprofile"
-    assert script.exists(), "pip install should put the `nbprofile` command next to python"
+    command = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert (command.stdout, command.stderr) == (expected, "")
+    assert script.read_text().startswith(f"#!{sys.executable}"), "the command runs this environment's python"
 
 
 def test_a_cell_past_the_timeout_is_stopped_recorded_and_named(tmp_path: Path, _isolated_store: Path,
@@ -105,6 +134,18 @@ def test_a_cell_past_the_timeout_is_stopped_recorded_and_named(tmp_path: Path, _
     records = SQLiteStore(_isolated_store).history(str(path), 10)
     assert [r.status for r in records] == ["ok", "interrupted"]
     assert 1.0 <= records[1].value("wall_s") < 30
+    # the JSON summary CI keeps: this run, the outcome, and the stored values of each cell
+    summary = json.loads((tmp_path / "s.json").read_text())
+    nb = nbformat.read(path, as_version=4)
+    assert summary["run_id"] == records[0].run_id and summary["notebook"] == str(path)
+    assert summary["exit_code"] == 2
+    assert summary["error"] == f"cell #2 (id {nb.cells[2].id}) timed out after 1.0 s"
+    assert [(c["cell_id"], c["status"]) for c in summary["cells"]] == [
+        (nb.cells[1].id, "ok"), (nb.cells[2].id, "interrupted")]
+    for cell, record in zip(summary["cells"], records):
+        assert cell["values"]["wall_s"] == record.value("wall_s") and cell["methods"]["wall_s"] == "measured"
+        assert cell["source"] == record.source
+    assert summary["totals"]["wall_s"] == pytest.approx(sum(r.value("wall_s") for r in records))
 
 
 def test_report_refuses_a_suffix_no_format_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,6 +24,33 @@ def wheel(tmp_path_factory) -> Path:
                     "-w", str(out), str(ROOT)], check=True, env=env, cwd=ROOT)
     (built,) = out.glob("nbprofile-*.whl")
     return built
+
+
+def declared_version() -> str:
+    """The version the source declares: nbprofile/_version.py, read as text (hatch builds from it)."""
+    found = re.search(r"""^__version__\s*=\s*["']([^"']+)["']""", (ROOT / "nbprofile" / "_version.py").read_text(),
+                      re.MULTILINE)
+    assert found, "nbprofile/_version.py declares no __version__"
+    return found.group(1)
+
+
+def wheel_version(wheel: Path) -> str:
+    """``Version:`` from the wheel's own METADATA."""
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(name).decode()
+    found = re.search(r"^Version: (\S+)$", metadata, re.MULTILINE)
+    assert found, metadata[:500]
+    return found.group(1)
+
+
+def test_wheel_is_the_declared_version(wheel: Path) -> None:
+    version = declared_version()
+    assert wheel_version(wheel) == version
+    assert wheel.name.startswith(f"nbprofile-{version}-")
+    with zipfile.ZipFile(wheel) as archive:  # the panel the wheel ships says the same version
+        (package,) = [n for n in archive.namelist() if n.endswith("labextensions/nbprofile/package.json")]
+        assert json.loads(archive.read(package))["version"] == version
 
 
 def test_wheel_carries_the_frontend_and_the_server_switch(wheel: Path) -> None:
@@ -51,7 +79,9 @@ def test_installed_wheel_shows_both_extensions_enabled(wheel: Path, tmp_path: Pa
     labext = subprocess.run([str(python), "-m", "jupyterlab.labextensions", "list"], capture_output=True,
                             text=True, env=env, cwd=tmp_path)
     text = re.sub(r"\x1b\[[0-9;]*m", "", labext.stdout + labext.stderr)
-    assert "nbprofile v0.1.0" in text and "enabled" in text.split("nbprofile v0.1.0")[1].splitlines()[0], text
+    version = wheel_version(wheel)
+    shown = f"nbprofile v{version}"
+    assert shown in text and "enabled" in text.split(shown)[1].splitlines()[0], text
     assert f"{venv}/share/jupyter/labextensions" in text  # installed by the wheel, not a dev link
     where = subprocess.run([str(python), "-c", "import nbprofile; print(nbprofile.__file__)"],
                            capture_output=True, text=True, check=True, env=env, cwd=tmp_path).stdout
@@ -60,4 +90,4 @@ def test_installed_wheel_shows_both_extensions_enabled(wheel: Path, tmp_path: Pa
                             text=True, env=env, cwd=tmp_path)
     text = re.sub(r"\x1b\[[0-9;]*m", "", server.stdout + server.stderr)
     assert f"Config dir: {venv}/etc/jupyter\n    nbprofile enabled" in text, text  # enabled by the wheel
-    assert "nbprofile 0.1.0 OK" in text, text
+    assert f"nbprofile {version} OK" in text, text

@@ -7,7 +7,8 @@ and keeps a log of what it was sent and what usage it sent back. Models named
 ``fail-400`` / ``fail-500`` get the provider's error body with that status.
 
 Other LLM tests import it (``from tests.llm.test_llm_server import FakeLLMServer``); the
-tests at the bottom check the server itself, without any SDK.
+test at the bottom checks what nbprofile reads from every wire format in one window, with the
+real SDKs: the readings a cell's record keeps, worked out from the usage the test queued.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import struct
 import sys
 import threading
 import time
-import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -509,48 +509,90 @@ def table_price(model: str) -> dict[str, Decimal]:
     }
 
 
-def expected_usd(model: str, *, uncached: int = 0, cached: int = 0, write: int = 0, output: int = 0) -> float:
-    """tokens × the table's price, summed exactly, rounded once to a float (the rule nbprofile states)."""
+def exact_usd(model: str, *, uncached: int = 0, cached: int = 0, write: int = 0, output: int = 0) -> Decimal:
+    """tokens × the table's price, summed exactly."""
     p = table_price(model)
-    total = (
+    return (
         uncached * p["input"]
         + cached * p.get("cache_read", p["input"])
         + write * p.get("cache_write", p["input"])
         + output * p["output"]
     )
-    return float(total)
 
 
-# -- the server on its own -------------------------------------------------------------------
+def expected_usd(model: str, *, uncached: int = 0, cached: int = 0, write: int = 0, output: int = 0) -> float:
+    """tokens × the table's price, summed exactly, rounded once to a float (the rule nbprofile states)."""
+    return float(exact_usd(model, uncached=uncached, cached=cached, write=write, output=output))
 
 
-def _post(url: str, payload: dict[str, Any]) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"content-type": "application/json"}
+# -- what nbprofile reads from it --------------------------------------------------------------
+
+CLAUDE = "claude-opus-4-7"
+
+
+def test_one_window_reads_every_wire_format_of_both_providers(server: FakeLLMServer, hooked: Any) -> None:
+    """A cell that calls both SDKs, as JSON and as server-sent events, and makes one call the API
+    refuses: its ``llm_*`` readings are the usage the test queued, summed over the calls, priced
+    exactly from the table; the refused call adds nothing, and the note breaks the total down per model."""
+    openai = pytest.importorskip("openai")
+    anthropic = pytest.importorskip("anthropic")
+    from nbprofile.llm.meter import LlmMeter
+
+    messages = [{"role": "user", "content": "Say hello"}]
+    oa = openai.OpenAI(api_key=SECRET_OPENAI, base_url=server.openai_url, max_retries=0, timeout=10)
+    an = anthropic.Anthropic(api_key=SECRET_ANTHROPIC, base_url=server.url, max_retries=0, timeout=10)
+    meter = LlmMeter()
+    meter.begin("cell")
+    server.queue(prompt_tokens=1200, completion_tokens=300, cached_tokens=1000)  # JSON
+    oa.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    server.queue(prompt_tokens=5, completion_tokens=2)  # SSE, usage in the last chunk
+    for _chunk in oa.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True,
+                                             stream_options={"include_usage": True}):
+        pass
+    server.queue(input_tokens=40, cache_read_input_tokens=100, cache_creation_input_tokens=20, output_tokens=8)
+    an.messages.create(model=CLAUDE, max_tokens=50, messages=messages)  # JSON
+    server.queue(input_tokens=3, output_tokens=31)  # SSE, cumulative usage in message_delta
+    with an.messages.stream(model=CLAUDE, max_tokens=50, messages=messages) as stream:
+        stream.until_done()
+    with pytest.raises(anthropic.BadRequestError):
+        an.messages.create(model="fail-400", max_tokens=5, messages=messages)
+    readings = meter.end("cell")
+
+    # OpenAI's prompt_tokens include the cached ones; Anthropic's input is input + cache read + cache write
+    gpt = {"input": 1200 + 5, "cached": 1000, "write": 0, "output": 300 + 2}
+    claude = {"input": (40 + 100 + 20) + 3, "cached": 100, "write": 20, "output": 8 + 31}
+    values = {key: r.value for key, r in readings.items()}
+    assert {k: values[k] for k in ("llm_input_tokens", "llm_output_tokens", "llm_cached_tokens",
+                                   "llm_cache_write_tokens", "llm_tokens", "llm_calls")} == {
+        "llm_input_tokens": gpt["input"] + claude["input"],
+        "llm_output_tokens": gpt["output"] + claude["output"],
+        "llm_cached_tokens": gpt["cached"] + claude["cached"],
+        "llm_cache_write_tokens": gpt["write"] + claude["write"],
+        "llm_tokens": gpt["input"] + claude["input"] + gpt["output"] + claude["output"],
+        "llm_calls": 4,
+    }
+    gpt_usd = exact_usd("gpt-4o-mini", uncached=gpt["input"] - gpt["cached"], cached=gpt["cached"],
+                        output=gpt["output"])
+    claude_usd = exact_usd(CLAUDE, uncached=claude["input"] - claude["cached"] - claude["write"],
+                           cached=claude["cached"], write=claude["write"], output=claude["output"])
+    cost = readings["llm_cost_usd"]
+    assert cost.value == float(gpt_usd + claude_usd) and cost.method == "measured"
+    meta = json.loads((Path(__file__).resolve().parents[2] / "nbprofile" / "data" / "llm_prices.json").read_text())
+    assert meta["_meta"]["retrieved"] in cost.source and cost.source.startswith("usage × litellm ")
+    assert all(readings[k].method == "measured" for k in values if k != "llm_reasoning_tokens")
+    # OpenAI said 0 reasoning tokens; Anthropic said nothing: the total is unknown, and says why
+    reasoning = readings["llm_reasoning_tokens"]
+    assert reasoning.value is None and reasoning.note and reasoning.note.startswith("2 of 4 calls did not report it")
+    assert readings["llm_calls"].note == (
+        f"gpt-4o-mini: 2 calls, in {gpt['input']:,} (cached {gpt['cached']:,}), out {gpt['output']:,}, "
+        f"${gpt_usd:.6f}; "
+        f"{CLAUDE}: 2 calls, in {claude['input']:,} (cached {claude['cached']:,}), out {claude['output']:,}, "
+        f"${claude_usd:.6f}"
     )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def test_server_answers_json_and_sse() -> None:
-    server = FakeLLMServer()
-    try:
-        status, raw = _post(f"{server.openai_url}/chat/completions", {"model": "gpt-4o", "messages": []})
-        assert status == 200 and json.loads(raw)["usage"]["prompt_tokens"] == 21
-        server.queue(prompt_tokens=5, completion_tokens=2)
-        status, raw = _post(
-            f"{server.openai_url}/chat/completions",
-            {"model": "gpt-4o", "messages": [], "stream": True, "stream_options": {"include_usage": True}},
-        )
-        lines = [line for line in raw.decode().splitlines() if line.startswith("data: ")]
-        assert lines[-1] == "data: [DONE]"
-        last = json.loads(lines[-2][6:])
-        assert last["choices"] == [] and last["usage"]["prompt_tokens"] == 5
-        status, raw = _post(f"{server.url}/v1/messages", {"model": "fail-400"})
-        assert status == 400 and json.loads(raw)["type"] == "error"
-        assert [e.path for e in server.log] == ["/v1/chat/completions"] * 2 + ["/v1/messages"]
-    finally:
-        server.close()
+    detail = meter.detail("cell")
+    assert detail is not None
+    assert {model: (m["provider"], m["calls"], m["input_tokens"], m["output_tokens"], m["cost_usd"])
+            for model, m in detail["models"].items()} == {
+        "gpt-4o-mini": ("openai", 2, gpt["input"], gpt["output"], float(gpt_usd)),
+        CLAUDE: ("anthropic", 2, claude["input"], claude["output"], float(claude_usd)),
+    }

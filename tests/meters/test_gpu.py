@@ -18,27 +18,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes.fake_nvml import (
-    NVML_ERROR_DRIVER_NOT_LOADED,
-    NVML_ERROR_GPU_IS_LOST,
-    NVML_ERROR_LIBRARY_NOT_FOUND,
-    NVML_ERROR_NOT_SUPPORTED,
-    FakeClock,
-    FakeGpu,
-    FakeMig,
-    FakeNvml,
-    GiB,
-    NVMLError,
-)
-from tests.fakes.fake_torch import FakeTorch
-from nbprofile.engine.profiler import Profiler
 
 from nbprofile.derive.vram import derive_vram_peak
+from nbprofile.engine.profiler import Profiler
 from nbprofile.meters.base import Meter
 from nbprofile.meters.clock import WallClock
 from nbprofile.meters.nvml import COUNTER_UPDATE_PERIOD_S, MIG_ENERGY, NO_COUNTER, NOT_INSTALLED, NvmlMeter
 from nbprofile.meters.torch_cuda import CUDA_NOT_INITIALISED, TORCH_NOT_IMPORTED, TorchCudaMeter
 from nbprofile.readings import Reading
+from tests.fakes.fake_nvml import (
+    NVML_ERROR_DRIVER_NOT_LOADED,
+    NVML_ERROR_FUNCTION_NOT_FOUND,
+    NVML_ERROR_GPU_IS_LOST,
+    NVML_ERROR_LIBRARY_NOT_FOUND,
+    NVML_ERROR_NO_PERMISSION,
+    NVML_ERROR_NOT_SUPPORTED,
+    NVML_ERROR_UNKNOWN,
+    FakeClock,
+    FakeGpu,
+    FakeMig,
+    FakeNvml,
+    GiB,
+)
+from tests.fakes.fake_torch import FakeTorch
+from tests.support import machine
 
 UUIDS = ["GPU-aaaa1111-0000-4000-8000-000000000000", "GPU-bbbb2222-0000-4000-8000-000000000001",
          "GPU-cccc3333-0000-4000-8000-000000000002"]
@@ -125,10 +128,40 @@ def test_nvml_init_failure_is_no_driver(install_nvml: Callable[..., FakeNvml], c
     assert reading.value is None and reading.note == availability.detail
 
 
-def test_fake_errors_behave_like_pynvml() -> None:
-    error = NVMLError(NVML_ERROR_NOT_SUPPORTED)
-    assert type(error).__name__ == "NVMLError_NotSupported" and isinstance(error, NVMLError)
-    assert str(error) == "Not Supported"
+@pytest.mark.parametrize("code, note", [
+    (NVML_ERROR_NOT_SUPPORTED, NO_COUNTER),  # a pre-Volta board: no counter at all
+    (NVML_ERROR_FUNCTION_NOT_FOUND, NO_COUNTER),  # a driver too old to have the call
+    (NVML_ERROR_NO_PERMISSION, "the energy counter cannot be read: Insufficient Permissions"),
+    (NVML_ERROR_UNKNOWN, "the energy counter cannot be read: Unknown Error"),
+])
+def test_an_unreadable_energy_counter_says_which_problem_and_estimates(install_nvml: Callable[..., FakeNvml],
+                                                                      clock: FakeClock, code: int,
+                                                                      note: str) -> None:
+    """pynvml raises one error class per code: a board without the counter and a counter that failed
+    (in pynvml's words) read differently, and both estimate 200 W x 2 s from the power samples."""
+    fake = install_nvml(FakeGpu(UUIDS[0], fail={"nvmlDeviceGetTotalEnergyConsumption": code}))
+    meter = nvml_on(clock)
+    assert meter.probe().fix == f"gpu0: {note}; energy is mean power x time"
+    r = window(meter, lambda: fake.run(2.0, 200))
+    energy = r["gpu0_energy_j"]
+    assert (energy.method, energy.source, energy.note) == ("estimated", "mean sampled power x time", note)
+    assert energy.value == pytest.approx(400, rel=0.01) and r["gpu_energy_j"].value == pytest.approx(400, rel=0.01)
+
+
+def test_mig_mode_not_supported_is_a_whole_gpu_and_other_errors_say_why(install_nvml: Callable[..., FakeNvml],
+                                                                       clock: FakeClock) -> None:
+    fake = install_nvml(FakeGpu(UUIDS[0], mig_capable=False))  # NotSupported: a board without MIG
+    meter = nvml_on(clock)
+    assert [(g.uuid, g.mig) for g in meter.gpus] == [(UUIDS[0], False)]
+    energy = window(meter, lambda: fake.run(1.0, 250))["gpu0_energy_j"]
+    assert energy.method == "measured" and energy.value == pytest.approx(250, abs=1)
+
+    install_nvml(FakeGpu(UUIDS[0], fail={"nvmlDeviceGetMigMode": NVML_ERROR_NO_PERMISSION}))
+    refused = NvmlMeter(poll_interval_s=None, clock_ns=clock.now_ns, epoch_us=clock.epoch_us)
+    availability = refused.probe()
+    assert not availability.available
+    assert availability.detail == "NVML could not list the GPUs: Insufficient Permissions" and availability.fix
+    assert window(refused, lambda: None)["gpu_energy_j"].note == availability.detail
 
 
 def test_real_pynvml_imports_without_the_deprecation_warning_and_reports_why() -> None:
@@ -139,7 +172,12 @@ def test_real_pynvml_imports_without_the_deprecation_warning_and_reports_why() -
     out = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code],
                          check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "no NVIDIA driver (NVML:" in out.stdout or "NVML, driver" in out.stdout or NOT_INSTALLED in out.stdout
+    if not machine.pynvml_installed():
+        assert out.stdout == f"False {NOT_INSTALLED}\n"
+    elif not machine.has_nvidia_gpu():
+        assert out.stdout.startswith("False no NVIDIA driver (NVML: "), out.stdout
+    else:
+        assert out.stdout.startswith("True NVML, driver "), out.stdout
 
 
 def test_end_of_a_window_never_opened(install_nvml: Callable[..., FakeNvml], clock: FakeClock) -> None:
@@ -347,8 +385,10 @@ def test_multi_gpu_sum_weakest_method_and_missing_devices(install_nvml: Callable
     r = window(meter, lambda: fake.run(1.0, 100))
     total = r["gpu_energy_j"]
     assert r["gpu1_energy_j"].method == "estimated" and r["gpu2_energy_j"].value is None
+    assert r["gpu0_energy_j"].value == pytest.approx(100, abs=1)  # 100 W for 1 s, from the counter
+    assert r["gpu1_energy_j"].value == pytest.approx(100, rel=0.01)  # the same, from the power samples
     assert total.method == "estimated"
-    assert total.value == pytest.approx(r["gpu0_energy_j"].value + r["gpu1_energy_j"].value)
+    assert total.value == pytest.approx(200, abs=2)  # gpu0 + gpu1; gpu2 (MIG) left out, and named
     assert f"without gpu2: {MIG_ENERGY}" in total.note and f"gpu1: {NO_COUNTER}" in total.note
 
 
@@ -394,7 +434,7 @@ def test_nvml_error_at_the_end_makes_that_device_unavailable(install_nvml: Calla
     assert all(r[k].value is None and r[k].note == "NVML failed on gpu1: GPU is lost"
                for k in meter.gpus[1].keys)
     assert r["gpu0_energy_j"].value == pytest.approx(200, abs=1)
-    assert r["gpu_energy_j"].value == r["gpu0_energy_j"].value and "without gpu1" in r["gpu_energy_j"].note
+    assert r["gpu_energy_j"].value == pytest.approx(200, abs=1) and "without gpu1" in r["gpu_energy_j"].note
 
 
 def test_per_window_nvml_calls_stay_few(install_nvml: Callable[..., FakeNvml], clock: FakeClock) -> None:
@@ -597,7 +637,7 @@ def test_peaks_are_reset_at_begin_and_read_per_device(install_torch: Callable[..
         torch.alloc(1, 100 * MiB)
 
     r = window(meter, cell)
-    assert r["gpu0_vram_peak_bytes"].value == 300 * MiB == torch.module.cuda.max_memory_allocated(0)
+    assert r["gpu0_vram_peak_bytes"].value == 300 * MiB  # this cell's allocations, not the earlier 900 MiB
     assert r["gpu1_vram_peak_bytes"].value == 100 * MiB
     assert r["gpu0_vram_reserved_peak_bytes"].value == 900 * MiB  # the allocator kept it reserved
     assert r["gpu0_vram_peak_bytes"].method == "measured" and r["gpu0_vram_peak_bytes"].note is None
