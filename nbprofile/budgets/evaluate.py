@@ -162,7 +162,8 @@ def _resolve(limit: Limit, previous: Mapping[str, Reading] | None,
         return None, f"no {run_word} of this cell to compare with"
     base, note = usable_value(runs, metric)
     if base is None:
-        return None, f"no {run_word} of this cell with {metric.budget_label} measured to compare with ({note})"
+        label = metric.budget_label
+        return None, f"no {run_word} of this cell with {label} measured to compare with ({note})"
     if limit.percent is not None:
         threshold = base * (1 + limit.percent / 100)
         change = f" {limit.percent:+g}%"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from abc import ABC, abstractmethod
 
 
 def interrupt_main_thread() -> None:
@@ -39,7 +40,7 @@ def absorb_pending_interrupt() -> None:
         pass
 
 
-class Watcher:
+class Watcher(ABC):
     """A daemon thread that calls :meth:`look` every ``interval_s`` until stopped.
 
     :meth:`look` runs with :attr:`lock` held and returns True to interrupt the main
@@ -55,22 +56,14 @@ class Watcher:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def look(self) -> bool:
         """Decide, with :attr:`lock` held, whether to interrupt the main thread now."""
-        raise NotImplementedError
 
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
-
-    @property
-    def started(self) -> bool:
-        return self._thread is not None
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval_s):
