@@ -44,6 +44,7 @@ class Metric:
     footer: str | None = None  #: the footer's words for it, ``{}`` standing for the value
     footer_detail: bool = False  #: only in the full footer (``%nbprofile footer full``)
     footer_zero: Zero = "shown"  #: a zero that says nothing (no LLM call, no child process) is left out
+    footer_missing: bool = False  #: the compact footer says ``n/a`` when it has no value (else only the full one)
     footer_estimate_from: float = 0.0  #: compact footer: an estimate below this is noise, not shown
     live: bool = False  #: ``%%budget --enforce`` watches it while the cell runs
     #: the LLM ledger's running total checked before each model call under ``--enforce``
@@ -68,9 +69,9 @@ def _m(key: str, unit: str, label: str, description: str, source: str, **kw: Any
 
 _METRICS: tuple[Metric, ...] = (
     _m("wall_s", "s", "time", "wall-clock time of the cell", "perf_counter_ns",
-       budget="time", regression_floor=0.010, column=True, footer="{} wall", live=True),
+       budget="time", regression_floor=0.010, column=True, footer="{} wall", footer_missing=True, live=True),
     _m("cpu_s", "s", "CPU", "CPU time (user + system) of the kernel process", "getrusage",
-       budget="cpu", regression_floor=0.010, column=True, footer="{} CPU", live=True),
+       budget="cpu", regression_floor=0.010, column=True, footer="{} CPU", footer_missing=True, live=True),
     _m("children_cpu_s", "s", "child CPU", "CPU time of child processes that exited during the cell",
        "getrusage(RUSAGE_CHILDREN)", footer="{} CPU in child processes", footer_zero="hidden"),
     _m("cpu_user_s", "s", "user CPU", "user-mode CPU time of the kernel process", "getrusage",
@@ -79,7 +80,7 @@ _METRICS: tuple[Metric, ...] = (
        footer="system {}", footer_detail=True),
     _m("rss_peak_bytes", "B", "peak RAM", "peak resident memory of the kernel during the cell",
        "clear_refs + VmHWM", budget="ram", aggregate="max", regression_floor=1024**2, column=True,
-       footer="peak RAM {}", live=True),
+       footer="peak RAM {}", footer_missing=True, live=True),
     _m("rss_start_bytes", "B", "RAM before", "resident memory when the cell started", "statm", aggregate="max"),
     _m("rss_end_bytes", "B", "RAM after", "resident memory when the cell ended", "statm", aggregate="max",
        footer="RAM after {}", footer_detail=True),

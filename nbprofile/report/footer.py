@@ -3,7 +3,7 @@
 Pure functions of a record, so what the user sees under the cell is what was
 stored. Which readings appear, in which words and when, is the catalog's
 (:mod:`nbprofile.metrics`: ``footer``, ``footer_detail``, ``footer_zero``,
-``footer_estimate_from``). Numbers that are not plainly measured are marked
+``footer_missing``, ``footer_estimate_from``). Numbers that are not plainly measured are marked
 (``~`` for sampled or estimated, ``n/a`` with the reason for unavailable), in
 text and in the HTML tooltips.
 """
@@ -48,7 +48,7 @@ def _no_title(reading: Reading) -> str:
 def _shown(m: Metric, reading: Reading, mode: str) -> bool:
     """Whether the compact (or full) footer has something to say about this reading."""
     if reading.value is None:
-        return mode == "full" or m.key in ("wall_s", "cpu_s", "rss_peak_bytes")
+        return mode == "full" or m.footer_missing
     if reading.value == 0 and (m.footer_zero == "hidden" or (m.footer_zero == "full only" and mode != "full")):
         return False
     if mode != "full" and reading.method != "measured" and abs(reading.value) < m.footer_estimate_from:
