@@ -20,7 +20,12 @@ from nbprofile.readings import Reading
 #: Bump when a field's meaning changes; the store migrates the schema by name.
 RECORD_SCHEMA_VERSION = 1
 
-Status = Literal["ok", "error", "interrupted"]
+Status = Literal["ok", "error", "interrupted", "died"]
+#: a record made for a cell whose kernel died while it ran (from the kernel's journal):
+#: its ``error_type`` is the likely cause ("out of memory", "signal SIGKILL") or None when
+#: unknown, its ``wall_s`` runs until the kernel was last seen, its ``rss_peak_bytes`` is the
+#: last RSS high-water mark the kernel wrote, and its first note says all that in words
+DIED: Status = "died"
 
 #: `nbprofile run` names the run it starts, to find its records afterwards
 RUN_ID_ENV = "NBPROFILE_RUN_ID"

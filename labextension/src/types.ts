@@ -74,6 +74,14 @@ export interface RunDetailInfo extends RunSummary {
   info: Record<string, unknown>;
 }
 
+/**
+ * How a cell's execution ended. `died`: its kernel died while it ran (a record
+ * the kernel's journal made afterwards): `error_type` is the likely cause in
+ * words ("out of memory", "signal SIGKILL") or null, `wall_s` runs until the
+ * kernel was last seen, and most other readings are absent.
+ */
+export type CellStatus = 'ok' | 'error' | 'interrupted' | 'died';
+
 export interface CellRecord {
   id: number;
   run_id: string;
@@ -84,7 +92,7 @@ export interface CellRecord {
   code_hash: string;
   source: string;
   started_at: string;
-  status: 'ok' | 'error' | 'interrupted';
+  status: CellStatus;
   error_type: string | null;
   readings: Record<string, Reading>;
   overhead_s: number;
@@ -119,6 +127,14 @@ export interface CompareCell {
   method_b: Record<string, Method | null>;
   delta: Record<string, Delta>;
   regression: boolean;
+  /** The cell's status in each run; `null` where it did not run there. Absent from older servers. */
+  status_a?: CellStatus | null;
+  status_b?: CellStatus | null;
+  /**
+   * The run(s) whose kernel died in this cell; its deltas are then all `null`
+   * (its numbers stop where the kernel was last seen), and it is no regression.
+   */
+  died?: 'A' | 'B' | 'both' | null;
 }
 
 /** How a run's total was obtained: `cells < of` means some cells had no value, so a lower bound. */

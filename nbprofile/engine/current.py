@@ -5,6 +5,7 @@ This is the only process-wide state nbprofile keeps.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 
@@ -31,4 +32,6 @@ def process_profiler() -> Profiler:
     if _profiler is None:
         script = sys.argv[0] if sys.argv and os.path.isfile(sys.argv[0]) else None
         _profiler = Profiler(notebook=os.path.abspath(script) if script else None)
+        # what its writer has not written yet goes to the store when the script ends
+        atexit.register(_profiler.recorder.finish)
     return _profiler

@@ -175,18 +175,19 @@ def _store_row(profiler: Profiler | None) -> DoctorRow:
     path = Path(store.path) if store is not None else default_path()
     if profiler is None and ("://" in os.environ.get(DB_ENV, "") or path.exists()):
         try:  # an existing file may be locked or corrupt, a URL unsupported: only opening it tells
-            open_store().close()
+            open_store(repair=False).close()
         except StoreError as exc:
             error = str(exc)
     if error is not None:
-        waiting = len(profiler.recorder.unsaved) if profiler is not None else 0
-        return _env("store", "failing", f"{error}; {waiting} records kept in memory (saved to a "
-                    "nbprofile-unsaved-<run>.jsonl file beside the store at exit if it does not recover)",
+        waiting = profiler.recorder.waiting() if profiler is not None else "no records waiting"
+        return _env("store", "failing", f"{error}; {waiting} (the journal keeps them until a store "
+                    "takes them, after this kernel too)",
                     f"repair or move the file, or set {DB_ENV}=<another path>")
     existing = path if path.exists() else next((p for p in path.parents if p.exists()), None)
     if existing is not None and os.access(existing, os.W_OK):
         state = "exists" if path.exists() else "will be created"
-        return _env("store", "ok", f"{path} ({state}, writable)")
+        lag = f"; {profiler.recorder.waiting()}" if profiler is not None else ""
+        return _env("store", "ok", f"{path} ({state}, writable){lag}")
     return _env("store", "unavailable", f"{path} is not writable: records stay in memory",
                 f"set {DB_ENV}=<a writable path>")
 

@@ -54,6 +54,12 @@ class HangGuard(Watcher):
         self._blamed = self.current
         return True
 
+    @property
+    def sent_interrupt(self) -> bool:
+        """True from the moment the guard decides to interrupt a phase until that is taken:
+        a SIGINT arriving then is the guard's, not the user's."""
+        return self._fired is not None and self._fired == self._phase
+
     def take_fire(self) -> str | None:
         """If the guard interrupted this phase, the meter it blamed (once); else None."""
         with self.lock:

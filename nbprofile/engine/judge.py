@@ -23,6 +23,7 @@ def verdict_for(profiler: Profiler, spec: BudgetSpec, readings: Mapping[str, Rea
     previous = baseline = None
     store = profiler.recorder.store
     if store is not None and any(limit.relative for limit in spec.limits):
+        profiler.recorder.sync()  # the cell's last run may still be in the journal
         previous = store.previous(cell_id, cell_hash, profiler.notebook, before_id=before_id)
         if profiler.baseline_run is not None:
             baseline = store.find_in_run(profiler.baseline_run, cell_id, cell_hash)

@@ -98,9 +98,18 @@ class Profiler:
         return self.recorder.make_record(window, readings, cell_id, source, execution_count, status,
                                          error_type, name)
 
-    def save(self, record: CellRecord) -> None:
-        """Keep a record: in the store, or in memory until the store takes it."""
-        self.recorder.save(record)
+    def save(self, record: CellRecord, *, ends_cell: bool = False) -> None:
+        """Keep a record: a journal line now, a store row within about a second.
+        ``ends_cell``: the record of the cell :meth:`cell_started` announced."""
+        self.recorder.save(record, ends_cell=ends_cell)
+
+    def cell_started(self, window: Window, cell_id: str | None, source: str,
+                     execution_count: int | None) -> None:
+        """A cell began in ``window``: should the kernel die in it, the next reader says which."""
+        self.recorder.cell_started(cell_id, source, execution_count, window.started_at)
+
+    def cell_dropped(self) -> None:
+        self.recorder.cell_dropped()
 
     @property
     def last_record(self) -> CellRecord | None:

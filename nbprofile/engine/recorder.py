@@ -1,35 +1,49 @@
-"""Keeping records: a closed window becomes a :class:`~nbprofile.record.CellRecord`, and the
-record goes to the store, in order, or waits in memory until it can.
+"""Keeping records: a closed window becomes a :class:`~nbprofile.record.CellRecord`, the record
+a line in this kernel's journal, and the journal's lines rows in the store.
 
-The store is opened on first use; after a failure it is left alone for
-:data:`STORE_RETRY_S` (a locked or missing file can come back), so a locked
-database does not make every cell wait for SQLite's busy timeout. Records that
-never reach it go, at exit, to a JSON Lines file beside it (or in the temp
-folder), named in a warning.
+On the cell's path there is one ``write``: the record's line, appended to the
+kernel's journal (:mod:`nbprofile.store.journal`) before its footer shows. A
+thread (:class:`~nbprofile.engine.writer.StoreWriter`) moves the lines into the
+store in batches, about every :data:`~nbprofile.engine.writer.BATCH_DELAY_S`; a
+store that cannot be written (locked, deleted, damaged, read-only, disk full) is
+tried again every :data:`STORE_RETRY_S`, and the journal keeps the records
+meanwhile, and after the kernel is gone, until some store takes them.
+
+Where the journal itself cannot be written (its folder read-only, the disk
+full), records wait in memory, and at exit go to a JSON Lines file beside the
+store (or in the temp folder), named in a warning and in the kernel's log.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nbprofile.engine.warn import OnceWarnings
 from nbprofile.engine.windows import Window
+from nbprofile.engine.writer import StoreWriter
 from nbprofile.errors import StoreError
 from nbprofile.readings import Readings
 from nbprofile.record import CellRecord, RunInfo, Status, code_hash, environment_info
 from nbprofile.store import open_store
 from nbprofile.store.base import RecordStore, default_path
+from nbprofile.store.journal import JournalWriter, journal_folder, journal_name, record_entry, run_entry
 
-#: records kept in memory while the store cannot be written, oldest dropped first
-MAX_UNSAVED = 10_000
-#: after the store fails, records wait in memory this long before it is tried again
+#: records kept in memory for `%nbprofile history` and status while the store lags; past
+#: this, the oldest leave memory (the journal still has them) or, with no journal, are lost
+MAX_UNSAVED = 100_000
+#: after the store fails, records wait in the journal this long before it is tried again
 STORE_RETRY_S = 10.0
+#: a journal this large, all of it in the store and no cell running, is replaced by a new one
+ROTATE_BYTES = 64 * 2**20
 
 
 class Recorder:
@@ -37,7 +51,8 @@ class Recorder:
 
     def __init__(self, run: RunInfo, warnings: OnceWarnings, *, store: RecordStore | None = None,
                  store_factory: Callable[[], RecordStore] | None = None,
-                 describe_run: Callable[[], dict[str, Any]] | None = None) -> None:
+                 describe_run: Callable[[], dict[str, Any]] | None = None,
+                 journal_dir: Path | None = None) -> None:
         self.run = run
         self._warnings = warnings
         self._store = store
@@ -46,9 +61,19 @@ class Recorder:
         self._run_described = False
         self._error: str | None = None
         self._retry_at = 0.0
-        self._unsaved: deque[CellRecord] = deque(maxlen=MAX_UNSAVED)
+        self._pid = os.getpid()
+        self._folder = journal_dir or journal_folder(store.path if store is not None else str(default_path()))
+        self._journal: JournalWriter | None = None
+        self._journal_failed = False
+        self._part = 0
+        self._journal_lock = threading.Lock()  # appends (main thread, heartbeats) and rotation
+        self._cell_open = False
+        # (journal size after the record's line, or -1 when it is only here; the record)
+        self._unsaved: deque[tuple[int, CellRecord]] = deque()
+        self._lost = 0
         self._seq = 0
         self.last_record: CellRecord | None = None
+        self.writer = StoreWriter(self)
 
     # -- records -------------------------------------------------------------
     def make_record(self, window: Window, readings: Readings, cell_id: str | None, source: str,
@@ -64,6 +89,129 @@ class Recorder:
             notes=list(window.faults),
         )
 
+    @property
+    def in_parent(self) -> bool:
+        """False in a forked child: it never records, journals or shows a footer."""
+        return os.getpid() == self._pid
+
+    # -- the journal ---------------------------------------------------------
+    def _append(self, entry: dict[str, Any]) -> int:
+        """Append a line to the journal (opened on first use); -1 if it cannot be written."""
+        with self._journal_lock:
+            journal = self._journal
+            if journal is None:
+                if self._journal_failed:
+                    return -1
+                journal = self._open_journal()
+                if journal is None:
+                    return -1
+            try:
+                return journal.append(entry)
+            except OSError as exc:
+                self._journal_error(exc)
+                return -1
+
+    def _open_journal(self) -> JournalWriter | None:
+        """Called with the journal lock held."""
+        name = journal_name(self.run.run_id).replace(".jsonl", f"-{self._part}.jsonl")
+        try:
+            journal = JournalWriter(self._folder, name)
+            journal.append(run_entry(self.run))
+        except OSError as exc:
+            self._journal_error(exc)
+            return None
+        self._journal = journal
+        return journal
+
+    def _journal_error(self, exc: OSError) -> None:
+        self._journal_failed = True
+        self._journal = None
+        self._warnings.warn("journal", f"cannot write the journal in {self._folder}: {exc}; records are "
+                                       "kept in memory and written to the store as it allows")
+
+    @property
+    def journal(self) -> JournalWriter | None:
+        return self._journal
+
+    def cell_started(self, cell_id: str | None, source: str, execution_count: int | None,
+                     started_at: float) -> None:
+        """A cell began: if the kernel dies before its record, the next reader says so."""
+        if not self.in_parent:
+            return
+        self._cell_open = True
+        self._append({"k": "start", "seq": self._seq + 1, "at": started_at, "cell_id": cell_id,
+                      "count": execution_count, "src": source})
+
+    def cell_dropped(self) -> None:
+        """The started cell will have no record (measuring was switched off during it)."""
+        if self.in_parent and self._cell_open:
+            self._cell_open = False
+            self._append({"k": "drop"})
+
+    def heartbeat(self, rss_high_water: int, oom_kills: int | None = None) -> None:
+        """A running cell is alive (called from a watcher thread, at most once a second)."""
+        if self.in_parent and self._cell_open and self._journal is not None:
+            self._append({"k": "beat", "at": time.time(), "rss": rss_high_water, "oom": oom_kills})
+
+    # -- saving --------------------------------------------------------------
+    def save(self, record: CellRecord, *, ends_cell: bool = False) -> None:
+        """Keep a record: one journal line now, a store row within about a second."""
+        if not self.in_parent:
+            return
+        self.last_record = record
+        if not self._run_described:
+            self._run_described = True
+            self.run.extra.update(environment_info())
+            if self._describe_run is not None:
+                self.run.extra.update(self._describe_run())
+            self._append(run_entry(self.run))
+        if ends_cell:
+            self._cell_open = False
+        position = self._append(record_entry(record, ends_cell=ends_cell))
+        self._unsaved.append((position, record))
+        if len(self._unsaved) > MAX_UNSAVED:
+            dropped_position, _ = self._unsaved.popleft()
+            if dropped_position < 0:  # in memory only: gone, and said so
+                self._lost += 1
+                self._warnings.again("lost")
+                self._warnings.warn("lost", f"{self._lost} records could not be kept (no journal, no store, "
+                                            f"more than {MAX_UNSAVED:,} waiting)")
+        self.writer.wake()
+
+    @property
+    def unsaved(self) -> list[CellRecord]:
+        """The records not yet known to be in the store, oldest first."""
+        return [record for _, record in self._unsaved]
+
+    def waiting(self) -> str:
+        """Where the records not yet in the store wait, in words (for status and the doctor)."""
+        count = len(self._unsaved)
+        if not count:
+            return "every record is in the store"
+        journal = self._journal
+        in_memory = len(self.unsaved_in_memory())
+        where = [f"{count - in_memory} in the journal {journal.path}" if journal is not None and
+                 count > in_memory else "", f"{in_memory} in memory only" if in_memory else ""]
+        return f"{count} records waiting for the store: " + ", ".join(w for w in where if w)
+
+    def unsaved_in_memory(self) -> list[CellRecord]:
+        """The records the journal could not take: only here, written to the store directly."""
+        return [record for position, record in self._unsaved if position < 0]
+
+    @property
+    def retry_s(self) -> float:
+        return STORE_RETRY_S
+
+    def saved_up_to(self, position: int, written: list[CellRecord] | None = None) -> None:
+        """The store holds the journal up to ``position`` (or these in-memory records)."""
+        queue = self._unsaved
+        if written is not None:
+            done = {id(r) for r in written}
+            self._unsaved = deque(item for item in queue if id(item[1]) not in done)
+            return
+        while queue and 0 <= queue[0][0] <= position:
+            queue.popleft()
+
     # -- the store -----------------------------------------------------------
     @property
     def store(self) -> RecordStore | None:
@@ -73,11 +221,15 @@ class Recorder:
                 if self._store_factory is not None:
                     self._store = self._store_factory()
                 else:
-                    self._store = open_store()
+                    self._store = open_store(notice=self._notice)
                 self._error = None
             except StoreError as exc:
-                self._failed(exc)
+                self.failed(exc)
         return self._store
+
+    def _notice(self, message: str) -> None:
+        self._warnings.again("store-file")
+        self._warnings.warn("store-file", message)
 
     @property
     def opened_store(self) -> RecordStore | None:
@@ -89,72 +241,101 @@ class Recorder:
         """Why the store cannot be written now; None while it works."""
         return self._error
 
-    @property
-    def unsaved(self) -> list[CellRecord]:
-        """The records waiting in memory for the store."""
-        return list(self._unsaved)
-
-    def save(self, record: CellRecord) -> None:
-        """Commit a record (after any that are waiting); keep it in memory if the store fails."""
-        self.last_record = record
-        if not self._run_described:
-            self._run_described = True
-            self.run.extra.update(environment_info())
-            if self._describe_run is not None:
-                self.run.extra.update(self._describe_run())
-        # Queued behind any records still waiting, so that they are written in order.
-        self._unsaved.append(record)
-        if time.monotonic() >= self._retry_at and self.flush():
-            self._error = None
-
-    def flush(self, *, force: bool = False) -> bool:
-        """Write the records a failed write left in memory; True when none are left."""
-        if not self._unsaved:
-            return True
-        if force:
-            self._retry_at = 0.0
-        store = self.store  # None while the store cannot be opened (retried later)
-        if store is None:
-            return False
-        try:
-            while self._unsaved:
-                store.write(self._unsaved[0], self.run)
-                self._unsaved.popleft()
-        except StoreError as exc:
-            self._failed(exc)
-            return False
-        return True
-
-    def _failed(self, exc: StoreError) -> None:
+    def failed(self, exc: StoreError) -> None:
         self._error = str(exc)
         self._retry_at = time.monotonic() + STORE_RETRY_S
-        self._warnings.warn("store", f"{exc}; records are kept in memory and written when it works again")
+        where = f"the journal {self._journal.path}" if self._journal is not None else "memory"
+        self._warnings.warn("store", f"{exc}; records are kept in {where} and written when it works again")
 
-    def save_fallback(self) -> str | None:
-        """At exit, records the store never took go to a JSON Lines file beside it (or in
-        the temp folder); its path is in the warning. Nothing is lost."""
-        if not self._unsaved or self.flush(force=True):
+    def succeeded(self) -> None:
+        self._error = None
+
+    def sync(self, *, force: bool = False) -> bool:
+        """Write what waits into the store now; True when nothing waits any more."""
+        if force:
+            self._retry_at = 0.0
+        return self.writer.write_now()
+
+    def rotate_if_large(self, ingested: int) -> None:
+        """Start a new journal once this one is large and all in the store (no cell running)."""
+        with self._journal_lock:
+            journal = self._journal
+            if journal is None or journal.size < ROTATE_BYTES or ingested < journal.size or self._cell_open:
+                return
+            store = self._store
+            journal.close(remove=True)
+            self._journal = None
+            self._part += 1
+            self._open_journal()
+        if store is not None:
+            forget = getattr(store, "forget_journal", None)
+            if forget is not None:
+                forget(journal.path.name)
+
+    # -- the end -------------------------------------------------------------
+    def finish(self) -> str | None:
+        """At exit: write what waits; say where anything left is kept (the journal, or a file)."""
+        if not self.in_parent:
+            return None
+        done = self.sync(force=True)
+        self.writer.stop()
+        with self._journal_lock:
+            journal, self._journal = self._journal, None
+            self._journal_failed = True  # nothing is appended after this
+        if journal is not None:
+            if done:
+                journal.close(remove=True)
+                forget = getattr(self._store, "forget_journal", None)
+                if forget is not None:
+                    try:
+                        forget(journal.path.name)
+                    except StoreError as exc:
+                        self._say(f"could not tidy the record store: {exc}")
+                return None
+            journal.close(remove=False)
+            waiting = len(self._unsaved)
+            self._say(f"the record store could not be written ({self._error}); {waiting} records wait in "
+                      f"{journal.path}, and the next nbprofile that opens the store (a kernel, the "
+                      "Jupyter server, `nbprofile show`) writes them")
+            return str(journal.path)
+        return self._save_fallback()
+
+    def _save_fallback(self) -> str | None:
+        """Records that are only in memory go to a JSON Lines file beside the store (or in the
+        temp folder); its path is in the warning. Nothing is lost."""
+        records = self.unsaved_in_memory()
+        if not records:
             return None
         name = f"nbprofile-unsaved-{self.run.run_id}.jsonl"
-        lines = "".join(json.dumps({"run": self.run.to_json(), "record": r.to_json()}) + "\n"
-                        for r in self._unsaved)
+        lines = "".join(json.dumps({"run": self.run.to_json(), "record": r.to_json()}) + "\n" for r in records)
         for folder in (str(default_path().parent), tempfile.gettempdir()):
             path = os.path.join(folder, name)
             try:
-                with open(path, "a", encoding="utf-8") as f:
+                with open(path, "a", encoding="utf-8", errors="backslashreplace") as f:
                     f.write(lines)
             except OSError:
                 continue
-            self._warnings.again("fallback")
-            self._warnings.warn("fallback", f"the record store could not be written ({self._error}); "
-                                            f"{len(self._unsaved)} records saved to {path}")
+            self._say(f"the record store could not be written ({self._error}); {len(records)} records "
+                      f"saved to {path}")
             self._unsaved.clear()
             return path
         return None
 
+    def _say(self, message: str) -> None:
+        """At exit the notebook may be gone: say it in the kernel's log too."""
+        self._warnings.again("fallback")
+        self._warnings.warn("fallback", message)
+        stream = sys.__stderr__
+        if stream is not None:
+            try:
+                stream.write(f"nbprofile: {message}\n")
+                stream.flush()
+            except (OSError, ValueError):  # the log is closed too: the warning above was the last word
+                pass
+
     def close(self) -> None:
-        """Save what is left (to the fallback file if need be) and close the store."""
-        self.save_fallback()
-        if self._store is not None:
+        """Save what is left and close the store."""
+        self.finish()
+        if self._store is not None and self.in_parent:
             self._store.close()
             self._store = None

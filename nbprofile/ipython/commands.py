@@ -107,7 +107,7 @@ def _footer(hooks: CellHooks, opts: argparse.Namespace) -> None:
 def _records(hooks: CellHooks, n: int, run_only: bool) -> tuple[list[CellRecord], str]:
     profiler = hooks.profiler
     store = profiler.recorder.store
-    if store is None:
+    if store is None or not profiler.recorder.sync():
         return profiler.recorder.unsaved[-n:], "nbprofile history (not stored: the store is unavailable)"
     if run_only or profiler.notebook is None:
         return (store.history(None, n, run_id=profiler.run.run_id),
@@ -174,7 +174,7 @@ def _report(hooks: CellHooks, opts: argparse.Namespace) -> Any:
     store = profiler.recorder.store
     if store is None:
         raise UsageError("%nbprofile report: the record store is unavailable (see %nbprofile status)")
-    profiler.recorder.flush(force=True)
+    profiler.recorder.sync(force=True)
     run = opts.run or profiler.run.run_id
     compare = tuple(opts.compare) if opts.compare else None
     if opts.run is None and compare is None and store.run(run) is None:  # a run's row comes with its first record

@@ -9,11 +9,21 @@ failures (IPython would print a traceback after every cell otherwise).
 A cell run from inside the running one (``%%capture``, ``%rerun``, ``%edit`` or
 the user's own ``run_cell``) is part of the outer cell: measured with it, with no
 record of its own.
+
+The cell is never touched: in a forked child (``os.fork()`` in a cell, then back
+in IPython) the hooks do nothing; and a Ctrl-C that lands while the hooks
+themselves run is held back and dropped, as plain IPython drops one that comes
+after a cell has finished (otherwise IPython would print "Error in callback" and
+a traceback under a cell that succeeded, and lose its footer).
 """
 
 from __future__ import annotations
 
 import atexit
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Literal
@@ -63,23 +73,58 @@ class CellHooks:
 
     # -- the hooks -----------------------------------------------------------
     def pre_run_cell(self, info: ExecutionInfo) -> None:
-        if not self.enabled:
+        if not self.enabled or not self.profiler.recorder.in_parent:
             return
         if self.cell is not None and not getattr(info, "store_history", True):
             self._nested += 1  # part of the outer cell, measured with it
             return
+        with self._interrupts_held():
+            self._pre_run_cell(info)
+
+    def _pre_run_cell(self, info: ExecutionInfo) -> None:
         try:
             if self.cell is not None:  # the previous cell never reached post_run_cell
                 self.profiler.discard_window(self.cell.window)
+                self.profiler.cell_dropped()
                 self._nested = 0
             cell_id = getattr(info, "cell_id", None) or _parent_cell_id(self.shell)
-            self.cell = CellState(window=self.profiler.open_window(object()), cell_id=cell_id,
-                                  source=info.raw_cell or "", info=info)
+            source = info.raw_cell or ""
+            window = self.profiler.open_window(object())
+            self.cell = CellState(window=window, cell_id=cell_id, source=source, info=info)
+            self.profiler.cell_started(window, cell_id, source, getattr(self.shell, "execution_count", None))
         except Exception as exc:
             self.cell = None
             self.profiler.warn_once("pre_run_cell", f"could not start measuring this cell: {exc!r}")
 
     def post_run_cell(self, result: ExecutionResult) -> None:
+        if self.cell is None or not self.profiler.recorder.in_parent:
+            return
+        with self._interrupts_held():
+            self._post_run_cell(result)
+
+    @contextmanager
+    def _interrupts_held(self) -> Iterator[None]:
+        """Drop a Ctrl-C that lands in the hooks; let the hang guard's own interrupt through."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if not callable(previous):  # ignored or default: nothing to hold back
+            yield
+            return
+        guard = self.profiler.windows.guard
+
+        def held(signum: int, frame: object) -> None:
+            if guard.sent_interrupt:  # a meter hung: the engine expects this interrupt
+                raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, held)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _post_run_cell(self, result: ExecutionResult) -> None:
         cell = self.cell
         if cell is None:
             return  # measurement was off when the cell started, or this cell loaded us
@@ -94,6 +139,7 @@ class CellHooks:
         self.cell = None
         if not self.enabled:
             self.profiler.discard_window(cell.window)
+            self.profiler.cell_dropped()
             return
         try:
             record = self._finish(cell, result)
@@ -101,8 +147,8 @@ class CellHooks:
             self.profiler.warn_once("post_run_cell", f"could not record this cell: {exc!r}")
             return
         try:
-            self.profiler.save(record)
-        except Exception as exc:  # the store raises StoreError; anything else is ours: warn, go on
+            self.profiler.save(record, ends_cell=True)
+        except Exception as exc:  # nothing here should raise; if it does, it is ours: warn, go on
             self.profiler.warn_once("save", f"could not save this cell's record: {exc!r}")
         self.show_footer(record)
         if self.session_budget is not None:
@@ -151,18 +197,19 @@ class CellHooks:
             return
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
-        # records a failed write left in memory, at kernel shutdown
-        atexit.register(self.profiler.recorder.save_fallback)
+        # what the writer has not written yet, at kernel shutdown
+        atexit.register(self.profiler.recorder.finish)
         self._hooked = True
 
     def unregister(self) -> None:
         if self._hooked:
             self.shell.events.unregister("pre_run_cell", self.pre_run_cell)
             self.shell.events.unregister("post_run_cell", self.post_run_cell)
-            atexit.unregister(self.profiler.recorder.save_fallback)
+            atexit.unregister(self.profiler.recorder.finish)
             self._hooked = False
         if self.cell is not None:
             self.profiler.discard_window(self.cell.window)
+            self.profiler.cell_dropped()
             self.cell = None
 
 

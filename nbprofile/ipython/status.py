@@ -19,13 +19,13 @@ class StatusReport:
     def of(cls, hooks: CellHooks) -> StatusReport:
         profiler = hooks.profiler
         store = profiler.recorder.store
-        error, waiting = profiler.recorder.store_error, len(profiler.recorder.unsaved)
+        error, waiting = profiler.recorder.store_error, profiler.recorder.waiting()
         if store is not None and error is None:
-            where = store.path
+            where = f"{store.path} ({waiting})"
         elif store is not None:
-            where = f"{store.path}: failing ({error}); {waiting} records kept in memory"
+            where = f"{store.path}: failing ({error}); {waiting}"
         else:
-            where = f"unavailable ({error}); {waiting} records kept in memory"
+            where = f"unavailable ({error}); {waiting}"
         lines = [
             ("run", profiler.run.run_id),
             ("notebook", profiler.notebook or "(unknown: not started by a Jupyter server)"),
@@ -33,6 +33,8 @@ class StatusReport:
             ("footer", hooks.footer_mode + (
                 f", quiet below {hooks.quiet_below_s:g} s" if hooks.quiet_below_s else "")),
         ]
+        if (guard := getattr(profiler, "oom_guard", None)) is not None:  # a profiler may be made without one
+            lines.append(("OOM guard", guard.describe()))
         meters = []
         windows = profiler.windows
         for meter in windows.meters:

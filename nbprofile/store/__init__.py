@@ -9,6 +9,7 @@ opens the one a location names.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from nbprofile.errors import StoreError
 from nbprofile.store.base import DB_ENV, RecordStore, default_path
@@ -17,8 +18,12 @@ from nbprofile.store.sqlite import SQLiteStore
 __all__ = ["DB_ENV", "RecordStore", "SQLiteStore", "default_path", "open_store"]
 
 
-def open_store(location: str | os.PathLike[str] | None = None) -> SQLiteStore:
+def open_store(location: str | os.PathLike[str] | None = None, *,
+               notice: Callable[[str], None] | None = None, repair: bool = True) -> SQLiteStore:
     """The store at ``location`` (a file path; default ``$NBPROFILE_DB``, else the user's store).
+
+    With ``repair`` false (the doctor looks, and changes nothing) a damaged file is an
+    error rather than set aside, and no journal is recovered.
 
     A URL (``postgresql://...``) is refused with a one-line error rather than
     taken for a file path and created as a folder named ``postgresql:``.
@@ -29,4 +34,4 @@ def open_store(location: str | os.PathLike[str] | None = None) -> SQLiteStore:
         named = f"{DB_ENV}={scheme}://..." if location is None else f"{scheme}://..."
         raise StoreError(f"{named} is not a store this version can open: "
                          "use a SQLite file path (e.g. ~/nbprofile.db)")
-    return SQLiteStore(location)
+    return SQLiteStore(location, notice=notice, recover=repair, repair=repair)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
 from nbprofile.record import CellRecord, RunInfo
+from nbprofile.store.ingest import JournalTransaction
 
 DB_ENV = "NBPROFILE_DB"
 
@@ -45,3 +47,7 @@ class RecordStore(Protocol):
                 limit: int = 200) -> list[dict[str, Any]]: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
+    # journals (nbprofile.store.journal): batches of lines, each with the journal's new offset
+    def journal_transaction(self, name: str) -> AbstractContextManager[JournalTransaction]: ...
+    def forget_journal(self, name: str) -> None: ...
+    def recover_journals(self) -> int: ...

@@ -9,6 +9,7 @@ form, and :func:`record_from_row` reads both.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,8 +30,45 @@ INSERT_CELL = (
 
 
 # Built once: json.dumps with options makes a new encoder on every call (~3 µs a cell).
-# Readings are flat, so no circular check.
-encode_readings = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+# Readings are flat, so no circular check. ASCII output keeps a lone surrogate as its
+# escape; a non-finite number is refused here and stored as null (see _json).
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False, allow_nan=False).encode
+
+
+def _json(value: Any) -> str:
+    """JSON for a column: never ``Infinity`` or ``NaN`` (no JSON reader takes them back)."""
+    try:
+        return _encode(value)
+    except ValueError:
+        return _encode(finite(value))
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None, at any depth."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def text(value: str | None) -> str | None:
+    """A string SQLite can store: one that is not valid Unicode (a lone surrogate, from a
+    file name in another encoding or ``'\\udcff'`` typed in a cell) keeps each such
+    character as its ``\\udcXX`` escape rather than failing the whole record."""
+    if value is None or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _number(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
 
 
 def cell_row(r: CellRecord, meta_id: Callable[[Meta], int]) -> tuple[Any, ...]:
@@ -38,14 +76,15 @@ def cell_row(r: CellRecord, meta_id: Callable[[Meta], int]) -> tuple[Any, ...]:
     # [value, id of (unit, method, source, note)]: a quarter of the full form to encode and write
     readings = {key: (reading[0], meta_id(reading[1:])) for key, reading in r.readings.items()}
     return (
-        r.run_id, r.seq, r.notebook, r.cell_id, r.execution_count, r.code_hash, r.source,
-        r.started_at, r.status, r.error_type, None if wall is None else wall.value,
-        encode_readings(readings),
-        r.overhead_s, r.name,
-        None if r.budget is None else json.dumps(r.budget, separators=(",", ":")),
-        None if r.verdict is None else json.dumps(r.verdict, separators=(",", ":")),
+        text(r.run_id), r.seq, text(r.notebook), text(r.cell_id), r.execution_count, r.code_hash,
+        text(r.source), r.started_at, r.status, text(r.error_type),
+        None if wall is None else _number(wall.value),
+        _json(readings),
+        r.overhead_s, text(r.name),
+        None if r.budget is None else _json(r.budget),
+        None if r.verdict is None else _json(r.verdict),
         r.verdict_status,
-        json.dumps(r.notes) if r.notes else None,
+        _json(r.notes) if r.notes else None,
         r.schema_version,
     )
 
@@ -75,5 +114,5 @@ def record_from_row(row: Sequence[Any], meta: Callable[[int], Meta]) -> CellReco
 
 
 def run_row(run: RunInfo) -> tuple[Any, ...]:
-    return (run.run_id, run.notebook, run.kernel_id, run.host, run.started_at,
-            json.dumps(run.to_json(), separators=(",", ":")))
+    return (text(run.run_id), text(run.notebook), text(run.kernel_id), text(run.host), run.started_at,
+            _json(run.to_json()))

@@ -49,11 +49,22 @@ def _m0003_reading_meta(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0004_journals(conn: sqlite3.Connection) -> None:
+    """Kernels append their records to journals (:mod:`nbprofile.store.journal`); how far
+    each journal has been written into this store is kept here, in the same transaction
+    as the records, so that a line is written once whoever writes it. ``state`` is what
+    the lines so far left open: the cell that started and has no record yet."""
+    conn.execute(
+        "CREATE TABLE journal_offsets (name TEXT PRIMARY KEY, position INTEGER NOT NULL, state TEXT)"
+    )
+
+
 #: Applied in order, each once. Never edit or reorder a released migration; add one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lean_indexes", _m0002_lean_indexes),
     ("0003_reading_meta", _m0003_reading_meta),
+    ("0004_journals", _m0004_journals),
 ]
 
 

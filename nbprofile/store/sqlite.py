@@ -15,6 +15,7 @@ rows are laid out by :mod:`nbprofile.store.codec`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import sqlite3
@@ -30,7 +31,10 @@ from nbprofile.record import CellRecord, RunInfo
 from nbprofile.store.base import DB_ENV, default_path
 from nbprofile.store.checkpoint import BUSY_TIMEOUT_MS, Checkpointer
 from nbprofile.store.codec import CELL_COLUMNS, INSERT_CELL, Meta, cell_row, record_from_row, run_row
+from nbprofile.store.ingest import JournalTransaction, recover_orphans
+from nbprofile.store.journal import journal_folder
 from nbprofile.store.migrations import apply_migrations
+from nbprofile.store.sqlite_file import FileWatch, is_damage, set_aside
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -57,6 +61,42 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 
 
 _RUNS_OF_NOTEBOOK = "SELECT run_id FROM runs WHERE notebook IS ?"
+#: a journal's run line comes again when the run learns more (its GPUs, carbon settings)
+_UPSERT_RUN = (
+    "INSERT INTO runs (run_id, notebook, kernel_id, host, started_at, info) VALUES (?,?,?,?,?,?)"
+    " ON CONFLICT (run_id) DO UPDATE SET info = excluded.info"
+)
+#: how often a store looks for the journals of kernels that are gone
+RECOVER_EVERY_S = 2.0
+
+
+def _log_notice(message: str) -> None:
+    logging.getLogger("nbprofile").warning("nbprofile: %s", message)
+
+
+class _Transaction:
+    """A journal batch's view of the store, inside its transaction (the lock held)."""
+
+    def __init__(self, store: SQLiteStore, name: str, row: tuple[int, str | None] | None) -> None:
+        self._store = store
+        self._name = name
+        self.offset = int(row[0]) if row else 0
+        self.state: dict[str, Any] = json.loads(row[1]) if row and row[1] else {}
+        self.runs: list[str] = []
+
+    def write(self, runs: Sequence[RunInfo], records: Sequence[CellRecord], offset: int,
+              state: dict[str, Any]) -> None:
+        store = self._store
+        for run in runs:
+            store._execute(_UPSERT_RUN, run_row(run))
+            self.runs.append(run.run_id)
+        if records:
+            rows = [cell_row(record, store._meta_id) for record in records]
+            store._executemany(INSERT_CELL, rows)
+        store._execute("INSERT OR REPLACE INTO journal_offsets (name, position, state) VALUES (?,?,?)",
+                       (self._name, offset, json.dumps(state, separators=(",", ":"))))
+        self.offset = offset
+        self.state = state
 _INSERT_RUN = (
     "INSERT OR IGNORE INTO runs (run_id, notebook, kernel_id, host, started_at, info)"
     " VALUES (?,?,?,?,?,?)"
@@ -68,12 +108,23 @@ class SQLiteStore:
 
     One connection per store object, used from one thread at a time (a lock
     guards it, since a ``measure()`` block may run on a worker thread).
+
+    Before it works, the store checks that its file is still the one it opened
+    (:mod:`nbprofile.store.sqlite_file`): a deleted or replaced file is reopened,
+    a damaged one set aside and a new one started, each said once through
+    ``notice``. And every few seconds it recovers the journals of kernels that are
+    gone (:mod:`nbprofile.store.ingest`), so that whoever reads next (a kernel,
+    the server, the CLI) finds their records, and a record for a cell a kernel
+    died in.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *,
-                 tracer: Callable[[str, Sequence[Any]], None] | None = None) -> None:
+                 tracer: Callable[[str, Sequence[Any]], None] | None = None,
+                 notice: Callable[[str], None] | None = None, recover: bool = True,
+                 repair: bool = True) -> None:
         self.path = str(path if path is not None else default_path())
         self._tracer = tracer
+        self._notice = notice if notice is not None else _log_notice
         self._lock = threading.Lock()
         self._written_runs: set[str] = set()
         # What a reading is (unit, method, source, note) repeats from cell to cell: it is
@@ -82,28 +133,149 @@ class SQLiteStore:
         self._meta_by_id: dict[int, Meta] = {}
         self._checkpointer: Checkpointer | None = None
         self._commits = 0
+        self._uri = self.path.startswith("file:")  # e.g. file:records.db?mode=ro
+        self._on_disk = self.path != ":memory:" and not self._uri
+        self._writable = not self.path.endswith("mode=ro")
+        self._watch: FileWatch | None = None
+        self._recover = recover and self._writable
+        self._recovered_at = -RECOVER_EVERY_S
+        self.journal_folder = journal_folder(self.path)
         try:
-            uri = self.path.startswith("file:")  # e.g. file:records.db?mode=ro
-            if self.path != ":memory:" and not uri:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                         timeout=BUSY_TIMEOUT_MS / 1000, uri=uri)
+            self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            if not (repair and self._on_disk and isinstance(exc, sqlite3.DatabaseError) and is_damage(exc)):
+                raise StoreError(
+                    f"cannot open the record store {self.path}: {exc}; "
+                    f"set {DB_ENV} to a writable file"
+                ) from exc
+            self._start_again("damaged")
+        self.recover_journals()
+
+    def _connect(self) -> None:
+        if self._on_disk:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                     timeout=BUSY_TIMEOUT_MS / 1000, uri=self._uri)
+        try:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if not self.path.endswith("mode=ro"):
+            if self._writable:
                 _use_wal(self._conn)
                 self._conn.execute("PRAGMA synchronous = NORMAL")
                 apply_migrations(self._conn)
-                if self.path != ":memory:" and not uri:
+                if self._on_disk:
                     self._checkpointer = Checkpointer(self.path)
+        except BaseException:
+            self._conn.close()
+            raise
+        self._watch = FileWatch(self.path) if self._on_disk else None
+        self._written_runs.clear()
+        self._meta_ids.clear()
+        self._meta_by_id.clear()
+
+    # -- the file ------------------------------------------------------------
+    def _tend(self) -> None:
+        """Check the file is still ours (reopen or start again if not), then, every
+        :data:`RECOVER_EVERY_S`, recover the journals of kernels that are gone."""
+        if self._watch is not None:
+            with self._lock:
+                state = self._watch.check()
+                if state.changed:
+                    self._start_again(state.kind)
+        if self._recover and time.monotonic() - self._recovered_at >= RECOVER_EVERY_S:
+            self.recover_journals()
+
+    def _start_again(self, kind: str) -> None:
+        """The file was deleted, replaced or damaged: work on what is (or will be) there now."""
+        if getattr(self, "_conn", None) is not None:
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
+                self._checkpointer = None
+            self._conn.close()
+        where = self.path
+        if kind == "damaged":
+            where = set_aside(self.path)
+            message = (f"the record store {self.path} is damaged (not a SQLite database); it was "
+                       f"moved to {where} and a new store started; records still in kernels' "
+                       "journals are written to the new one")
+        elif kind == "deleted":
+            message = (f"the record store {self.path} was deleted while in use; a new one was "
+                       "started, and records still in kernels' journals are written to it")
+        else:
+            message = f"the record store {self.path} was replaced by another file; using that file now"
+        try:
+            self._connect()
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(
-                f"cannot open the record store {self.path}: {exc}; "
-                f"set {DB_ENV} to a writable file"
-            ) from exc
+            raise StoreError(f"cannot open the record store {self.path} again: {exc}; "
+                             f"set {DB_ENV} to a writable file") from exc
+        self._notice(message)
+
+    def _damaged_now(self, exc: sqlite3.Error) -> bool:
+        """A statement found the file damaged: set it aside and start again (True) or not."""
+        if not (self._on_disk and is_damage(exc)):
+            return False
+        self._start_again("damaged")
+        return True
+
+    def recover_journals(self) -> int:
+        """Write into this store what the journals of gone kernels hold; return how many records."""
+        self._recovered_at = time.monotonic()
+        if not self._recover:
+            return 0
+        return recover_orphans(self, self.journal_folder)
+
+    # -- journals ------------------------------------------------------------
+    @contextmanager
+    def journal_transaction(self, name: str) -> Iterator[JournalTransaction]:
+        """One batch of a journal, in one transaction with the journal's new offset."""
+        if self._watch is not None:
+            self._tend_file_only()
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                if not self._damaged_now(exc):
+                    raise StoreError(f"cannot write to the record store {self.path}: {exc}") from exc
+                self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._execute("SELECT position, state FROM journal_offsets WHERE name = ?",
+                                    (name,)).fetchone()
+                tx = _Transaction(self, name, row)
+                yield tx
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StoreError(f"cannot write to the record store {self.path}: {exc}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+        self._written_runs.update(tx.runs)
+        self._committed()
+
+    def _tend_file_only(self) -> None:
+        assert self._watch is not None
+        with self._lock:
+            state = self._watch.check()
+            if state.changed:
+                self._start_again(state.kind)
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:  # no transaction left to roll back (the error ended it)
+            pass
+
+    def forget_journal(self, name: str) -> None:
+        """A recovered journal is gone: its offset is no longer needed."""
+        with self._lock:
+            try:
+                self._execute("DELETE FROM journal_offsets WHERE name = ?", (name,))
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write to the record store {self.path}: {exc}") from exc
 
     # -- writing -------------------------------------------------------------
     def write(self, record: CellRecord, run: RunInfo | None = None) -> int:
         """Commit one record (and its run, the first time); return its id."""
+        self._tend()
         with self._lock:
             try:
                 row = cell_row(record, self._meta_id)
@@ -174,8 +346,15 @@ class SQLiteStore:
             self._tracer(sql, params)
         return self._conn.execute(sql, params)
 
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if self._tracer is not None:
+            for row in rows:
+                self._tracer(sql, row)
+        self._conn.executemany(sql, rows)
+
     # -- reading -------------------------------------------------------------
     def _select(self, where: str, params: Sequence[Any], order: str, limit: int | None) -> list[CellRecord]:
+        self._tend()
         sql = f"SELECT id, {CELL_COLUMNS} FROM cells WHERE {where} ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ?"
@@ -221,6 +400,7 @@ class SQLiteStore:
     )
 
     def _runs(self, where: str, params: Sequence[Any], limit: int) -> list[dict[str, Any]]:
+        self._tend()
         sql = f"{self._RUNS_SQL} WHERE {where} GROUP BY r.run_id ORDER BY r.started_at DESC LIMIT ?"
         with self._lock:
             rows = self._execute(sql, (*params, limit)).fetchall()
@@ -275,6 +455,7 @@ class SQLiteStore:
         return [run["run_id"] for run in self.runs(notebook, limit=10**9)]
 
     def count(self) -> int:
+        self._tend()
         with self._lock:
             return int(self._execute("SELECT COUNT(*) FROM cells").fetchone()[0])
 

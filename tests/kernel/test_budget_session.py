@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 
 import nbprofile
 from nbprofile.errors import BudgetExceeded
-from nbprofile.store import SQLiteStore
+from tests.support.store import stored as stored_records
 
 
 def test_session_budget_warns_at_80_percent_then_reports_every_breach(shell: Any, capsys) -> None:
@@ -59,7 +59,7 @@ def test_budget_context_manager(_isolated_store) -> None:
     with lenient:
         sum(range(3_000_000))
     assert lenient.verdict.status == "fail"
-    stored = SQLiteStore(_isolated_store).history(None, 10)
+    stored = stored_records(_isolated_store)
     assert [(r.name, r.verdict_status) for r in stored] == [("step", "pass"), ("slow", "fail"), (None, "fail")]
     with pytest.raises(ValueError, match="unknown budget key 'bogus'"):
         nbprofile.budget("bogus<=1s")
@@ -83,5 +83,5 @@ def test_budget_cell_is_judged_even_while_measuring_is_off(shell: Any, capsys, _
     result = shell.run_cell("%%budget time<=1ms\nsum(range(3_000_000))")
     assert result.result == sum(range(3_000_000))
     assert "✗ time" in capsys.readouterr().out
-    (rec,) = SQLiteStore(_isolated_store).history(None, 10)
+    (rec,) = stored_records(_isolated_store)
     assert rec.verdict_status == "fail" and rec.source.startswith("%%budget time<=1ms")

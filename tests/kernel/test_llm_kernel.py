@@ -55,7 +55,7 @@ def test_llm_cells_in_a_kernel(start_kernel, server: FakeLLMServer, _isolated_st
     assert calls.cell_id == "loop" and calls.value("llm_calls") == 3
     assert calls.status == "interrupted" and calls.error_type == "BudgetExceeded"
 
-    db_bytes = b"".join(p.read_bytes() for p in _isolated_store.parent.glob("records.db*"))
+    db_bytes = b"".join(p.read_bytes() for p in _isolated_store.parent.rglob("records.db*") if p.is_file())
     assert server.log[0].headers.get("Authorization", server.log[0].headers.get("authorization")) \
         == f"Bearer {SECRET_OPENAI}"  # the key was in use
     assert SECRET_OPENAI.encode() not in db_bytes, "an API key reached the record store"

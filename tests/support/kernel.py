@@ -27,6 +27,11 @@ class Reply:
         return [d["text/plain"] for d in self.displays if "nbprofile-footer" in d.get("text/html", "")]
 
 
+#: a silent request (no hooks run, no record) that writes the kernel's journal into the store now
+SETTLE = ("import nbprofile.engine.current as _nbp_current\n"
+          "_nbp_current.current() and _nbp_current.current().recorder.sync(force=True)")
+
+
 class Kernel:
     """A real ipykernel started with jupyter_client; ``run`` sends one execute
     request with JupyterLab's ``cellId`` metadata and collects its messages."""
@@ -37,11 +42,19 @@ class Kernel:
         self.km, self.kc = start_new_kernel(kernel_name="python3", env=env,
                                             extra_arguments=extra_arguments or [])
 
-    def run(self, code: str, cell_id: str | None = None, timeout: float = 60) -> Reply:
+    def run(self, code: str, cell_id: str | None = None, timeout: float = 60, settle: bool = True) -> Reply:
+        """Run a cell; with ``settle``, also wait until its record is in the store (the kernel's
+        writer moves it there within about a second; tests read the store right away)."""
+        reply = self._execute(code, cell_id, timeout, silent=False)
+        if settle:
+            self._execute(SETTLE, None, timeout, silent=True)
+        return reply
+
+    def _execute(self, code: str, cell_id: str | None, timeout: float, silent: bool) -> Reply:
         metadata = {"cellId": cell_id} if cell_id else {}
         msg = self.kc.session.msg(
             "execute_request",
-            {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+            {"code": code, "silent": silent, "store_history": not silent, "user_expressions": {},
              "allow_stdin": False, "stop_on_error": True},
             metadata=metadata,
         )
