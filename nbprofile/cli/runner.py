@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -20,6 +21,7 @@ from typing import Any
 import nbformat
 
 from nbprofile.record import BASELINE_ENV, RUN_ID_ENV, CellRecord, new_run_id
+from nbprofile.report.died import died_summary
 from nbprofile.store import DB_ENV, open_store
 
 
@@ -188,15 +190,35 @@ def run_notebook(
         result.error = f"the kernel died in cell {_describe(nb, code_cells, current)}: {exc}"
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
+    ended = _how_it_ended(km)
     result.elapsed_s = time.perf_counter() - started
     if output is not None:
         nbformat.write(nb, output)  # type: ignore[no-untyped-call]
-    store = open_store(db)
+    store = open_store(db, recover=False)
     try:
+        # a kernel that died leaves its journal; recovering it makes a record of the cell it died in
+        store.recover_journals(causes=lambda name: ended)
         result.records = store.records(run_id)
     finally:
         store.close()
+    died = next((r for r in result.records if r.status == "died"), None)
+    if died is not None:
+        result.error = died_summary(died)
     return result
+
+
+def _how_it_ended(km: Any) -> str | None:
+    """The kernel's exit, in words, if it is known and was not a clean one."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    code = getattr(process, "returncode", None)
+    if not isinstance(code, int) or code == 0:
+        return None
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
 
 
 def _describe(nb: Any, code_cells: list[int], current: list[int]) -> str:

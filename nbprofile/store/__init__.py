@@ -19,11 +19,14 @@ __all__ = ["DB_ENV", "RecordStore", "SQLiteStore", "default_path", "open_store"]
 
 
 def open_store(location: str | os.PathLike[str] | None = None, *,
-               notice: Callable[[str], None] | None = None, repair: bool = True) -> SQLiteStore:
+               notice: Callable[[str], None] | None = None, repair: bool = True,
+               recover: bool = True) -> SQLiteStore:
     """The store at ``location`` (a file path; default ``$NBPROFILE_DB``, else the user's store).
 
     With ``repair`` false (the doctor looks, and changes nothing) a damaged file is an
-    error rather than set aside, and no journal is recovered.
+    error rather than set aside, and no journal is recovered; with ``recover`` false, the
+    caller recovers the journals of gone kernels itself (``nbprofile run`` says how its
+    kernel ended).
 
     A URL (``postgresql://...``) is refused with a one-line error rather than
     taken for a file path and created as a folder named ``postgresql:``.
@@ -34,4 +37,4 @@ def open_store(location: str | os.PathLike[str] | None = None, *,
         named = f"{DB_ENV}={scheme}://..." if location is None else f"{scheme}://..."
         raise StoreError(f"{named} is not a store this version can open: "
                          "use a SQLite file path (e.g. ~/nbprofile.db)")
-    return SQLiteStore(location, notice=notice, recover=repair, repair=repair)
+    return SQLiteStore(location, notice=notice, recover=repair and recover, repair=repair)

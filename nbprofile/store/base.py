@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,4 +51,4 @@ class RecordStore(Protocol):
     # journals (nbprofile.store.journal): batches of lines, each with the journal's new offset
     def journal_transaction(self, name: str) -> AbstractContextManager[JournalTransaction]: ...
     def forget_journal(self, name: str) -> None: ...
-    def recover_journals(self) -> int: ...
+    def recover_journals(self, causes: Callable[[str], str | None] | None = None) -> int: ...

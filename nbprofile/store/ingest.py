@@ -123,7 +123,7 @@ def died_record(opened: dict[str, Any], state: dict[str, Any], cause: str | None
     started = float(opened["at"])
     # the journal's last write is a heartbeat at the latest, and beats come once a second
     seen = max(float(state.get("seen") or started), min(last_modified, started + 10**7))
-    cause = cause or oom_cause(state)
+    cause = oom_cause(state) or cause  # the OOM killer's SIGKILL is a SIGKILL too: say why
     source = opened.get("src") or ""
     readings = {"wall_s": Reading(max(seen - started, 0.0), "s", "estimated", "journal",
                                   "until the kernel was last seen")}

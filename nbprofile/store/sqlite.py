@@ -2,63 +2,34 @@
 
 Several kernels and the Jupyter server use the file at once, so it runs in WAL
 mode (readers never block the writer) with a busy timeout for writers. Commits
-use ``synchronous=NORMAL``: a committed record survives the kernel being killed
+use ``synchronous=NORMAL``: a committed batch survives the process being killed
 (it is in the WAL, handed to the OS) though not a power cut in the following
-moments, and a commit costs ~20 µs instead of an fsync.
+moments. No commit is on a cell's path: kernels write their journals
+(:mod:`nbprofile.store.journal`) and a thread moves them in here in batches, so
+SQLite's checkpoints (and their fsync) happen in that thread too.
 
-The fsync comes at the checkpoint, when the WAL is copied back into the file:
-a thread does it, off the cells' path (:mod:`nbprofile.store.checkpoint`). The
-schema changes only through named migrations (:mod:`nbprofile.store.migrations`);
-rows are laid out by :mod:`nbprofile.store.codec`.
+The schema changes only through named migrations (:mod:`nbprofile.store.migrations`);
+rows are laid out by :mod:`nbprofile.store.codec`; the file's lifecycle (opening,
+noticing it deleted, replaced or damaged) is :mod:`nbprofile.store.sqlite_file`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import random
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from nbprofile.errors import StoreError
 from nbprofile.record import CellRecord, RunInfo
-from nbprofile.store.base import DB_ENV, default_path
-from nbprofile.store.checkpoint import BUSY_TIMEOUT_MS, Checkpointer
+from nbprofile.store.base import default_path
 from nbprofile.store.codec import CELL_COLUMNS, INSERT_CELL, Meta, cell_row, record_from_row, run_row
 from nbprofile.store.ingest import JournalTransaction, recover_orphans
 from nbprofile.store.journal import journal_folder
-from nbprofile.store.migrations import apply_migrations
-from nbprofile.store.sqlite_file import FileWatch, is_damage, set_aside
-
-
-def _use_wal(conn: sqlite3.Connection) -> None:
-    """Put the file in WAL mode (it stays so), waiting out other kernels doing the same.
-
-    Switching a new file to WAL needs an exclusive lock, and SQLite answers
-    "database is locked" at once rather than calling the busy handler when another
-    connection is opening the same new file; so the switch is retried here for as
-    long as a write would wait. A file already in WAL mode takes no lock at all.
-    """
-    if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-        return
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(random.uniform(0.002, 0.02))  # jitter: openers don't retry in step
-
+from nbprofile.store.sqlite_file import StoreFile
 
 _RUNS_OF_NOTEBOOK = "SELECT run_id FROM runs WHERE notebook IS ?"
 #: a journal's run line comes again when the run learns more (its GPUs, carbon settings)
@@ -68,10 +39,6 @@ _UPSERT_RUN = (
 )
 #: how often a store looks for the journals of kernels that are gone
 RECOVER_EVERY_S = 2.0
-
-
-def _log_notice(message: str) -> None:
-    logging.getLogger("nbprofile").warning("nbprofile: %s", message)
 
 
 class _Transaction:
@@ -103,7 +70,7 @@ _INSERT_RUN = (
 )
 
 
-class SQLiteStore:
+class SQLiteStore(StoreFile):
     """The default :class:`RecordStore`.
 
     One connection per store object, used from one thread at a time (a lock
@@ -122,52 +89,21 @@ class SQLiteStore:
                  tracer: Callable[[str, Sequence[Any]], None] | None = None,
                  notice: Callable[[str], None] | None = None, recover: bool = True,
                  repair: bool = True) -> None:
-        self.path = str(path if path is not None else default_path())
         self._tracer = tracer
-        self._notice = notice if notice is not None else _log_notice
-        self._lock = threading.Lock()
         self._written_runs: set[str] = set()
         # What a reading is (unit, method, source, note) repeats from cell to cell: it is
         # stored once in reading_meta, and a record's readings keep [value, id].
         self._meta_ids: dict[Meta, int] = {}
         self._meta_by_id: dict[int, Meta] = {}
-        self._checkpointer: Checkpointer | None = None
-        self._commits = 0
-        self._uri = self.path.startswith("file:")  # e.g. file:records.db?mode=ro
-        self._on_disk = self.path != ":memory:" and not self._uri
-        self._writable = not self.path.endswith("mode=ro")
-        self._watch: FileWatch | None = None
-        self._recover = recover and self._writable
+        path = str(path if path is not None else default_path())
+        super().__init__(path, notice=notice, repair=repair)
+        self._auto_recover = recover and self._writable  # at open, then every RECOVER_EVERY_S
         self._recovered_at = -RECOVER_EVERY_S
         self.journal_folder = journal_folder(self.path)
-        try:
-            self._connect()
-        except (sqlite3.Error, OSError) as exc:
-            if not (repair and self._on_disk and isinstance(exc, sqlite3.DatabaseError) and is_damage(exc)):
-                raise StoreError(
-                    f"cannot open the record store {self.path}: {exc}; "
-                    f"set {DB_ENV} to a writable file"
-                ) from exc
-            self._start_again("damaged")
-        self.recover_journals()
+        if recover:
+            self.recover_journals()
 
-    def _connect(self) -> None:
-        if self._on_disk:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                     timeout=BUSY_TIMEOUT_MS / 1000, uri=self._uri)
-        try:
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if self._writable:
-                _use_wal(self._conn)
-                self._conn.execute("PRAGMA synchronous = NORMAL")
-                apply_migrations(self._conn)
-                if self._on_disk:
-                    self._checkpointer = Checkpointer(self.path)
-        except BaseException:
-            self._conn.close()
-            raise
-        self._watch = FileWatch(self.path) if self._on_disk else None
+    def _forget_cached(self) -> None:
         self._written_runs.clear()
         self._meta_ids.clear()
         self._meta_by_id.clear()
@@ -176,59 +112,23 @@ class SQLiteStore:
     def _tend(self) -> None:
         """Check the file is still ours (reopen or start again if not), then, every
         :data:`RECOVER_EVERY_S`, recover the journals of kernels that are gone."""
-        if self._watch is not None:
-            with self._lock:
-                state = self._watch.check()
-                if state.changed:
-                    self._start_again(state.kind)
-        if self._recover and time.monotonic() - self._recovered_at >= RECOVER_EVERY_S:
+        self._keep_file()
+        if self._auto_recover and time.monotonic() - self._recovered_at >= RECOVER_EVERY_S:
             self.recover_journals()
 
-    def _start_again(self, kind: str) -> None:
-        """The file was deleted, replaced or damaged: work on what is (or will be) there now."""
-        if getattr(self, "_conn", None) is not None:
-            if self._checkpointer is not None:
-                self._checkpointer.stop()
-                self._checkpointer = None
-            self._conn.close()
-        where = self.path
-        if kind == "damaged":
-            where = set_aside(self.path)
-            message = (f"the record store {self.path} is damaged (not a SQLite database); it was "
-                       f"moved to {where} and a new store started; records still in kernels' "
-                       "journals are written to the new one")
-        elif kind == "deleted":
-            message = (f"the record store {self.path} was deleted while in use; a new one was "
-                       "started, and records still in kernels' journals are written to it")
-        else:
-            message = f"the record store {self.path} was replaced by another file; using that file now"
-        try:
-            self._connect()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the record store {self.path} again: {exc}; "
-                             f"set {DB_ENV} to a writable file") from exc
-        self._notice(message)
-
-    def _damaged_now(self, exc: sqlite3.Error) -> bool:
-        """A statement found the file damaged: set it aside and start again (True) or not."""
-        if not (self._on_disk and is_damage(exc)):
-            return False
-        self._start_again("damaged")
-        return True
-
-    def recover_journals(self) -> int:
-        """Write into this store what the journals of gone kernels hold; return how many records."""
+    def recover_journals(self, causes: Callable[[str], str | None] | None = None) -> int:
+        """Write into this store what the journals of gone kernels hold; return how many records.
+        ``causes``: how a journal's kernel ended, by journal name, where the caller saw it."""
         self._recovered_at = time.monotonic()
-        if not self._recover:
+        if not self._writable:
             return 0
-        return recover_orphans(self, self.journal_folder)
+        return recover_orphans(self, self.journal_folder, causes=causes)
 
     # -- journals ------------------------------------------------------------
     @contextmanager
     def journal_transaction(self, name: str) -> Iterator[JournalTransaction]:
         """One batch of a journal, in one transaction with the journal's new offset."""
-        if self._watch is not None:
-            self._tend_file_only()
+        self._keep_file()
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -249,20 +149,6 @@ class SQLiteStore:
                 self._rollback()
                 raise
         self._written_runs.update(tx.runs)
-        self._committed()
-
-    def _tend_file_only(self) -> None:
-        assert self._watch is not None
-        with self._lock:
-            state = self._watch.check()
-            if state.changed:
-                self._start_again(state.kind)
-
-    def _rollback(self) -> None:
-        try:
-            self._conn.execute("ROLLBACK")
-        except sqlite3.Error:  # no transaction left to roll back (the error ended it)
-            pass
 
     def forget_journal(self, name: str) -> None:
         """A recovered journal is gone: its offset is no longer needed."""
@@ -286,16 +172,10 @@ class SQLiteStore:
                     self._written_runs.add(run.run_id)
                 else:
                     cursor = self._execute(INSERT_CELL, row)
-                self._committed()
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write to the record store {self.path}: {exc}") from exc
         record.id = cursor.lastrowid
         return record.id  # type: ignore[return-value]
-
-    def _committed(self) -> None:
-        if self._checkpointer is not None:
-            self._commits += 1
-            self._checkpointer.committed(self._commits)
 
     def _meta_id(self, meta: Meta) -> int:
         """The id of a reading's (unit, method, source, note), added to the table the first
@@ -461,8 +341,6 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._checkpointer is not None:
-                self._checkpointer.stop()
             self._conn.close()
 
 

@@ -65,7 +65,7 @@ def test_a_long_lock_delays_no_cell_and_loses_nothing(shell: Any, _isolated_stor
         # the writer meets the lock (SQLite's busy timeout, 2 s) in its own thread
         assert wait_for(lambda: current.current().recorder.store_error, 10)
     # a cell that waited for the lock would take SQLite's 2 s busy timeout at least
-    from nbprofile.store.checkpoint import BUSY_TIMEOUT_MS
+    from nbprofile.store.sqlite_file import BUSY_TIMEOUT_MS
 
     assert max(durations) < 0.5 * BUSY_TIMEOUT_MS / 1000, durations
     messages = ours(caught)

@@ -13,8 +13,8 @@ import pytest
 from nbprofile.errors import StoreError
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, code_hash
-from nbprofile.store.migrations import MIGRATIONS
 from nbprofile.store import SQLiteStore, default_path
+from nbprofile.store.migrations import MIGRATIONS
 
 
 def make(run: str, seq: int, cell_id: str | None, source: str = "x = 1", notebook: str | None = "/nb.ipynb",
@@ -169,33 +169,3 @@ def test_kernels_opening_a_new_store_at_once_all_open_it(tmp_path: Path) -> None
         assert [n for (n,) in conn.execute("SELECT name FROM migrations ORDER BY name")] == \
             [name for name, _ in MIGRATIONS]
         conn.close()
-
-
-def test_wal_is_copied_into_the_file_by_a_thread_not_by_a_cells_commit(tmp_path: Path, monkeypatch) -> None:
-    """SQLite alone copies the WAL back (and fsyncs) inside the commit that finds 1,000
-    pages in it: a few hundred cells in. The store's thread does it every
-    CHECKPOINT_EVERY commits, so the records reach the main file well before that."""
-    from nbprofile.store import checkpoint as store_module
-
-    # only the count of commits can wake the thread in this test, not its timer
-    monkeypatch.setattr(store_module, "CHECKPOINT_INTERVAL_S", 600.0)
-    path = tmp_path / "records.db"
-    store = SQLiteStore(path)
-    run = run_info("r")
-    assert store._checkpointer is not None and store._checkpointer._thread is None  # started by a write
-    for seq in range(1, 2 * store_module.CHECKPOINT_EVERY + 1):
-        store.write(make("r", seq, f"c{seq}"), run)
-    deadline = time.monotonic() + 10
-    while store._checkpointer.checkpoints < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert store._checkpointer.error is None
-    assert store._checkpointer.checkpoints >= 1, "no checkpoint after 2 x CHECKPOINT_EVERY commits"
-    # The main file alone, without its WAL, already holds the records.
-    copy = tmp_path / "copy.db"
-    copy.write_bytes(path.read_bytes())
-    with sqlite3.connect(copy) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0] >= store_module.CHECKPOINT_EVERY
-    thread = store._checkpointer._thread
-    store.close()
-    assert thread is not None and not thread.is_alive()
-    assert len(SQLiteStore(path).records("r")) == 2 * store_module.CHECKPOINT_EVERY
