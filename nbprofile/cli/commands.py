@@ -19,6 +19,7 @@ from nbprofile.format import format_duration, format_percent, method_mark
 from nbprofile.metrics import label_of
 from nbprofile.record import CellRecord
 from nbprofile.report.compare import compare_runs
+from nbprofile.report.died import DIED_IN, MARK
 from nbprofile.report.model import show_total
 from nbprofile.report.tables import RecordTable, first_line, render_text
 from nbprofile.report.write import write_report
@@ -128,16 +129,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
         table.add_column(f"{label} now", justify="right")
         table.add_column("change", justify="right")
     for cell in comparison.cells:
-        row = [("! " if cell.regression else "  ") + first_line(cell.source, 50)]
+        mark = f"{MARK} " if cell.died else "! " if cell.regression else "  "
+        row = [mark + first_line(cell.source, 50)]
         for metric in metrics:
             d = cell.delta.get(metric)
+            # a died cell's numbers are partial: no change is computed, the column says why
+            change = "" if d is None or d.pct is None else format_percent(d.pct, signed=True)
             row += [method_mark(cell.method_a.get(metric)) + show_total(cell.a.get(metric), metric),
                     method_mark(cell.method_b.get(metric)) + show_total(cell.b.get(metric), metric),
-                    "" if d is None or d.pct is None else format_percent(d.pct, signed=True)]
+                    DIED_IN[cell.died] if cell.died else change]
         table.add_row(*row)
     print(render_text(table, args.width))
     print(f"{len(comparison.regressions)} cells regressed (! marks them: more than +10% and a noticeable amount);"
           " ~ marks an estimated or sampled number")
+    died = sum(1 for c in comparison.cells if c.died)
+    if died:
+        print(f"{died} cells where the kernel died ({MARK} marks them: their numbers stop where the kernel was "
+              "last seen, so they are not compared)")
     return 1 if (args.fail_on_regression and comparison.regressions) else 0
 
 

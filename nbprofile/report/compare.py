@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbprofile.metrics import CATALOG, REGRESSION_FRACTION, metric
-from nbprofile.record import CellRecord
+from nbprofile.record import DIED, CellRecord
 from nbprofile.report.totals import total, total_method
-
 
 
 def compared_keys() -> tuple[str, ...]:
@@ -53,6 +52,15 @@ class CellComparison:
     #: how each value was obtained (measured / sampled / estimated); None where there is none
     method_a: dict[str, str | None] = field(default_factory=dict)
     method_b: dict[str, str | None] = field(default_factory=dict)
+    #: the record's status in each run (ok, error, interrupted, died); None where the cell did not run
+    status_a: str | None = None
+    status_b: str | None = None
+
+    @property
+    def died(self) -> str | None:
+        """Which run's kernel died in this cell: "A", "B", "both", or None."""
+        a, b = self.status_a == DIED, self.status_b == DIED
+        return "both" if a and b else "A" if a else "B" if b else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +68,7 @@ class CellComparison:
             "a": self.a, "b": self.b, "method_a": self.method_a, "method_b": self.method_b,
             "delta": {k: d.to_json() for k, d in self.delta.items()},
             "regression": self.regression,
+            "status_a": self.status_a, "status_b": self.status_b, "died": self.died,
         }
 
 
@@ -128,13 +137,17 @@ def compare_runs(a: Sequence[CellRecord], b: Sequence[CellRecord],
     for key in order:
         ra, rb = in_a.get(key), in_b.get(key)
         va, vb = _values(ra, metrics), _values(rb, metrics)
-        deltas = {m: delta(va[m], vb[m]) for m in metrics}
+        # A died cell's few numbers stop where its kernel was last seen: set against a finished
+        # run of the cell they would read as an improvement or a regression that never happened.
+        died = any(r is not None and r.status == DIED for r in (ra, rb))
+        deltas = {m: Delta(None, None) if died else delta(va[m], vb[m]) for m in metrics}
         shown = rb or ra
         assert shown is not None
         comparison.cells.append(CellComparison(
             key=key, cell_id=shown.cell_id, source=shown.source, a=va, b=vb, delta=deltas,
             regression=any(is_regression(m, d) for m, d in deltas.items()),
             method_a=_methods(ra, metrics), method_b=_methods(rb, metrics),
+            status_a=ra.status if ra is not None else None, status_b=rb.status if rb is not None else None,
         ))
     last_a, last_b = list(in_a.values()), list(in_b.values())
     comparison.totals_a = {m: total(last_a, m) for m in metrics}

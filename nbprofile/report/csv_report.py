@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbprofile.record import CellRecord
+from nbprofile.report.died import died_summary, is_died
 
+#: ``died_summary``: the one-line account of a cell whose kernel died (status ``died``), else empty
 FIXED = ("run_id", "seq", "notebook", "cell_id", "execution_count", "code_hash", "started_at",
-         "status", "error_type", "name", "verdict_status", "overhead_s", "source")
+         "status", "error_type", "died_summary", "name", "verdict_status", "overhead_s", "source")
 
 
 def reading_keys(records: Sequence[CellRecord]) -> list[str]:
@@ -36,7 +38,7 @@ def to_csv(records: Sequence[CellRecord], run: dict[str, Any], *,
     for r in records:
         fixed = [r.run_id, r.seq, r.notebook or "", r.cell_id or "",
                  "" if r.execution_count is None else r.execution_count, r.code_hash,
-                 r.started_iso, r.status, r.error_type or "", r.name or "",
+                 r.started_iso, r.status, r.error_type or "", died_summary(r) if is_died(r) else "", r.name or "",
                  r.verdict_status or "", repr(r.overhead_s), r.source]
         values: list[Any] = []
         for key in keys:

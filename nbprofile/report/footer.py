@@ -19,6 +19,7 @@ from nbprofile.format import UNAVAILABLE, format_bytes, format_duration, shown_v
 from nbprofile.metrics import CATALOG, Metric
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord
+from nbprofile.report.died import MARK, died_summary, is_died
 
 SEP = " · "
 _MUTED = "color: var(--jp-ui-font-color2, #777)"
@@ -51,9 +52,8 @@ def _shown(m: Metric, reading: Reading, mode: str) -> bool:
         return mode == "full" or m.footer_missing
     if reading.value == 0 and (m.footer_zero == "hidden" or (m.footer_zero == "full only" and mode != "full")):
         return False
-    if mode != "full" and reading.method != "measured" and abs(reading.value) < m.footer_estimate_from:
-        return False  # a few millijoules estimated from CPU time are noise on every quick cell
-    return True
+    # the compact footer leaves out small estimates: a few millijoules from CPU time are noise on every quick cell
+    return mode == "full" or reading.method == "measured" or abs(reading.value) >= m.footer_estimate_from
 
 
 def _part(m: Metric, reading: Reading, record: CellRecord, mode: str, title: Callable[[Reading], str]) -> Part:
@@ -79,6 +79,12 @@ def footer_parts(record: CellRecord, mode: str = "compact", *, titles: bool = Tr
     title = how if titles else _no_title
     readings = record.readings
     parts: list[Part] = []
+    notes = record.notes
+    if is_died(record):
+        # first, in the failure colour: what happened; the journal's sentence (its first note,
+        # which says when the kernel was last seen) becomes its tooltip instead of a second item
+        parts.append(Part(f"{MARK} {died_summary(record)}", notes[0] if notes else "", fail=True))
+        notes = notes[1:]
     footer = CATALOG.footer
     for m in footer:
         reading = readings.get(m.key)
@@ -89,10 +95,11 @@ def footer_parts(record: CellRecord, mode: str = "compact", *, titles: bool = Tr
             reading = readings.get(m.key)
             if reading is not None and m.footer_detail:
                 parts.append(_part(m, reading, record, mode, title))
-        parts.append(Part(f"overhead {format_duration(record.overhead_s)}",
-                          "time nbprofile's hooks spent measuring this cell, outside its wall time"))
+        if not is_died(record):  # a died cell's hooks never finished: no overhead to tell (not 0)
+            parts.append(Part(f"overhead {format_duration(record.overhead_s)}",
+                              "time nbprofile's hooks spent measuring this cell, outside its wall time"))
     parts.extend(verdict_parts(record))
-    for note in record.notes:
+    for note in notes:
         parts.append(Part(f"⚠ {note}", note))
     return parts
 

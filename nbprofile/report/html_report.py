@@ -12,7 +12,8 @@ from nbprofile.metrics import is_peak, label_of, unit_of
 from nbprofile.record import CellRecord
 from nbprofile.report import charts
 from nbprofile.report.compare import match_key
-from nbprofile.report.model import ReportModel, build, describe_delta, show_total
+from nbprofile.report.died import MARK, died_cause, died_summary, is_died
+from nbprofile.report.model import ReportModel, build, describe_delta, show_compared
 
 esc = html.escape
 
@@ -33,6 +34,9 @@ td.src, th.src, td.lbl { text-align: left; } td.src code { white-space: pre-wrap
 .chip { display: inline-block; border-radius: 3px; padding: 0 .35rem; margin: 1px; font-size: 12px;
   border: 1px solid currentColor; text-align: left; }
 .chip.fail { color: var(--fail); } .chip.pass { color: var(--pass); } .chip.unmeasurable { color: var(--warn); }
+.chip.died { color: #fff; background: var(--fail); border-color: var(--fail); font-weight: 600; }
+tr.died td { background: color-mix(in srgb, var(--fail) 6%, transparent); }
+.deaths { color: var(--fail); font-weight: 600; }
 tr.regression td { background: color-mix(in srgb, var(--fail) 10%, transparent); }
 .totals { display: flex; flex-wrap: wrap; gap: .5rem 2rem; }
 .totals div b { display: block; font-size: 1.2rem; }
@@ -66,7 +70,12 @@ def _cells_table(model: ReportModel) -> str:
     for row in model.rows:
         record = row.record
         status = "" if record.status == "ok" else f' <span class="chip fail">{esc(record.status)}: {esc(record.error_type or "")}</span>'
-        cls = ' class="regression"' if match_key(record) in regressions else ""
+        classes = ["regression"] if match_key(record) in regressions else []
+        if is_died(record):  # a chip of its own, in the failure colour, the whole sentence as its tooltip
+            status = (f' <span class="chip died" title="{esc(died_summary(record))}">'
+                      f"{MARK} died: {esc(died_cause(record))}</span>")
+            classes.append("died")
+        cls = f' class="{" ".join(classes)}"' if classes else ""
         values = "".join(_value_td(row.values[key]) for key, _ in model.columns)
         body.append(
             f"<tr{cls}><td>{row.number}</td>"
@@ -75,6 +84,14 @@ def _cells_table(model: ReportModel) -> str:
         )
     return (f'<table class="cells"><thead><tr><th>#</th><th class="src">cell</th>{head}<th class="src">budget</th>'
             f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _deaths(model: ReportModel) -> str:
+    """The cells whose kernel died, said first: their rows hold only what the journal knew."""
+    if not model.deaths:
+        return ""
+    items = "".join(f"<li>{esc(MARK)} {esc(line)}</li>" for line in model.deaths)
+    return f'<ul class="deaths">{items}</ul>'
 
 
 def _totals(model: ReportModel) -> str:
@@ -100,7 +117,9 @@ def _charts(model: ReportModel) -> str:
         unit = unit_of(key)
         return lambda value: format_value(value, unit)
 
-    labels = [row.label for row in model.rows]
+    # a died cell's bar is its partial value (until the kernel was last seen): its tooltip says so
+    labels = [f"{MARK} kernel died, partial: {row.label}" if is_died(row.record) else row.label
+              for row in model.rows]
     parts = [
         charts.bar_chart(f"{label_of('wall_s')} per cell", values("wall_s"), fmt("wall_s"), labels),
         charts.cumulative_chart(f"cumulative {label_of('wall_s')} (timeline)", values("wall_s"), fmt("wall_s")),
@@ -127,8 +146,8 @@ def _comparison(model: ReportModel) -> str:
     for i, cell in enumerate(comparison.cells):
         cls = ' class="regression"' if cell.regression else ""
         label = cell.source.strip().splitlines()[0] if cell.source.strip() else cell.key
-        before = show_total(cell.a["wall_s"], "wall_s")
-        after = show_total(cell.b["wall_s"], "wall_s")
+        before = show_compared(comparison, "wall_s", i, "a")
+        after = show_compared(comparison, "wall_s", i, "b")
         rows.append(f"<tr{cls}><td class=\"src\"><code>{esc(label[:80])}</code></td><td>{esc(before)}</td>"
                     f"<td>{esc(after)}</td><td>{esc(describe_delta(comparison, 'wall_s', i))}</td></tr>")
     return (f"<h2>Compared with run {esc(str(other))}</h2>"
@@ -148,7 +167,7 @@ def render(model: ReportModel) -> str:
         f"<h1>{esc(model.title)}</h1>"
         f'<p class="sub">run {run_id} · {len(model.rows)} cells · numbers marked ~ are estimated or sampled; '
         "n/a could not be measured here (hover for why); ≥ a total over the cells that could be</p>"
-        f"{_totals(model)}{_charts(model)}{_comparison(model)}"
+        f"{_deaths(model)}{_totals(model)}{_charts(model)}{_comparison(model)}"
         f"<h2>Cells</h2>{_cells_table(model)}"
         f"<h2>How each quantity was obtained</h2>{_methods(model)}"
         f'<h2>Environment</h2><dl class="env">{env}</dl>'

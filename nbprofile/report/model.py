@@ -16,6 +16,7 @@ from nbprofile.metrics import CATALOG, unit_of
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, utc_iso
 from nbprofile.report.compare import Comparison, compare_runs
+from nbprofile.report.died import DIED_IN, MISSING, died_summaries, is_died
 from nbprofile.report.footer import how
 from nbprofile.report.tables import first_line
 from nbprofile.report.totals import total, total_method
@@ -30,9 +31,10 @@ class Cell:
     how: str  # the tooltip / footnote: source, note or reason
 
 
-def show(reading: Reading | None) -> Cell:
+def show(reading: Reading | None, died: bool = False) -> Cell:
     if reading is None:
-        return Cell("", "", "not recorded")
+        # a died cell lacks most readings because it never finished: n/a, as any unmeasured one
+        return Cell(UNAVAILABLE, "unavailable", MISSING) if died else Cell("", "", "not recorded")
     if reading.value is None:
         return Cell(UNAVAILABLE, "unavailable", reading.note or "unavailable")
     return Cell(shown_value(reading), reading.method, how(reading))
@@ -75,6 +77,8 @@ class ReportModel:
     other_run: dict[str, Any] | None = None
     failures: int = 0
     notes: list[str] = field(default_factory=list)
+    #: one line per cell whose kernel died (:func:`~nbprofile.report.died.died_summary`)
+    deaths: list[str] = field(default_factory=list)
 
 
 def _budget(record: CellRecord) -> list[tuple[str, str]]:
@@ -116,7 +120,8 @@ def build(records: Sequence[CellRecord], run: dict[str, Any], *,
     rows = []
     for number, record in enumerate(records, 1):
         label = record.name or first_line(record.source, 60)
-        rows.append(Row(number, record, label, {k: show(record.readings.get(k)) for k, _ in present},
+        died = is_died(record)
+        rows.append(Row(number, record, label, {k: show(record.readings.get(k), died) for k, _ in present},
                         _budget(record)))
     totals = {k: show_run_total(records, k) for k, _ in present}
     methods: dict[str, dict[str, int]] = {}
@@ -131,7 +136,7 @@ def build(records: Sequence[CellRecord], run: dict[str, Any], *,
     model = ReportModel(
         title=f"nbprofile report: {notebook}", run=run, rows=rows, columns=present, totals=totals,
         methods=methods, environment=environment(run),
-        failures=sum(1 for r in records if r.verdict_status == "fail"),
+        failures=sum(1 for r in records if r.verdict_status == "fail"), deaths=died_summaries(records),
     )
     if other is not None:
         model.comparison = compare_runs(other, records)
@@ -139,11 +144,24 @@ def build(records: Sequence[CellRecord], run: dict[str, Any], *,
     return model
 
 
+def show_compared(comparison: Comparison, metric: str, index: int, side: str) -> str:
+    """A compared value of run ``side`` ("a" or "b"), ``~`` when it was estimated or sampled
+    (a died cell's time until its kernel was last seen is), ``n/a`` when there is none."""
+    cell = comparison.cells[index]
+    values, methods = (cell.a, cell.method_a) if side == "a" else (cell.b, cell.method_b)
+    text = show_total(values[metric], metric)
+    return text if text == UNAVAILABLE else method_mark(methods.get(metric)) + text
+
+
 def describe_delta(comparison: Comparison, metric: str, index: int) -> str:
-    d = comparison.cells[index].delta[metric]
+    cell = comparison.cells[index]
+    if cell.died is not None:  # its numbers are partial: no change is computed
+        return DIED_IN[cell.died]
+    d = cell.delta[metric]
     if d.pct is None:
         return UNAVAILABLE if d.abs is None else "new"
     return format_percent(d.pct, signed=True)
 
 
-__all__ = ["Cell", "ReportModel", "Row", "build", "describe_delta", "show", "show_run_total", "show_total"]
+__all__ = ["Cell", "ReportModel", "Row", "build", "describe_delta", "show", "show_compared", "show_run_total",
+           "show_total"]

@@ -13,11 +13,14 @@ from io import StringIO
 from typing import Any
 
 from nbprofile.budgets.evaluate import Verdict
-from nbprofile.format import format_duration, shown_value
+from nbprofile.format import UNAVAILABLE, format_duration, shown_value
 from nbprofile.metrics import label_of
 from nbprofile.record import CellRecord
+from nbprofile.report.died import MARK, MISSING, died_cause, died_summaries, died_summary, is_died
 from nbprofile.report.footer import how
 
+#: a died cell in Jupyter's HTML: the theme's error colour, as the footer's failed budget
+_DIED_STYLE = "color: var(--jp-error-color1, #c62828); font-weight: 600"
 #: the reading keys of the history table's columns
 HISTORY_KEYS: tuple[str, ...] = ("wall_s", "cpu_s", "rss_peak_bytes")
 
@@ -32,6 +35,8 @@ def first_line(source: str, width: int = 40) -> str:
 
 
 def status_text(record: CellRecord) -> str:
+    if is_died(record):  # its cause may be unknown: never "died (None)"
+        return f"{MARK} died ({died_cause(record)})"
     return record.status if record.status == "ok" else f"{record.status} ({record.error_type})"
 
 
@@ -80,7 +85,8 @@ class RecordTable:
             table.add_column(header, justify="right" if header in numeric else "left")
         for row in self.rows():
             table.add_row(*row)
-        return render_text(table)
+        # a died cell's row holds only what the journal knew: say what happened under the table
+        return "\n".join([render_text(table), *(f"{MARK} {line}" for line in died_summaries(self.records))])
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
@@ -93,10 +99,14 @@ class RecordTable:
         body = []
         for rec, row in zip(self.records, self.rows()):
             cells = "".join(f"<td>{esc(v)}</td>" for v in row)
-            body.append(f'<tr title="{esc(rec.source[:2000])}">{cells}</tr>')
+            title = f"{died_summary(rec)}\n\n{rec.source[:2000]}" if is_died(rec) else rec.source[:2000]
+            style = f' style="{_DIED_STYLE}"' if is_died(rec) else ""
+            body.append(f'<tr title="{esc(title)}"{style}>{cells}</tr>')
+        deaths = "".join(f'<p style="{_DIED_STYLE}">{esc(MARK)} {esc(line)}</p>'
+                         for line in died_summaries(self.records))
         return (
             f'<div class="nbprofile-history"><b>{esc(self.title)}</b>'
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{deaths}</div>"
         )
 
 
@@ -108,7 +118,10 @@ class RecordDetail:
 
     def rows(self) -> list[tuple[str, str, str]]:
         out = [(key, shown_value(reading), how(reading)) for key, reading in self.record.readings.items()]
-        out.append(("overhead_s", format_duration(self.record.overhead_s), "profiler's own time"))
+        if is_died(self.record):  # the hooks never finished this cell: its overhead is unknown, not 0
+            out.append(("overhead_s", UNAVAILABLE, MISSING))
+        else:
+            out.append(("overhead_s", format_duration(self.record.overhead_s), "profiler's own time"))
         return out
 
     def _header(self) -> str:
@@ -123,6 +136,8 @@ class RecordDetail:
 
     def __repr__(self) -> str:
         lines = [self._header()]
+        if is_died(self.record):
+            lines.append(f"  {MARK} {died_summary(self.record)}; other readings {MISSING}")
         rows = self.rows()
         width = max(len(k) for k, _, _ in rows)
         lines += [f"  {key:<{width}}  {value:>12}  {detail}" for key, value, detail in rows]
@@ -141,8 +156,10 @@ class RecordDetail:
         )
         verdict = "".join(f"<li>{esc(s)}: {esc(t)}</li>" for s, t in self._verdict_items())
         notes = "".join(f"<li>{esc(n)}</li>" for n in self.record.notes)
+        died = (f'<p style="{_DIED_STYLE}">{esc(MARK)} {esc(died_summary(self.record))}; other readings '
+                f"{esc(MISSING)}</p>" if is_died(self.record) else "")
         return (
-            f"<div class=\"nbprofile-last\"><b>{esc(self._header())}</b>"
+            f"<div class=\"nbprofile-last\"><b>{esc(self._header())}</b>{died}"
             f"<table><tbody>{rows}</tbody></table>{f'<ul>{verdict}</ul>' if verdict else ''}"
             f"{f'<ul>{notes}</ul>' if notes else ''}</div>"
         )

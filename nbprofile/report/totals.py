@@ -3,6 +3,11 @@
 A total is never 0 for want of values: with none it is ``None``. Its method is
 "measured" only when every value in it was, and a total over part of the run
 says so (``cells`` < ``of``), so that it reads as a lower bound.
+
+A cell whose kernel died (status ``died``) counts with what the journal knew: its
+wall time until the kernel was last seen (estimated, so the total is too; it ran at
+least that long) and its last RSS high-water mark; its other readings are absent,
+so those totals cover the other cells and say so.
 """
 
 from __future__ import annotations

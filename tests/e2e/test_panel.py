@@ -13,11 +13,16 @@ Needs the built frontend (``pip install -e .`` builds it) and ``/usr/bin/chromiu
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from nbprofile.readings import Reading
+from nbprofile.record import CellRecord, RunInfo, code_hash
+from nbprofile.store import SQLiteStore
 from tests.e2e.lab import CHROMIUM_FLAGS, Lab, chromium_path, labextension_dir, start_lab, write_notebook
 
 CHROMIUM = chromium_path()
@@ -266,3 +271,40 @@ def _run(page: Any, lab: Lab, artifacts: Path) -> None:
     background = page.evaluate(f"getComputedStyle(document.querySelector('{PANEL}')).backgroundColor")
     assert background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), background
     _shot(page, artifacts, "nbprofile-panel-dark.png")
+
+    # A kernel that died mid-cell: the journal's record (written here straight to the store, as a
+    # newer run) is a row with a red "✝ died" badge, its summary as the tooltip, n/a for CPU time.
+    _write_died_run(lab)
+    run3 = _wait_rows(page, 1, run_other_than=run2)
+    assert run3 == "died-run"
+    badge = page.locator(f"{PANEL} .nbp-cells-table [data-status='died'] .nbp-died")
+    assert badge.is_visible() and badge.inner_text() == "✝ died"
+    assert (badge.get_attribute("title") or "").startswith(DIED_SUMMARY)
+    assert DIED_SUMMARY in (page.locator(f"{PANEL} .nbp-summary .nbp-died-count").get_attribute("title") or "")
+    died_row = page.locator(f"{PANEL} .nbp-cells-table [data-status='died']")
+    assert "~12.3 s" in died_row.inner_text()
+    assert "total ~12.3 s" in page.locator(f"{PANEL} .nbp-summary").inner_text()  # a partial time: estimated
+    assert "n/a" in died_row.locator(".nbp-method-unavailable").all_inner_texts()
+    _shot(page, artifacts, "nbprofile-panel-died.png")
+
+
+DIED_SUMMARY = "kernel died in cell #9 (id 3f2a…) at 22.8 GiB: out of memory"
+
+
+def _write_died_run(lab: Lab) -> None:
+    """A run of the notebook whose kernel died in its only cell, as the kernel's journal records it."""
+    store = SQLiteStore(lab.db)
+    notebook = str(lab.root / NOTEBOOK)
+    run = RunInfo(run_id="died-run", notebook=notebook, kernel_id=None, started_at=time.time(), nbprofile="e2e")
+    source = "big = bytearray(50 * 2**30)"
+    store.write(CellRecord(
+        run_id="died-run", seq=1, notebook=notebook, cell_id="3f2a5c1e-9b7d-4e21-a0c3-5d6e7f809a1b",
+        execution_count=9, code_hash=code_hash(source), source=source, started_at=time.time(), status="died",
+        error_type="out of memory", overhead_s=0.0,
+        readings={"wall_s": Reading(12.3, "s", "estimated", "journal", "until the kernel was last seen"),
+                  "rss_peak_bytes": Reading(22.8 * 2**30, "B", "sampled", "journal heartbeat",
+                                            "the last RSS high-water mark the kernel wrote")},
+        notes=[("the kernel died while this cell ran: out of memory; last seen 12.3 s after the cell started, "
+                "at 22.8 GiB")],
+    ), run)
+    store.close()

@@ -1,6 +1,7 @@
-/** The summary badges: failed budgets of a run, regressed cells of a comparison. */
+/** The summary badges: failed budgets of a run, cells whose kernel died, regressed cells of a comparison. */
 import * as React from 'react';
 
+import { DIED_MARK } from '../died.js';
 import { formatPercent } from '../format.js';
 
 export function FailBadge(props: { failures: number }): JSX.Element {
@@ -11,6 +12,20 @@ export function FailBadge(props: { failures: number }): JSX.Element {
   ) : (
     <span className="nbp-badge nbp-badge-none" title="no budget failed">
       0 failed
+    </span>
+  );
+}
+
+/** The cells of a run whose kernel died, one summary per line in its tooltip; nothing when none did. */
+export function DiedBadge(props: { summaries: string[] }): JSX.Element | null {
+  const { summaries } = props;
+  if (summaries.length === 0) {
+    return null;
+  }
+  return (
+    <span className="nbp-badge nbp-badge-fail nbp-died-count" title={summaries.join('\n')}>
+      {DIED_MARK} kernel died
+      {summaries.length > 1 ? ` ×${summaries.length}` : ''}
     </span>
   );
 }

@@ -5,6 +5,7 @@ import type { Catalog } from '../catalog.js';
 import { VerdictChips } from '../components/chip.js';
 import { NumberCell } from '../components/number-cell.js';
 import { hasChips } from '../components/rows.js';
+import { DIED_MARK, diedCause, diedMissing, diedSummary, isDied } from '../died.js';
 import type { OpenRow } from '../reveal.js';
 import { firstLine, rowLabel, showReading } from '../show.js';
 import type { CellRecord } from '../types.js';
@@ -14,8 +15,11 @@ function rowClass(record: CellRecord, selected: boolean): string {
   if (hasChips(record)) {
     classes.push('nbp-row-chipped');
   }
-  if (record.verdict_status === 'fail') {
+  if (record.verdict_status === 'fail' || isDied(record)) {
     classes.push('nbp-row-fail');
+  }
+  if (isDied(record)) {
+    classes.push('nbp-row-died');
   }
   if (selected) {
     classes.push('nbp-row-selected');
@@ -27,6 +31,21 @@ function ErrorTag(props: { record: CellRecord }): JSX.Element | null {
   const { record } = props;
   if (record.status === 'ok') {
     return null;
+  }
+  if (isDied(record)) {
+    // a filled red badge, as the failures badge: the row holds only what the journal knew (a space
+    // after it, as the tags' margin, without a style of its own)
+    return (
+      <>
+        <span
+          className="nbp-badge nbp-badge-fail nbp-died"
+          title={`${diedSummary(record)}${record.notes[0] ? `\n${record.notes[0]}` : ''}`}
+          aria-label={`died: ${diedCause(record)}`}
+        >
+          {DIED_MARK} died
+        </span>{' '}
+      </>
+    );
   }
   return (
     <span className="nbp-tag nbp-tag-error" title={record.error_type ?? record.status}>
@@ -45,6 +64,7 @@ export const CellRow = React.memo(function CellRow(props: {
   const { record, columns, catalog, selected, open } = props;
   const key = String(record.id);
   const go = () => open(key, { cellId: record.cell_id, source: record.source });
+  const died = isDied(record);
   return (
     <div
       className={rowClass(record, selected)}
@@ -53,16 +73,24 @@ export const CellRow = React.memo(function CellRow(props: {
       data-record={key}
       data-cell-id={record.cell_id ?? ''}
       data-verdict={record.verdict_status ?? ''}
+      data-status={record.status}
       onClick={go}
       onKeyDown={e => e.key === 'Enter' && go()}
     >
       <span className="nbp-index">{rowLabel(record)}</span>
-      <span className="nbp-source" title={record.source}>
+      <span className="nbp-source" title={died ? `${diedSummary(record)}\n\n${record.source}` : record.source}>
         <ErrorTag record={record} />
         {firstLine(record.source)}
       </span>
       {columns.map(column => (
-        <NumberCell key={column} shown={showReading(record.readings[column], catalog.info(column).unit)} />
+        <NumberCell
+          key={column}
+          shown={
+            died && record.readings[column] === undefined
+              ? diedMissing()
+              : showReading(record.readings[column], catalog.info(column).unit)
+          }
+        />
       ))}
       {record.verdict !== null && record.verdict.items.length > 0 && (
         <VerdictChips items={record.verdict.items} catalog={catalog} />

@@ -5,13 +5,14 @@
 import * as React from 'react';
 
 import type { Catalog } from '../catalog.js';
-import { FailBadge } from '../components/badges.js';
+import { DiedBadge, FailBadge } from '../components/badges.js';
 import { Bar, BarChart } from '../components/charts.js';
 import { ExportMenu } from '../components/export-menu.js';
 import { Loading } from '../components/loadable.js';
 import { fitColumn, rowHeight } from '../components/rows.js';
 import { MetricSelect, RunSelect } from '../components/selects.js';
 import { VirtualRows } from '../components/virtual-rows.js';
+import { diedMissing, diedSummary, isDied } from '../died.js';
 import { UNAVAILABLE, formatDuration, formatValue } from '../format.js';
 import type { PanelModel } from '../model.js';
 import { useRenderTiming } from '../perf.js';
@@ -42,6 +43,9 @@ export function CellsView(props: { model: PanelModel; catalog: Catalog; open: Op
     </div>
   );
 }
+
+/** Why a run's total time is marked `~` when a cell's kernel died in it. */
+const DIED_TOTAL = "; estimated: a died cell counts until its kernel was last seen";
 
 /** "max 301 ms" over a chart's values; says so when none was measured. */
 function chartRange(values: (number | null)[], unit: string): string {
@@ -79,17 +83,20 @@ function CellsTable(props: { model: PanelModel; catalog: Catalog; detail: RunDet
   const info = catalog.info(metric);
   const bars: Bar[] = cells.map(record => {
     const reading = record.readings[metric];
-    const shown = showReading(reading, info.unit);
+    const died = isDied(record);
+    // a died cell's bar is what the journal knew (its time until the kernel was last seen): red, and said so
+    const shown = died && reading === undefined ? diedMissing() : showReading(reading, info.unit);
     return {
       key: String(record.id),
       value: reading?.value ?? null,
-      label: `${rowLabel(record)} ${firstLine(record.source)}: ${shown.text}`,
-      bad: record.verdict_status === 'fail'
+      label: `${rowLabel(record)} ${firstLine(record.source)}: ${shown.text}${died ? ` (${diedSummary(record)})` : ''}`,
+      bad: record.verdict_status === 'fail' || died
     };
   });
   // A key the catalog does not know takes its unit from its readings.
   const unit = info.unit || (cells.find(c => c.readings[metric])?.readings[metric].unit ?? '');
   const failures = cells.filter(c => c.verdict_status === 'fail').length;
+  const deaths = React.useMemo(() => cells.filter(isDied).map(diedSummary), [cells]);
   const run = detail.run;
   const [hover, setHover] = React.useState<Bar | null>(null);
   const height = React.useCallback((i: number) => rowHeight(cells[i]), [cells]);
@@ -99,10 +106,11 @@ function CellsTable(props: { model: PanelModel; catalog: Catalog; detail: RunDet
       <div className="nbp-summary">
         <span title={`run ${run.run_id} on ${run.host}`}>{formatStart(run.started_at)}</span>
         <span>{cells.length} cells</span>
-        <span title="sum of the cells' wall time">
-          total {run.wall_s === null ? UNAVAILABLE : formatDuration(run.wall_s)}
+        <span title={`sum of the cells' wall time${deaths.length > 0 ? DIED_TOTAL : ''}`}>
+          total {run.wall_s === null ? UNAVAILABLE : `${deaths.length > 0 ? '~' : ''}${formatDuration(run.wall_s)}`}
         </span>
         <FailBadge failures={failures} />
+        <DiedBadge summaries={deaths} />
       </div>
       {cells.length === 0 ? (
         <div className="nbp-empty">This run has no records yet.</div>

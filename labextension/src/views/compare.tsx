@@ -12,6 +12,7 @@ import { EmptyBox } from '../components/empty-state.js';
 import { Loading } from '../components/loadable.js';
 import { NumberCell } from '../components/number-cell.js';
 import { ROW_PX, fitColumn } from '../components/rows.js';
+import { DIED_MARK, DIED_MISSING, diedIn } from '../died.js';
 import { MetricSelect, RunSelect } from '../components/selects.js';
 import { VirtualRows } from '../components/virtual-rows.js';
 import { UNAVAILABLE, formatDelta, formatPercent } from '../format.js';
@@ -48,6 +49,10 @@ export function CompareView(props: { model: PanelModel; catalog: Catalog; open: 
 
 /** A cell's change in the chart's readout: `+12.0 ms (+4.00%)`. */
 function describeChange(cell: CompareCell, metric: string, unit: string): string {
+  const died = diedIn(cell);
+  if (died !== null) {
+    return `kernel died in ${died === 'both' ? 'both runs' : `run ${died}`}: no change computed`;
+  }
   const d = cell.delta[metric];
   if (d?.abs === null || d?.abs === undefined) {
     return UNAVAILABLE;
@@ -146,14 +151,16 @@ function CompareTable(props: {
 }
 
 const missing = (run: string) => `not measured in run ${run}, or the cell did not run in it`;
+/** Why a compared value is missing: the kernel died in the cell, or the run did not measure it. */
+const missingIn = (status: string | null | undefined, run: string) => (status === 'died' ? DIED_MISSING : missing(run));
 
 /** What a compared cell's row shows for a metric: A, B and the change. */
 function showCell(cell: CompareCell, metric: MetricInfo) {
   const key = metric.key;
   const d = cell.delta[key];
   return {
-    a: showCompared(cell.a[key], metric.unit, missing('A'), cell.method_a?.[key]),
-    b: showCompared(cell.b[key], metric.unit, missing('B'), cell.method_b?.[key]),
+    a: showCompared(cell.a[key], metric.unit, missingIn(cell.status_a, 'A'), cell.method_a?.[key]),
+    b: showCompared(cell.b[key], metric.unit, missingIn(cell.status_b, 'B'), cell.method_b?.[key]),
     abs: d?.abs,
     pct: d?.pct
   };
@@ -173,6 +180,13 @@ function compareColumns(cells: CompareCell[], metric: MetricInfo): string {
   return `minmax(7em, 16em) ${number} ${number} ${number} ${fitColumn(percents, 4.6)}`;
 }
 
+/** A died cell's badge tooltip: why its row has no change. */
+function diedTitle(died: 'A' | 'B' | 'both'): string {
+  const where = died === 'both' ? 'both runs' : `run ${died}`;
+  const why = 'its numbers stop where the kernel was last seen, so no change is computed';
+  return `the kernel died in this cell in ${where}: ${why}`;
+}
+
 function CompareRow(props: {
   cell: CompareCell;
   metric: MetricInfo;
@@ -181,21 +195,30 @@ function CompareRow(props: {
 }): JSX.Element {
   const { cell, metric, selected, open } = props;
   const { a, b, abs, pct } = showCell(cell, metric);
+  const died = diedIn(cell);
   const classes = `nbp-row nbp-compare-row nbp-clickable${cell.regression ? ' nbp-row-regression' : ''}${
-    selected ? ' nbp-row-selected' : ''
-  }`;
+    died ? ' nbp-row-fail nbp-row-died' : ''
+  }${selected ? ' nbp-row-selected' : ''}`;
   return (
     <div
       role="row"
       tabIndex={0}
       data-key={cell.key}
       data-regression={cell.regression ? 'true' : 'false'}
+      data-died={died ?? ''}
       className={classes}
       onClick={() => open(cell)}
       onKeyDown={e => e.key === 'Enter' && open(cell)}
     >
       <span className="nbp-source" title={cell.source}>
         {cell.regression && <span className="nbp-tag nbp-tag-error">regression</span>}
+        {died && (
+          <>
+            <span className="nbp-badge nbp-badge-fail nbp-died" title={diedTitle(died)}>
+              {DIED_MARK} died{died === 'both' ? '' : ` in ${died}`}
+            </span>{' '}
+          </>
+        )}
         {firstLine(cell.source)}
       </span>
       <NumberCell shown={a} />
