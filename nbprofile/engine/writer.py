@@ -32,8 +32,9 @@ class Keeper(Protocol):
     """What the writer needs from the recorder that owns it."""
 
     run: RunInfo
-    retry_s: float
 
+    @property
+    def retry_s(self) -> float: ...
     @property
     def store(self) -> RecordStore | None: ...
     @property
