@@ -14,17 +14,20 @@ the same store and run::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
 from nbprofile.budgets.evaluate import Verdict
 from nbprofile.budgets.grammar import BudgetSpec, parse_limits
 from nbprofile.engine.current import process_profiler
+from nbprofile.engine.interrupt import absorb_pending_interrupt, make_sigint_raise, restore_sigint
 from nbprofile.engine.judge import judge_record
 from nbprofile.engine.profiler import Profiler
 from nbprofile.engine.watchdog import Watchdog, start_watchdog
 from nbprofile.engine.windows import Window
-from nbprofile.errors import BudgetExceeded
+from nbprofile.errors import BudgetExceeded, NbprofileError
 from nbprofile.record import CellRecord, Status, code_hash
 from nbprofile.report.footer import footer_text
 
@@ -77,6 +80,10 @@ class budget:
     With ``strict`` (the default) a failed limit raises :class:`BudgetExceeded`
     when the block ends; ``enforce=True`` stops the block as soon as a time, CPU
     or RAM limit is crossed. ``b.verdict`` holds the result either way.
+
+    ``enforce=True`` stops the block with a SIGINT, so it needs the main thread; where
+    SIGINT is ignored (a script started under ``nohup`` or with ``&``) the block makes it
+    raise ``KeyboardInterrupt`` for its duration and puts the old handler back after.
     """
 
     def __init__(self, *limits: str, strict: bool = True, enforce: bool = False,
@@ -89,19 +96,41 @@ class budget:
         self._store = store
         self._measure: measure | None = None
         self._watchdog: Watchdog | None = None
+        self._sigint: Any = None  # the SIGINT handler to put back when the block ends
 
     def __enter__(self) -> budget:
-        self._measure = measure(self.name, store=False).__enter__()
         if self.spec.enforce:
-            assert self._measure.profiler is not None and self._measure.window is not None
-            self._watchdog = start_watchdog(self._measure.profiler, self.spec, self._measure.window,
-                                            None, self._code_hash)
+            if threading.current_thread() is not threading.main_thread():
+                # the watchdog stops a block with a SIGINT, which only the main thread receives
+                raise NbprofileError(
+                    f"nbprofile.budget(enforce=True) needs the main thread, not "
+                    f"{threading.current_thread().name!r}: use enforce=False here (the block is "
+                    "still judged when it ends), or run the block on the main thread")
+            self._sigint = make_sigint_raise()
+        try:
+            self._measure = measure(self.name, store=False).__enter__()
+            if self.spec.enforce:
+                assert self._measure.profiler is not None and self._measure.window is not None
+                self._watchdog = start_watchdog(self._measure.profiler, self.spec, self._measure.window,
+                                                None, self._code_hash)
+        except BaseException:
+            self._put_back_sigint(crossed=False)
+            raise
         return self
+
+    def _put_back_sigint(self, *, crossed: bool) -> None:
+        if self._sigint is None:
+            return
+        if crossed:  # an interrupt sent as the block ended surfaces here, not as a stray signal
+            absorb_pending_interrupt()
+        restore_sigint(self._sigint)
+        self._sigint = None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self._measure is not None, "budget() exited without entering"
         crossed = self._watchdog.stop() if self._watchdog is not None else None
+        self._put_back_sigint(crossed=crossed is not None and exc_type is not KeyboardInterrupt)
         self._measure.__exit__(exc_type, exc, tb)
         record, profiler = self._measure.record, self._measure.profiler
         assert record is not None and profiler is not None

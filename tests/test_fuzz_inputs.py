@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tornado.httpclient import HTTPClientError
 
-from nbprofile.derive.carbon import CarbonConfig, parse_carbon_args
+from nbprofile.derive.carbon import MAX_INTENSITY_G_PER_KWH, MAX_PUE, CarbonConfig, parse_carbon_args
 from nbprofile.derive.cost import ComputePrices
 from nbprofile.derive.cost import parse_price_args as parse_compute_prices
 from nbprofile.llm import parse_price_args as parse_llm_prices
@@ -80,8 +80,9 @@ def expected_carbon(args: list[str], start: CarbonConfig) -> tuple[CarbonConfig 
     None and the part of the first bad argument that the error must quote.
 
     Rules: each argument is key=value (case-insensitive key); region is an ISO-3 code or a country
-    name in the table, or world/none; pue is a finite number >= 1; intensity a finite number >= 0,
-    or auto/none. The last setting of a key wins; one bad argument refuses the whole line.
+    name in the table, or world/none; pue is a finite number from 1 to MAX_PUE; intensity a finite
+    number from 0 to MAX_INTENSITY_G_PER_KWH, or auto/none. The last setting of a key wins; one bad
+    argument refuses the whole line.
     """
     region, pue, intensity = start.region, start.pue, start.intensity_g_per_kwh
     for arg in args:
@@ -91,7 +92,7 @@ def expected_carbon(args: list[str], start: CarbonConfig) -> tuple[CarbonConfig 
             return None, repr(arg)
         if key == "pue":
             number = _finite(value)
-            if number is None or number < 1:
+            if number is None or not 1 <= number <= MAX_PUE:
                 return None, f"pue={value}"
             pue = number
         elif key == "intensity":
@@ -99,7 +100,7 @@ def expected_carbon(args: list[str], start: CarbonConfig) -> tuple[CarbonConfig 
                 intensity = None
                 continue
             number = _finite(value)
-            if number is None or number < 0:
+            if number is None or not 0 <= number <= MAX_INTENSITY_G_PER_KWH:
                 return None, f"intensity={value}"
             intensity = number
         elif key == "region":

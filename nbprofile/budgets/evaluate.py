@@ -150,6 +150,8 @@ def _resolve(limit: Limit, previous: Mapping[str, Reading] | None,
              compared_with: str | None) -> tuple[float | None, str | None]:
     """The absolute threshold of a limit and what it was compared with."""
     if not limit.relative:
+        if not math.isfinite(limit.value):  # only a stored limit from an older version can be
+            return None, f"the limit {limit.text} is not a finite number; write a finite one"
         return limit.value, None
     metric = limit.metric
     if limit.kind == "last":
@@ -171,6 +173,11 @@ def _resolve(limit: Limit, previous: Mapping[str, Reading] | None,
         threshold = base + limit.value
         change = f" {_signed(limit.value, metric.unit)}" if limit.value else ""
     where = f" in {compared_with}" if compared_with else ""
+    if not math.isfinite(threshold):
+        # a limit stored before the grammar bounded changes (or absurd readings) can overflow:
+        # an infinite limit would pass anything, and JSON cannot hold it
+        return None, (f"{anchor}{change} of {format_value(base, metric.unit)}{where} is beyond "
+                      "any number; use a fixed limit or a smaller change")
     return threshold, f"{anchor}{change}: {format_value(base, metric.unit)}{where}"
 
 

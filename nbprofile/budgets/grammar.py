@@ -27,7 +27,8 @@ VALUE is one of:
   tokens bare or ``k``/``K``/``M``; dollars ``$0.05``, ``0.05``, ``0.05USD``.
   What the footer prints for sizes, energy, CO2, tokens and dollars under
   $1000 can be pasted back as a limit;
-* ``+10%`` / ``-5%`` / ``10%``: a change allowed against the baseline run;
+* ``+10%`` / ``-5%`` / ``10%``: a change allowed against the baseline run (from -100%
+  to +1,000,000%: ``MAX_PERCENT``);
 * ``last``, ``last+10%``, ``last+1s``: against the previous run of the cell;
 * ``baseline``, ``baseline+5%``, ``baseline+1GiB``: against the baseline run
   (the previous run unless the caller pins one). A ``-`` instead of ``+``
@@ -77,6 +78,10 @@ _UNITS: dict[str, _Units] = {
     "USD": _Units({"": _D(1), "USD": _D(1)}, "dollars: $0.05, 0.05 or 0.05USD"),
 }
 
+#: the largest relative change a limit may allow, in percent: far above any useful one, and low
+#: enough that an earlier run's reading x (1 + change) stays a finite float
+MAX_PERCENT = 1_000_000.0
+
 _OP_CHARS = "<>=!≤≥"
 _OP_RUN = re.compile(f"[{_OP_CHARS}]+")
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -109,6 +114,9 @@ def _parse_percent(text: str, value: str) -> float:
         raise _fail(text, f"'{_show(value)}' is not a finite number")
     if pct < -100:
         raise _fail(text, f"'{_show(value)}': a change below -100% cannot be met")
+    if pct > MAX_PERCENT:
+        raise _fail(text, f"'{_show(value)}': a change above +{MAX_PERCENT:,.0f}% is no limit; "
+                          "use a fixed limit (e.g. time<=30s) or a smaller change")
     return pct
 
 

@@ -8,6 +8,7 @@ notebook itself fails.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
@@ -17,16 +18,42 @@ from nbprofile.errors import NbprofileError
 from nbprofile.metrics import CATALOG
 from nbprofile.report import registry
 
+#: the largest count and table width accepted: beyond any screen or listing, and within what
+#: SQLite's LIMIT takes (a larger int raises OverflowError deep in the store)
+MAX_COUNT = 1_000_000
+MAX_WIDTH = 10_000
+
+
+def _whole(text: str, what: str, lowest: int, highest: int) -> int:
+    """``text`` as a whole number from ``lowest`` to ``highest``, else a one-line argparse error."""
+    digits = text.strip().lstrip("+-")
+    if not digits.isdigit() or not digits.isascii():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what}")
+    # the length first: int() of a 5000-digit word is refused by Python itself, and slow before that
+    if len(digits) > len(str(highest)) or not lowest <= int(text) <= highest:
+        raise argparse.ArgumentTypeError(f"{text.strip()} {what} is out of range: use {lowest:,} to {highest:,}")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    """How many runs to list: 1 to :data:`MAX_COUNT`."""
+    return _whole(text, "runs", 1, MAX_COUNT)
+
 
 def _width(text: str) -> int:
     """A table width: at least 40 columns, or the table cannot show anything."""
+    return _whole(text, "columns", 40, MAX_WIDTH)
+
+
+def _seconds(text: str) -> float:
+    """A per-cell timeout: a finite number of seconds > 0 (``inf`` or ``nan`` would reach nbclient)."""
     try:
-        width = int(text)
+        seconds = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of columns") from None
-    if width < 40:
-        raise argparse.ArgumentTypeError(f"{width} columns is too narrow for a table: use 40 or more")
-    return width
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: a timeout is a finite number of seconds > 0, e.g. 600")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="execute a notebook in a fresh kernel with every cell measured")
     run.add_argument("notebook")
-    run.add_argument("--timeout", type=float, default=None, help="seconds per cell (default: none)")
+    run.add_argument("--timeout", type=_seconds, default=None, help="seconds per cell (default: none)")
     run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
     run.add_argument("--output", "-o", default=None, help="save the executed notebook here")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
@@ -62,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = sub.add_parser("runs", help="list stored runs, newest first")
     runs.add_argument("notebook", nargs="?")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--limit", type=_count, default=20)
     runs.add_argument("--width", type=_width, default=120)
     runs.set_defaults(func=commands.cmd_runs)
 

@@ -34,6 +34,10 @@ PUE_ENV = "NBPROFILE_PUE"
 INTENSITY_ENV = "NBPROFILE_CARBON_INTENSITY"
 VENDORED = BUNDLED / "global_energy_mix.json"
 WORLD_NOTE = "no region set: world average; %nbprofile carbon region=FRA"
+#: the highest PUE and grid intensity accepted: far above any real data centre (PUE ~1.1-3) or grid
+#: (~1000 gCO2e/kWh for coal), and low enough that kWh x PUE x intensity stays a finite float
+MAX_PUE = 100.0
+MAX_INTENSITY_G_PER_KWH = 100_000.0
 USAGE = "%nbprofile carbon region=<ISO-3 code, e.g. FRA> pue=<number >= 1, e.g. 1.2> intensity=<gCO2e/kWh>"
 
 
@@ -188,6 +192,9 @@ def parse_carbon_args(args: list[str], current: CarbonConfig) -> CarbonConfig:
             pue = _number(value, "pue", "a number >= 1.0, e.g. pue=1.2")
             if pue < 1.0:
                 raise ValueError(f"pue={value} is below 1.0, which no data centre reaches: e.g. pue=1.2")
+            if pue > MAX_PUE:
+                raise ValueError(f"pue={value} is above {MAX_PUE:g}, which no data centre reaches: "
+                                 "e.g. pue=1.2")
             config = replace(config, pue=pue)
         elif key == "intensity":
             if value.lower() in ("auto", "none"):
@@ -196,6 +203,9 @@ def parse_carbon_args(args: list[str], current: CarbonConfig) -> CarbonConfig:
             g = _number(value, "intensity", "gCO2e/kWh >= 0, e.g. intensity=56")
             if g < 0:
                 raise ValueError(f"intensity={value} is negative: gCO2e/kWh >= 0, e.g. intensity=56")
+            if g > MAX_INTENSITY_G_PER_KWH:
+                raise ValueError(f"intensity={value} is above {MAX_INTENSITY_G_PER_KWH:,.0f} gCO2e/kWh, "
+                                 "which no grid emits: e.g. intensity=56")
             config = replace(config, intensity_g_per_kwh=g)
         else:
             raise ValueError(f"unknown carbon setting {key!r}: {USAGE}")

@@ -15,6 +15,7 @@ or ``NBPROFILE_GPU_HOUR_USD`` / ``NBPROFILE_KWH_USD``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
@@ -54,6 +55,10 @@ GENERIC_GPU_HOUR_USD = 2.00
 # Electricity, $/kWh: between the US commercial average (~$0.13, EIA 2025) and the EU non-household
 # average (~$0.20, Eurostat 2025). Set your tariff.
 DEFAULT_KWH_USD = 0.15
+#: the highest prices accepted: far above any real one, and low enough that hours x GPUs x price
+#: (or kWh x price) stays a finite float for any window
+MAX_GPU_HOUR_USD = 100_000.0
+MAX_KWH_USD = 1_000.0
 
 _DEFAULT_PATTERNS = tuple((re.compile(p, re.IGNORECASE), label, usd) for p, label, usd in DEFAULT_GPU_HOUR_USD)
 
@@ -121,7 +126,7 @@ def parse_price_args(args: list[str], current: ComputePrices) -> ComputePrices:
             prices = replace(prices, energy_in_gpu_price=value.lower() in ("yes", "true", "on"))
             continue
         if key == "kwh":
-            kwh = None if value.lower() == "default" else _price(value, key, "0.30")
+            kwh = None if value.lower() == "default" else _price(value, key, "0.30", MAX_KWH_USD)
             prices = replace(prices, kwh_usd=kwh)
             continue
         if key == "gpu_hour":
@@ -132,18 +137,21 @@ def parse_price_args(args: list[str], current: ComputePrices) -> ComputePrices:
             raise ValueError(f"unknown price {key!r}: {USAGE}")
         kept = tuple(e for e in prices.gpu_hour_usd if e[0] != pattern)
         if value.lower() != "default":
-            kept += ((pattern, _price(value, key, "2.5")),)
+            kept += ((pattern, _price(value, key, "2.5", MAX_GPU_HOUR_USD)),)
         prices = replace(prices, gpu_hour_usd=kept)
     return prices
 
 
-def _price(value: str, key: str, example: str) -> float:
+def _price(value: str, key: str, example: str, highest: float) -> float:
     try:
         usd = float(value.lstrip("$"))
     except ValueError:
         raise ValueError(f"{key}={value} is not a price: dollars, e.g. {key}={example}") from None
-    if not usd >= 0 or usd == float("inf"):
+    if not math.isfinite(usd) or usd < 0:
         raise ValueError(f"{key}={value}: a price is a finite number >= 0, e.g. {key}={example}")
+    if usd > highest:
+        raise ValueError(f"{key}={value}: more than ${highest:,.0f}, which no one charges; "
+                         f"give dollars, e.g. {key}={example}")
     return usd
 
 

@@ -19,11 +19,36 @@ import signal
 import threading
 import time
 from abc import ABC, abstractmethod
+from typing import Any
 
 
 def interrupt_main_thread() -> None:
     """Raise ``KeyboardInterrupt`` in the main thread, as Ctrl-C would."""
     signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+
+
+def make_sigint_raise() -> Any:
+    """On the main thread, make a SIGINT raise ``KeyboardInterrupt`` there, as it does by default.
+
+    A process started under ``nohup``, or with ``&`` from a non-interactive shell, inherits
+    SIGINT ignored (``SIG_IGN``): :func:`interrupt_main_thread` would then do nothing and an
+    enforced limit would never stop anything. Under ``SIG_DFL`` the signal would kill the
+    process instead. In both cases ``signal.default_int_handler`` is installed and the handler
+    it replaced is returned, for :func:`restore_sigint`; ``None`` when nothing was changed (a
+    handler of Python's or the user's, or one installed outside Python, is left alone).
+    Raises ``ValueError`` off the main thread, where no signal handler can be set.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous not in (signal.SIG_IGN, signal.SIG_DFL):
+        return None
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return previous
+
+
+def restore_sigint(previous: Any) -> None:
+    """Put back the handler :func:`make_sigint_raise` replaced (nothing if it replaced none)."""
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
 
 
 def absorb_pending_interrupt() -> None:

@@ -6,6 +6,22 @@ import warnings
 
 from nbprofile.errors import NbprofileWarning
 
+#: where every nbprofile warning says it comes from: a name linecache cannot resolve (it skips
+#: ``<...>`` names), so Python's formatter prints the one message line and no source line under it;
+#: the real call site would be nbprofile's own code, which says nothing to the user
+WARNING_ORIGIN = "<nbprofile>"
+
+
+def warn_one_line(message: str) -> None:
+    """Give an :class:`NbprofileWarning` that shows as exactly one line.
+
+    ``warn_explicit`` rather than a patched ``formatwarning``: other categories keep Python's
+    formatting, and filters still apply (``module="nbprofile"`` matches ``-W ...::nbprofile``).
+    """
+    # a message quoting an exception (str(exc)) may hold line breaks of its own
+    one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    warnings.warn_explicit(one_line, NbprofileWarning, WARNING_ORIGIN, 0, module="nbprofile")
+
 
 class OnceWarnings:
     """One per profiler: ``warn(key, message)`` warns the first time for each key."""
@@ -17,7 +33,7 @@ class OnceWarnings:
         if key in self._given:
             return
         self._given.add(key)
-        warnings.warn(f"nbprofile: {message}", NbprofileWarning, stacklevel=3)
+        warn_one_line(f"nbprofile: {message}")
 
     def again(self, key: str) -> None:
         """Let the warning of ``key`` be given once more (it says something new)."""

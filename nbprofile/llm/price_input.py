@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from nbprofile.llm.price_values import CTX, parse_per, parse_price_value
-from nbprofile.llm.prices import PRICE_KEYS, PRICES, ModelPrice
+from nbprofile.llm.prices import PRICE_KEYS, PRICES, ModelPrice, check_price
 
 
 def parse_price_args(args: list[str]) -> tuple[str, dict[str, Decimal]]:
@@ -41,14 +41,14 @@ def parse_price_args(args: list[str]) -> tuple[str, dict[str, Decimal]]:
             raise ValueError(f"{part!r}: unknown price {key!r}; use {', '.join(PRICE_KEYS)}")
         if key in prices:
             raise ValueError(f"{part!r}: {key} given twice")
-        prices[key] = parse_price_value(key, value)
+        prices[key] = check_price(key, parse_price_value(key, value), value)
     return model, prices
 
 
 def _to_decimal(name: str, value: float | str | Decimal | None, per: str) -> Decimal | None:
     if value is None:
         return None
-    return parse_price_value(name, value, parse_per(per))
+    return check_price(name, parse_price_value(name, value, parse_per(per)), value)
 
 
 #: the process's prices (table + user)

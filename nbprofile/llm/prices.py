@@ -34,12 +34,31 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from nbprofile.errors import NbprofileWarning
 from nbprofile.llm.price_values import CTX, parse_per, parse_price_value
 
 TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "llm_prices.json"
 CONFIG_ENV = "NBPROFILE_LLM_PRICES"
 #: exact for any realistic sum: 60 significant digits
 PRICE_KEYS = ("input", "output", "cached_input", "cache_write")
+#: the highest price accepted, USD per 1M tokens: far above any model's, and low enough that a
+#: window's cost (tokens x price, then one float) can never overflow to inf
+MAX_USD_PER_M_TOKENS = Decimal(1_000_000)
+_PER_M = Decimal(1_000_000)
+
+
+def check_price(name: str, usd_per_token: Decimal, typed: object = None) -> Decimal:
+    """``usd_per_token`` if it is a finite price within :data:`MAX_USD_PER_M_TOKENS`, else a
+    one-line ValueError naming ``name`` (and the value as ``typed``, when given)."""
+    shown = f"{name}={typed}" if typed is not None else name
+    if not usd_per_token.is_finite():
+        raise ValueError(f"{shown} is not a finite price: give $ per 1M tokens, e.g. {name}=2.50")
+    if usd_per_token < 0:
+        raise ValueError(f"{shown} is negative: give $ per 1M tokens, e.g. {name}=2.50")
+    if CTX.multiply(usd_per_token, _PER_M) > MAX_USD_PER_M_TOKENS:
+        raise ValueError(f"{shown} is more than ${MAX_USD_PER_M_TOKENS:,} per 1M tokens, which no "
+                         f"model costs: give $ per 1M tokens, e.g. {name}=2.50")
+    return usd_per_token
 
 
 class Price(NamedTuple):
@@ -145,7 +164,9 @@ class PriceBook:
                 self.set(model, **parsed)
             return len(models)
         except (OSError, ValueError, TypeError) as exc:
-            warnings.warn(f"nbprofile: ignoring LLM price file {target}: {exc}", stacklevel=2)
+            # one line, no source line under it: the call site is nbprofile's own loading code
+            warnings.warn_explicit(f"nbprofile: ignoring LLM price file {target}: {exc}",
+                                   NbprofileWarning, "<nbprofile>", 0, module="nbprofile")
             return 0
 
     # -- lookup ------------------------------------------------------------------
@@ -180,6 +201,11 @@ class PriceBook:
         prices for the parts not given, an unknown one needs input and output."""
         if not model:
             raise ValueError("a price needs a model name")
+        # every way in (the magic, set_price, the price file) passes here: refuse before storing
+        for name, value in (("input", input), ("output", output), ("cached_input", cached_input),
+                            ("cache_write", cache_write)):
+            if value is not None:
+                check_price(name, value)
         self._load()
         old = self._user.get(model) or self.lookup(model)
         if old is None and (input is None or output is None):

@@ -224,18 +224,22 @@ class PeakRss(Meter):
         if self.mode == "unavailable":
             reason = "no way to read RSS on this system"
             return {k: Reading.unavailable("B", reason) for k in self.keys}
+        # the end RSS first, then the peak: memory that grows between the two reads lands in the
+        # peak, never only in the end (which read after the peak could exceed it)
+        end = self._read_rss() if self._read_rss is not None else None
         if self.mode == "exact":
             peak = self._read_hwm()  # type: ignore[misc]
         else:
             assert self._sampler is not None
             peak = self._sampler.peak()
-        self._fold(peak)
+        # the kernel's RSS counters are per-CPU caches folded in lazily: VmHWM and statm can
+        # disagree by a few pages, and the end itself was reached inside the window
+        self._fold(peak if end is None else max(peak, end))
         window = self._open.pop(key, None)
         if window is None:
             reason = "the window was never opened"
             return {k: Reading.unavailable("B", reason) for k in self.keys}
         start, window_peak, maxrss_start = window
-        end = self._read_rss() if self._read_rss is not None else None
         if self.mode == "exact":
             peak_reading = Reading(window_peak, "B", "measured", "clear_refs+VmHWM")
         else:

@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from nbprofile.record import CellRecord
 from nbprofile.report.compare import compare_runs, compared_keys
+from nbprofile.report.died import record_json
 from nbprofile.report.totals import total, total_method
 
 SCHEMA = "nbprofile.report/1"
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float (inf, -inf, nan) made ``None``, in nested dicts,
+    lists and tuples: JSON has no such numbers (``Infinity`` is not JSON and strict parsers,
+    the panel's ``JSON.parse`` among them, refuse it), and records stored by older versions
+    can hold them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def dumps(value: Any, **options: Any) -> str:
+    """``json.dumps`` of :func:`finite` ``(value)``: always valid JSON, never ``Infinity``."""
+    return json.dumps(finite(value), allow_nan=False, **options)
 
 
 def report_dict(records: Sequence[CellRecord], run: dict[str, Any], *,
@@ -22,7 +43,7 @@ def report_dict(records: Sequence[CellRecord], run: dict[str, Any], *,
         "totals": {m: total(records, m) for m in compared_keys()},
         # estimated / sampled when any cell's value was; cells < of: the total is a lower bound
         "totals_method": {m: total_method(records, m) for m in compared_keys()},
-        "cells": [r.to_json() for r in records],
+        "cells": [record_json(r) for r in records],  # as stored, plus a died cell's summary
     }
     if other is not None:
         report["compared_with"] = {"run": other_run, **compare_runs(other, records).to_json()}
@@ -31,5 +52,6 @@ def report_dict(records: Sequence[CellRecord], run: dict[str, Any], *,
 
 def to_json(records: Sequence[CellRecord], run: dict[str, Any], *,
             other: Sequence[CellRecord] | None = None, other_run: dict[str, Any] | None = None) -> str:
-    # allow_nan=False: a NaN would make the file unreadable to strict parsers; none is stored
-    return json.dumps(report_dict(records, run, other=other, other_run=other_run), indent=1, allow_nan=False, ensure_ascii=False)
+    # non-finite numbers (older stores hold some) become null: a NaN or Infinity token would make
+    # the file unreadable to strict parsers
+    return dumps(report_dict(records, run, other=other, other_run=other_run), indent=1, ensure_ascii=False)

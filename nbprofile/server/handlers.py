@@ -10,7 +10,8 @@ is shared with the kernels that write to it (SQLite in WAL mode).
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,9 +25,11 @@ from nbprofile._version import __version__
 from nbprofile.budgets.evaluate import Verdict
 from nbprofile.errors import ExportError, StoreError
 from nbprofile.metrics import CATALOG, REGRESSION_FRACTION
+from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, utc_iso
 from nbprofile.report import registry
 from nbprofile.report.compare import compare_runs
+from nbprofile.report.json_report import dumps, finite
 from nbprofile.store import open_store
 from nbprofile.store.base import RecordStore
 
@@ -47,7 +50,7 @@ class NbprofileHandler(APIHandler):
             super().write_error(status_code, **kwargs)
             return
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": error.get_message(), "reason": error.reason}))
+        self.finish(dumps({"message": error.get_message(), "reason": error.reason}))
 
     def _store(self) -> RecordStore:
         store = self.settings.get("nbprofile_store")
@@ -71,8 +74,10 @@ class NbprofileHandler(APIHandler):
         return value
 
     def reply(self, payload: Any) -> None:
+        """Every route's JSON: a non-finite number (a record stored by an older version can hold
+        one) goes out as null, never as ``Infinity``, which is not JSON, nor as a 500."""
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(payload, allow_nan=False))
+        self.finish(dumps(payload))
 
     def notebook_path(self, relative: str) -> str:
         """The absolute path of a notebook named relative to the server root, confined to it."""
@@ -94,11 +99,33 @@ class NbprofileHandler(APIHandler):
         return {s["kernel"]["id"] for s in sessions
                 if s.get("path") == relative and s.get("kernel")}
 
+    async def records_of(self, run_id: str) -> list[CellRecord]:
+        """The records of a run, each as :func:`readable` makes it."""
+        records = await self.in_store(lambda store: store.records(run_id))
+        return [readable(r) for r in records]
+
     async def find_run(self, run_id: str) -> dict[str, Any]:
         run = await self.in_store(lambda store: store.run(run_id))
         if run is None:
             raise tornado.web.HTTPError(404, f"no run {run_id!r} in the record store")
         return run
+
+
+def readable(record: CellRecord) -> CellRecord:
+    """``record`` with what an older version stored as Infinity or NaN made showable: such a
+    reading becomes unavailable, saying what was stored, and such a number in the verdict or
+    budget becomes None (a threshold beyond any number is no threshold: "not checked"), so
+    that every view and format shows it as it shows any unmeasured number instead of
+    failing to format it (``format_value(nan)`` raises)."""
+    odd = {key: r for key, r in record.readings.items()
+           if r.value is not None and not math.isfinite(r.value)}
+    if not odd and record.verdict is None and record.budget is None:
+        return record
+    readings = {**record.readings, **{
+        key: Reading.unavailable(r.unit, f"stored as {r.value!r} by an older nbprofile", r.source)
+        for key, r in odd.items()}}
+    return dataclasses.replace(record, readings=readings, verdict=finite(record.verdict),
+                               budget=finite(record.budget))
 
 
 def run_payload(run: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +181,7 @@ class RunHandler(NbprofileHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
         run = await self.find_run(run_id)
-        records = await self.in_store(lambda store: store.records(run_id))
+        records = await self.records_of(run_id)
         self.reply({"run": run_payload(run), "cells": [cell_payload(r) for r in records]})
 
 
@@ -164,8 +191,7 @@ class CompareHandler(NbprofileHandler):
         a, b = self.arg("a"), self.arg("b")
         assert a is not None and b is not None
         run_a, run_b = await self.find_run(a), await self.find_run(b)
-        records_a = await self.in_store(lambda store: store.records(a))
-        records_b = await self.in_store(lambda store: store.records(b))
+        records_a, records_b = await self.records_of(a), await self.records_of(b)
         comparison = compare_runs(records_a, records_b)
         self.reply({"a": run_payload(run_a), "b": run_payload(run_b), **comparison.to_json()})
 
@@ -180,7 +206,7 @@ class ReportHandler(NbprofileHandler):
         except ExportError as exc:
             raise tornado.web.HTTPError(400, str(exc)) from None
         run = await self.find_run(run_id)
-        records = await self.in_store(lambda store: store.records(run_id))
+        records = await self.records_of(run_id)
         try:
             text = fmt.render(records, run_payload(run))
         except ExportError as exc:
