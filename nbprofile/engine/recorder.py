@@ -70,6 +70,10 @@ class Recorder:
         self._cell_open = False
         # (journal size after the record's line, or -1 when it is only here; the record)
         self._unsaved: deque[tuple[int, CellRecord]] = deque()
+        # the journal's lines not yet in the store, as written: (start, end, entry); the writer
+        # takes them from here rather than parsing the file again (it reads the file when these
+        # do not reach back far enough: a new store, or more lines than memory keeps)
+        self._pending: deque[tuple[int, int, dict[str, Any]]] = deque()
         self._lost = 0
         self._seq = 0
         self.last_record: CellRecord | None = None
@@ -95,7 +99,7 @@ class Recorder:
         return os.getpid() == self._pid
 
     # -- the journal ---------------------------------------------------------
-    def _append(self, entry: dict[str, Any]) -> int:
+    def _append(self, entry: dict[str, Any], record: CellRecord | None = None) -> int:
         """Append a line to the journal (opened on first use); -1 if it cannot be written."""
         with self._journal_lock:
             journal = self._journal
@@ -105,11 +109,30 @@ class Recorder:
                 journal = self._open_journal()
                 if journal is None:
                     return -1
+            start = journal.size
             try:
-                return journal.append(entry)
+                end = journal.append(entry)
             except OSError as exc:
                 self._journal_error(exc)
                 return -1
+            if record is not None:
+                entry["_record"] = record  # after it is written: the writer needs no parsing
+            self._pending.append((start, end, entry))
+            if len(self._pending) > MAX_UNSAVED:
+                self._pending.popleft()
+            return end
+
+    def pending_since(self, offset: int) -> tuple[list[dict[str, Any]], int] | None:
+        """The journal's lines from ``offset`` on, as written, and where they end; None when
+        memory no longer has them all (the writer then reads the file)."""
+        items = list(self._pending)  # a snapshot: heartbeats append from another thread
+        if not items:
+            journal = self._journal
+            return ([], offset) if journal is not None and journal.size == offset else None
+        for i, (start, _, _) in enumerate(items):
+            if start == offset:
+                return [entry for _, _, entry in items[i:]], items[-1][1]
+        return None
 
     def _open_journal(self) -> JournalWriter | None:
         """Called with the journal lock held."""
@@ -167,7 +190,7 @@ class Recorder:
             self._append(run_entry(self.run))
         if ends_cell:
             self._cell_open = False
-        position = self._append(record_entry(record, ends_cell=ends_cell))
+        position = self._append(record_entry(record, ends_cell=ends_cell), record)
         self._unsaved.append((position, record))
         if len(self._unsaved) > MAX_UNSAVED:
             dropped_position, _ = self._unsaved.popleft()
@@ -204,6 +227,9 @@ class Recorder:
 
     def saved_up_to(self, position: int, written: list[CellRecord] | None = None) -> None:
         """The store holds the journal up to ``position`` (or these in-memory records)."""
+        pending = self._pending
+        while pending and 0 <= position and pending[0][1] <= position:
+            pending.popleft()
         queue = self._unsaved
         if written is not None:
             done = {id(r) for r in written}

@@ -1,9 +1,12 @@
 """The thread that moves a kernel's journal into the store, off the cells' path.
 
-It sleeps until a record is saved, waits :data:`BATCH_DELAY_S` more so that a
-burst of short cells goes in one transaction, and writes the journal's new
-lines (:func:`nbprofile.store.ingest.ingest`). A reader (the panel, the CLI)
-therefore sees a record within about a second of its footer. While the store
+It sleeps until a record is saved, then waits until no record has come for
+:data:`BATCH_DELAY_S` (or :data:`MAX_DELAY_S` has passed) so that a burst of
+short cells goes in one transaction, written while the kernel is quiet, and
+writes the journal's new lines (:func:`nbprofile.store.ingest.ingest`). A reader
+(the panel, the CLI) therefore sees a record within about a second of its
+footer. A cell pays one attribute write for this; the thread is woken only
+when it sleeps. While the store
 fails, it tries again every ``STORE_RETRY_S`` (:mod:`nbprofile.engine.recorder`);
 the journal keeps everything meanwhile. ``write_now`` does the same work at
 once, for whoever must read the store right after a cell (a relative budget,
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from nbprofile.errors import StoreError
 from nbprofile.record import CellRecord, RunInfo
@@ -22,8 +25,10 @@ from nbprofile.store.base import RecordStore
 from nbprofile.store.ingest import ingest
 from nbprofile.store.journal import JournalWriter
 
-#: how long the writer lets records gather after the first one wakes it
-BATCH_DELAY_S = 0.25
+#: the writer writes once no record has come for this long...
+BATCH_DELAY_S = 0.2
+#: ...or once the first record waiting has waited this long
+MAX_DELAY_S = 0.8
 #: how long exit waits for the writer's last batch
 STOP_WAIT_S = 5.0
 
@@ -43,6 +48,7 @@ class Keeper(Protocol):
     def unsaved(self) -> list[CellRecord]: ...
     def unsaved_in_memory(self) -> list[CellRecord]: ...
     def saved_up_to(self, position: int, written: list[CellRecord] | None = None) -> None: ...
+    def pending_since(self, offset: int) -> tuple[list[dict[str, Any]], int] | None: ...
     def rotate_if_large(self, ingested: int) -> None: ...
     def failed(self, exc: StoreError) -> None: ...
     def succeeded(self) -> None: ...
@@ -55,12 +61,18 @@ class StoreWriter:
         self._recorder = recorder
         self._lock = threading.Lock()  # one batch at a time: the thread's, or write_now's
         self._wake = threading.Event()
+        self._asleep = True  # waiting for a record: the next save wakes it
+        self._last_saved = 0.0
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.batches = 0  # batches written, for tests and `%nbprofile status`
 
     def wake(self) -> None:
-        """A record was saved: write it soon. Cheap: one Event.set on the cell's path."""
+        """A record was saved: write it soon. Cheap on the cell's path: a clock read, and an
+        Event.set only when the thread sleeps (waking it each cell would cost a GIL hand-off)."""
+        self._last_saved = time.monotonic()
+        if not self._asleep:
+            return
         if self._thread is None and not self._stopping:
             self._thread = threading.Thread(target=self._run, name="nbprofile-writer", daemon=True)
             try:
@@ -76,10 +88,25 @@ class StoreWriter:
             woken = self._wake.wait(self._recorder.retry_s if pending else None)
             if self._stopping:
                 return
-            if woken:
-                time.sleep(BATCH_DELAY_S)  # let a burst of cells come together
+            self._asleep = False
             self._wake.clear()
+            if woken:
+                self._gather()
+            began = time.monotonic()
             pending = not self.write_now()
+            self._asleep = True
+            if self._last_saved >= began:  # saved while this batch was written: its wake was skipped
+                self._wake.set()
+
+    def _gather(self) -> None:
+        """Wait while records keep coming (a burst of cells), up to :data:`MAX_DELAY_S`."""
+        first = time.monotonic()
+        while not self._stopping:
+            quiet_for = time.monotonic() - self._last_saved
+            waited = time.monotonic() - first
+            if quiet_for >= BATCH_DELAY_S or waited >= MAX_DELAY_S:
+                return
+            time.sleep(min(BATCH_DELAY_S - quiet_for, MAX_DELAY_S - waited))
 
     def write_now(self) -> bool:
         """Write what waits into the store; True when nothing waits any more."""
@@ -91,7 +118,7 @@ class StoreWriter:
             try:
                 journal = recorder.journal
                 if journal is not None:
-                    _, position = ingest(store, journal.path.name, journal.read)
+                    _, position = ingest(store, journal.path.name, journal.read, memory=recorder.pending_since)
                     recorder.saved_up_to(position)
                     recorder.rotate_if_large(position)
                 only_here = recorder.unsaved_in_memory()

@@ -89,11 +89,36 @@ def cell_row(r: CellRecord, meta_id: Callable[[Meta], int]) -> tuple[Any, ...]:
     )
 
 
+def row_from_journal(fields: list[Any], meta_id: Callable[[Meta], int]) -> tuple[Any, ...]:
+    """A journal's ``rec`` line (:func:`nbprofile.store.journal.record_entry`) straight to a row,
+    without building the record: recovering a journal is mostly this, for every line."""
+    (run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at, status,
+     error_type, readings, overhead_s, name, budget, verdict, verdict_status, notes,
+     schema_version) = fields
+    stored = {key: (r[0], meta_id((r[1], r[2], r[3], r[4] if len(r) > 4 else None)))
+              for key, r in readings.items()}
+    wall = readings.get("wall_s")
+    return (
+        text(run_id), seq, text(notebook), text(cell_id), execution_count, code_hash, text(source),
+        started_at, status, text(error_type), None if wall is None else _number(wall[0]),
+        _json(stored), overhead_s, text(name),
+        None if budget is None else _json(budget),
+        None if verdict is None else _json(verdict),
+        verdict_status, _json(notes) if notes else None, schema_version,
+    )
+
+
 def reading_from_stored(data: list[Any], meta: Callable[[int], Meta]) -> Reading:
     if len(data) == 2:  # [value, meta id]
         unit, method, source, note = meta(data[1])
-        return Reading(data[0], unit, method, source, note)  # type: ignore[arg-type]  # methods are stored by name
-    return Reading.from_json(data)  # the full form, as written before 0003_reading_meta
+        reading = Reading(data[0], unit, method, source, note)  # type: ignore[arg-type]  # methods are stored by name
+    else:
+        reading = Reading.from_json(data)  # the full form, as written before 0003_reading_meta
+    if isinstance(reading.value, float) and not math.isfinite(reading.value):
+        # written as Infinity or NaN by an older version: not a number anyone can use
+        return Reading.unavailable(reading.unit, f"stored as {reading.value} by an older nbprofile",
+                                   reading.source)
+    return reading
 
 
 def record_from_row(row: Sequence[Any], meta: Callable[[int], Meta]) -> CellRecord:

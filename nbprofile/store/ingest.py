@@ -24,7 +24,6 @@ from nbprofile.store.journal import (
     claim_if_orphaned,
     complete_lines,
     journals,
-    record_from_entry,
     run_from_entry,
 )
 
@@ -36,8 +35,9 @@ class JournalTransaction(Protocol):
     offset: int  # how far the journal has been written into the store
     state: dict[str, Any]  # what its lines left open
 
-    def write(self, runs: Sequence[RunInfo], records: Sequence[CellRecord], offset: int,
-              state: dict[str, Any]) -> None: ...
+    def write(self, runs: Sequence[RunInfo], records: Sequence[CellRecord | list[Any]], offset: int,
+              state: dict[str, Any]) -> None:
+        """Runs, and records (a record, or a journal's ``rec`` fields), and the journal's new offset."""
 
 
 class JournalTarget(Protocol):
@@ -48,21 +48,29 @@ class JournalTarget(Protocol):
 
 
 Read = Callable[[int, int], bytes]
+#: lines already in memory, from an offset on, and where they end (None: not all of them)
+Memory = Callable[[int], "tuple[list[dict[str, Any]], int] | None"]
 
 
 def ingest(store: JournalTarget, name: str, read: Read, *, gone: Claim | None = None,
-           cause: str | None = None) -> tuple[int, int]:
+           cause: str | None = None, memory: Memory | None = None) -> tuple[int, int]:
     """Write a journal's complete lines past the store's offset into the store; return how
     many records, and how far into the journal the store now holds. With ``gone`` (the
     journal of a kernel that no longer runs), a cell left open gets a ``died`` record and
-    the journal is marked done."""
+    the journal is marked done. ``memory``: the writer's own lines as it wrote them, used
+    instead of the file when they reach back to the store's offset (no parsing)."""
     written = 0
     size = BATCH_BYTES
     while True:
         with store.journal_transaction(name) as tx:
-            data = read(tx.offset, size)
-            entries, used = complete_lines(data)
-            at_end = len(data) < size
+            kept = memory(tx.offset) if memory is not None else None
+            if kept is not None:
+                entries, end = kept
+                used, at_end = end - tx.offset, True
+            else:
+                data = read(tx.offset, size)
+                entries, used = complete_lines(data)
+                at_end = len(data) < size
             if not used and not at_end:  # one line longer than a batch (a huge cell): read more
                 size *= 2
                 continue
@@ -82,16 +90,18 @@ def ingest(store: JournalTarget, name: str, read: Read, *, gone: Claim | None = 
             return written, position
 
 
-def _apply(entries: list[dict[str, Any]], state: dict[str, Any]) -> tuple[list[RunInfo], list[CellRecord]]:
+def _apply(entries: list[dict[str, Any]], state: dict[str, Any]) -> tuple[list[RunInfo], list[CellRecord | list[Any]]]:
     """Runs and records from journal lines; ``state`` follows the cell left open."""
     runs: list[RunInfo] = []
-    records: list[CellRecord] = []
+    records: list[CellRecord | list[Any]] = []
     for entry in entries:
         kind = entry.get("k")
         if kind == "rec":
-            record = record_from_entry(entry["r"])
+            # the writer's own records come as objects; a file's lines stay lists (no parsing
+            # into records: the store makes rows of them directly)
+            record = entry.get("_record") or entry["r"]
             records.append(record)
-            state["seq"] = max(state.get("seq", 0), record.seq)
+            state["seq"] = max(state.get("seq", 0), record.seq if isinstance(record, CellRecord) else record[1])
             if entry.get("cell"):
                 state.pop("open", None)
         elif kind == "start":

@@ -103,7 +103,8 @@ def record_from_entry(fields: list[Any]) -> CellRecord:
     return CellRecord(
         run_id=run_id, seq=seq, notebook=notebook, cell_id=cell_id, execution_count=execution_count,
         code_hash=code_hash, source=source, started_at=started_at, status=status,
-        error_type=error_type, readings={k: Reading.from_json(v) for k, v in readings.items()},
+        # the journal writes every reading in its positional form: no per-reading type checks
+        error_type=error_type, readings={k: Reading(*v) for k, v in readings.items()},
         overhead_s=overhead_s, name=name, budget=budget, verdict=verdict,
         verdict_status=verdict_status, notes=list(notes), schema_version=schema_version,
     )

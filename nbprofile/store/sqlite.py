@@ -26,7 +26,15 @@ from typing import Any
 from nbprofile.errors import StoreError
 from nbprofile.record import CellRecord, RunInfo
 from nbprofile.store.base import default_path
-from nbprofile.store.codec import CELL_COLUMNS, INSERT_CELL, Meta, cell_row, record_from_row, run_row
+from nbprofile.store.codec import (
+    CELL_COLUMNS,
+    INSERT_CELL,
+    Meta,
+    cell_row,
+    record_from_row,
+    row_from_journal,
+    run_row,
+)
 from nbprofile.store.ingest import JournalTransaction, recover_orphans
 from nbprofile.store.journal import journal_folder
 from nbprofile.store.sqlite_file import StoreFile
@@ -51,14 +59,16 @@ class _Transaction:
         self.state: dict[str, Any] = json.loads(row[1]) if row and row[1] else {}
         self.runs: list[str] = []
 
-    def write(self, runs: Sequence[RunInfo], records: Sequence[CellRecord], offset: int,
+    def write(self, runs: Sequence[RunInfo], records: Sequence[CellRecord | list[Any]], offset: int,
               state: dict[str, Any]) -> None:
         store = self._store
         for run in runs:
             store._execute(_UPSERT_RUN, run_row(run))
             self.runs.append(run.run_id)
         if records:
-            rows = [cell_row(record, store._meta_id) for record in records]
+            meta_id = store._meta_id
+            rows = [cell_row(r, meta_id) if isinstance(r, CellRecord) else row_from_journal(r, meta_id)
+                    for r in records]
             store._executemany(INSERT_CELL, rows)
         store._execute("INSERT OR REPLACE INTO journal_offsets (name, position, state) VALUES (?,?,?)",
                        (self._name, offset, json.dumps(state, separators=(",", ":"))))
