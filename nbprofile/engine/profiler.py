@@ -22,10 +22,12 @@ from nbprofile._version import __version__
 from nbprofile.derive.carbon import CarbonConfig, carbon_info
 from nbprofile.derive.cost import ComputePrices
 from nbprofile.engine import assembly
+from nbprofile.engine.oom_guard import OomGuard
 from nbprofile.engine.recorder import Recorder
 from nbprofile.engine.warn import OnceWarnings
 from nbprofile.engine.windows import MeterSet, Window
 from nbprofile.meters.base import Meter
+from nbprofile.meters.memory_limit import OomCounter, find_oom_counter
 from nbprofile.readings import Readings
 from nbprofile.record import BASELINE_ENV, RUN_ID_ENV, CellRecord, RunInfo, Status, new_run_id
 from nbprofile.store.base import RecordStore
@@ -53,6 +55,10 @@ class Profiler:
         self.recorder = Recorder(run, self.warnings, store=store, store_factory=store_factory,
                                  describe_run=self._describe_run)
         self.baseline_run: str | None = os.environ.get(BASELINE_ENV) or None
+        # one parked thread for the cells of this process: stops a cell before the system would
+        # kill the kernel for memory, and writes the journal's heartbeat during long cells
+        self.oom_guard = OomGuard(on_beat=self._heartbeat)
+        self._oom_counter: OomCounter | None | bool = False  # False: not looked for yet
         self.rebuild_derivers()
 
     @property
@@ -105,11 +111,30 @@ class Profiler:
 
     def cell_started(self, window: Window, cell_id: str | None, source: str,
                      execution_count: int | None) -> None:
-        """A cell began in ``window``: should the kernel die in it, the next reader says which."""
+        """A cell began in ``window``: should the kernel die in it, the next reader says which,
+        and the OOM guard watches its memory."""
         self.recorder.cell_started(cell_id, source, execution_count, window.started_at)
+        if self._oom_counter is False:  # found here, once: the heartbeat's thread must not wait for it
+            self._oom_counter = find_oom_counter()
+        self.oom_guard.arm()
+
+    def cell_ended(self) -> str | None:
+        """The started cell is over: what the OOM guard did to it, if anything (its message)."""
+        return self.oom_guard.disarm()
 
     def cell_dropped(self) -> None:
+        """The started cell will have no record (measuring was switched off during it)."""
+        self.oom_guard.disarm()
         self.recorder.cell_dropped()
+
+    def _heartbeat(self, rss_high_water: int, rss_now: int) -> None:
+        """From the OOM guard's thread, once a second during a long cell: the journal's proof of
+        life, with what a reader needs to say later whether the OOM killer ended the kernel."""
+        counter = self._oom_counter
+        if isinstance(counter, OomCounter):
+            self.recorder.heartbeat(rss_high_water, counter.read(), counter.cgroup)
+        else:
+            self.recorder.heartbeat(rss_high_water)
 
     @property
     def last_record(self) -> CellRecord | None:
@@ -117,5 +142,6 @@ class Profiler:
 
     def close(self) -> None:
         """Release the meters, save what is left, close the store."""
+        self.oom_guard.stop()
         self.windows.close()
         self.recorder.close()

@@ -171,10 +171,11 @@ class Recorder:
             self._cell_open = False
             self._append({"k": "drop"})
 
-    def heartbeat(self, rss_high_water: int, oom_kills: int | None = None) -> None:
-        """A running cell is alive (called from a watcher thread, at most once a second)."""
+    def heartbeat(self, rss_high_water: int, oom_kills: int | None = None, cgroup: str | None = None) -> None:
+        """A running cell is alive (called from a watcher thread, at most once a second), with
+        its RSS high-water mark and its cgroup's OOM-kill count so far."""
         if self.in_parent and self._cell_open and self._journal is not None:
-            self._append({"k": "beat", "at": time.time(), "rss": rss_high_water, "oom": oom_kills})
+            self._append({"k": "beat", "at": time.time(), "rss": rss_high_water, "oom": oom_kills, "cg": cgroup})
 
     # -- saving --------------------------------------------------------------
     def save(self, record: CellRecord, *, ends_cell: bool = False) -> None:

@@ -23,6 +23,7 @@ from nbprofile import llm
 from nbprofile.budgets.limits import BudgetSyntaxError
 from nbprofile.derive.carbon import parse_carbon_args, resolve
 from nbprofile.derive.cost import parse_price_args
+from nbprofile.engine.oom_guard import OomGuard
 from nbprofile.errors import NbprofileError
 from nbprofile.ipython.hooks import CellHooks
 from nbprofile.meters.flops import FlopMeter
@@ -67,6 +68,23 @@ def _parser(name: str, summary: str) -> _Parser:
     # argparse's own formatter: IPython's MagicHelpFormatter adds a '%' and reST markup of its own
     return _Parser(prog=f"%nbprofile {name}", description=summary, add_help=False,  # type: ignore[no-untyped-call]
                    formatter_class=argparse.HelpFormatter)
+
+
+#: the largest count any ``%nbprofile`` argument takes: more records than a table can show, and
+#: within what SQLite's LIMIT accepts (a larger int raises OverflowError deep in the store)
+MAX_COUNT = 1_000_000
+
+
+def _count(text: str) -> int:
+    """The type of every int argument: a whole number of at most :data:`MAX_COUNT` (the command
+    checks its own lower bound, so that it can say what the number means)."""
+    digits = text.strip().lstrip("+-")
+    if not digits.isdigit() or not digits.isascii():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    if len(digits) > len(str(MAX_COUNT)) or abs(int(text)) > MAX_COUNT:  # no int() of 5000 digits
+        raise argparse.ArgumentTypeError(f"{text.strip()} is out of range: use a whole number up to "
+                                         f"{MAX_COUNT:,}")
+    return int(text)
 
 
 def parse_duration(text: str) -> float:
@@ -262,6 +280,15 @@ def _llm(hooks: CellHooks, opts: argparse.Namespace) -> None:
     print(f"nbprofile: {state}")
 
 
+def _oom_guard(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    guard: OomGuard | None = getattr(hooks.profiler, "oom_guard", None)  # None: a profiler made without one
+    if guard is None:
+        raise UsageError("%nbprofile oom-guard: this profiler has no OOM guard")
+    if opts.settings:
+        _setting("oom-guard", lambda: guard.configure(opts.settings))
+    print(f"nbprofile: OOM guard {guard.describe()}")
+
+
 def _commands() -> dict[str, Command]:
     made: list[Command] = []
 
@@ -279,7 +306,7 @@ def _commands() -> dict[str, Command]:
     footer.add_argument("--quiet-below", metavar="DURATION", default=None,
                         help="no footer for cells faster than this (e.g. 0.5s)")
     history = add("history", "the last N records of this notebook (default 20), oldest first", _history)
-    history.add_argument("n", nargs="?", type=int, default=20, metavar="N")
+    history.add_argument("n", nargs="?", type=_count, default=20, metavar="N")
     history.add_argument("--run", action="store_true", help="only this kernel's run")
     add("last", "every reading of the previous cell, with its method", _last)
     budget = add("budget", "a budget on the running totals of this session (off clears it)", _budget, "limits")
@@ -304,6 +331,11 @@ def _commands() -> dict[str, Command]:
     llm_switch = add("llm", "ask OpenAI streams for their token usage", _llm)
     llm_switch.add_argument("setting", nargs="?", choices=("include_usage",))
     llm_switch.add_argument("state", nargs="?", choices=("on", "off"))
+    oom = add("oom-guard", "stop a cell, as Ctrl-C would, before the kernel runs out of memory",
+              _oom_guard, "settings")
+    oom.add_argument("state", nargs="?", choices=("on", "off"))
+    oom.add_argument("limit", nargs="?", metavar="limit=SIZE")
+    oom.add_argument("at", nargs="?", metavar="at=PCT%")
     return {c.name: c for c in made}
 
 

@@ -91,7 +91,7 @@ class CellHooks:
             source = info.raw_cell or ""
             window = self.profiler.open_window(object())
             self.cell = CellState(window=window, cell_id=cell_id, source=source, info=info)
-            self.profiler.cell_started(window, cell_id, source, getattr(self.shell, "execution_count", None))
+            self.profiler.cell_started(window, cell_id, source, _count_of_running_cell(self.shell))
         except Exception as exc:
             self.cell = None
             self.profiler.warn_once("pre_run_cell", f"could not start measuring this cell: {exc!r}")
@@ -137,6 +137,7 @@ class CellHooks:
             if isinstance(raw, str) and not raw.strip():
                 return  # an empty inner run_cell: IPython skips its pre_run_cell, not its post
         self.cell = None
+        stopped_by_guard = self.profiler.cell_ended()
         if not self.enabled:
             self.profiler.discard_window(cell.window)
             self.profiler.cell_dropped()
@@ -146,11 +147,16 @@ class CellHooks:
         except Exception as exc:
             self.profiler.warn_once("post_run_cell", f"could not record this cell: {exc!r}")
             return
+        if stopped_by_guard is not None:
+            record.notes.append(stopped_by_guard)
         try:
             self.profiler.save(record, ends_cell=True)
         except Exception as exc:  # nothing here should raise; if it does, it is ours: warn, go on
             self.profiler.warn_once("save", f"could not save this cell's record: {exc!r}")
         self.show_footer(record)
+        if stopped_by_guard is not None:  # the KeyboardInterrupt above it needs its reason
+            publish(self.shell, f"⚠ {stopped_by_guard}", css_class="nbprofile-oom-guard",
+                    style="color: var(--jp-warn-color1, #b26a00)")
         if self.session_budget is not None:
             self._check_session_budget(record)
 
@@ -220,6 +226,18 @@ def _status_of(result: ExecutionResult) -> tuple[Status, str | None]:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted", "KeyboardInterrupt"
     return "error", type(error).__name__
+
+
+def _count_of_running_cell(shell: InteractiveShell) -> int | None:
+    """The execution count the frontend shows for the cell starting now. IPython 9 adds one to
+    ``execution_count`` before ``pre_run_cell``, older versions after it; the input history,
+    stored after ``pre_run_cell`` in both and holding a blank first entry, is as long as the
+    count of the cell about to be stored."""
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    if isinstance(history, list) and history:
+        return len(history)
+    count = getattr(shell, "execution_count", None)
+    return count if isinstance(count, int) else None
 
 
 def _parent_cell_id(shell: InteractiveShell | None) -> str | None:

@@ -113,6 +113,7 @@ def _apply(entries: list[dict[str, Any]], state: dict[str, Any]) -> tuple[list[R
             state["rss"] = max(state.get("rss") or 0, entry.get("rss") or 0) or None
             if entry.get("oom") is not None:
                 state["oom"] = entry["oom"]
+                state["cgroup"] = entry.get("cg")
         elif kind == "drop":
             state.pop("open", None)
         elif kind == "run":
