@@ -156,3 +156,19 @@ def test_report_refuses_a_suffix_no_format_writes(tmp_path: Path, capsys: pytest
     target = tmp_path / "report.pdf"
     assert main(["report", "-o", str(target)]) == 2
     assert "no report format writes .pdf files" in capsys.readouterr().err and not target.exists()
+
+
+def test_a_kernel_that_dies_in_a_cell_exits_2_naming_the_cell_its_memory_and_the_signal(
+        tmp_path: Path, _isolated_store: Path, capsys) -> None:
+    path = tmp_path / "dies.ipynb"
+    nb = write(path, "x = 1",
+               "import os, time\nblob = bytearray(200 * 2**20)\nblob[::4096] = b'x' * len(blob[::4096])\n"
+               "time.sleep(2.5)\nos.kill(os.getpid(), 9)",
+               "never = True")
+    assert main(["run", str(path), "-q"]) == 2
+    err = capsys.readouterr().err
+    short = nb.cells[2].id[:4]
+    assert re.search(rf"kernel died in cell #2 \(id {short}…?\) at \d+(\.\d+)? MiB: signal SIGKILL", err), err
+    records = SQLiteStore(_isolated_store).history(None, 10)
+    assert [r.status for r in records] == ["ok", "died"]
+    assert records[1].readings["rss_peak_bytes"].value >= 200 * 2**20
