@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,20 @@ STORE_RETRY_S = 10.0
 ROTATE_BYTES = 64 * 2**20
 
 
+def _at_fork_in_child(recorder: Recorder) -> None:
+    """Mark ``recorder`` as a forked child's copy in the child, without keeping it alive."""
+    if not hasattr(os, "register_at_fork"):  # pragma: no cover - Windows: no fork
+        return
+    ref = weakref.ref(recorder)
+
+    def in_child() -> None:
+        found = ref()
+        if found is not None:
+            found._in_child()
+
+    os.register_at_fork(after_in_child=in_child)
+
+
 class Recorder:
     """The records of one run, and where they are kept."""
 
@@ -61,7 +76,9 @@ class Recorder:
         self._run_described = False
         self._error: str | None = None
         self._retry_at = 0.0
-        self._pid = os.getpid()
+        # a flag set at fork rather than getpid() in every hook (a system call, slow in sandboxes)
+        self._forked = False
+        _at_fork_in_child(self)
         self._folder = journal_dir or journal_folder(store.path if store is not None else str(default_path()))
         self._journal: JournalWriter | None = None
         self._journal_failed = False
@@ -96,7 +113,10 @@ class Recorder:
     @property
     def in_parent(self) -> bool:
         """False in a forked child: it never records, journals or shows a footer."""
-        return os.getpid() == self._pid
+        return not self._forked
+
+    def _in_child(self) -> None:
+        self._forked = True
 
     # -- the journal ---------------------------------------------------------
     def _append(self, entry: dict[str, Any], record: CellRecord | None = None) -> int:
