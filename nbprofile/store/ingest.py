@@ -99,7 +99,7 @@ def _apply(entries: list[dict[str, Any]], state: dict[str, Any]) -> tuple[list[R
         if kind == "rec":
             # the writer's own records come as objects; a file's lines stay lists (no parsing
             # into records: the store makes rows of them directly)
-            record = entry.get("_record") or entry["r"]
+            record = entry.get("_record") or _described(entry["r"], state)
             records.append(record)
             state["seq"] = max(state.get("seq", 0), record.seq if isinstance(record, CellRecord) else record[1])
             if entry.get("cell"):
@@ -114,6 +114,8 @@ def _apply(entries: list[dict[str, Any]], state: dict[str, Any]) -> tuple[list[R
             if entry.get("oom") is not None:
                 state["oom"] = entry["oom"]
                 state["cgroup"] = entry.get("cg")
+        elif kind == "meta":
+            state.setdefault("metas", {})[str(entry["id"])] = entry["m"]
         elif kind == "drop":
             state.pop("open", None)
         elif kind == "run":
@@ -125,6 +127,23 @@ def _apply(entries: list[dict[str, Any]], state: dict[str, Any]) -> tuple[list[R
             if run.extra.get("cgroup") is not None:
                 state["cgroup"] = run.extra["cgroup"]
     return runs, records
+
+
+def _described(fields: list[Any], state: dict[str, Any]) -> list[Any]:
+    """A ``rec`` line's fields with each ``[value, meta id]`` reading written out in full."""
+    metas = state.get("metas") or {}
+    readings = {}
+    for key, reading in fields[10].items():
+        if len(reading) == 2:
+            meta = metas.get(str(reading[1]))
+            if meta is None:  # its meta line was lost (a damaged journal): say so, keep the value
+                meta = ["", "unavailable", "journal", "its description was lost from the journal"]
+                reading = [None]
+            reading = [reading[0], *meta]
+        readings[key] = reading
+    fields = list(fields)
+    fields[10] = readings
+    return fields
 
 
 def died_record(opened: dict[str, Any], state: dict[str, Any], cause: str | None,
