@@ -89,14 +89,27 @@ def cell_row(r: CellRecord, meta_id: Callable[[Meta], int]) -> tuple[Any, ...]:
     )
 
 
-def row_from_journal(fields: list[Any], meta_id: Callable[[Meta], int]) -> tuple[Any, ...]:
+def row_from_journal(fields: list[Any], meta_id: Callable[[Meta], int],
+                     journal_metas: dict[str, list[Any]], ids: dict[int, int]) -> tuple[Any, ...]:
     """A journal's ``rec`` line (:func:`nbprofile.store.journal.record_entry`) straight to a row,
-    without building the record: recovering a journal is mostly this, for every line."""
+    without building the record: recovering a journal is mostly this, for every line.
+
+    Its readings are ``[value, journal meta id]``; ``journal_metas`` says what each id is and
+    ``ids`` keeps, across the lines of a batch, the store's id for each journal id."""
     (run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at, status,
      error_type, readings, overhead_s, name, budget, verdict, verdict_status, notes,
      schema_version) = fields
-    stored = {key: (r[0], meta_id((r[1], r[2], r[3], r[4] if len(r) > 4 else None)))
-              for key, r in readings.items()}
+    stored = {}
+    for key, r in readings.items():
+        found = ids.get(r[1])
+        if found is None:
+            meta = journal_metas.get(str(r[1]))
+            if meta is None:  # its meta line was lost (a damaged journal): keep the value, say so
+                stored[key] = (None, meta_id(("", "unavailable", "journal",
+                                              "its description was lost from the journal")))
+                continue
+            found = ids[r[1]] = meta_id((meta[0], meta[1], meta[2], meta[3]))
+        stored[key] = (r[0], found)
     wall = readings.get("wall_s")
     return (
         text(run_id), seq, text(notebook), text(cell_id), execution_count, code_hash, text(source),

@@ -99,7 +99,7 @@ def _apply(entries: list[dict[str, Any]], state: dict[str, Any]) -> tuple[list[R
         if kind == "rec":
             # the writer's own records come as objects; a file's lines stay lists (no parsing
             # into records: the store makes rows of them directly)
-            record = entry.get("_record") or _described(entry["r"], state)
+            record = entry.get("_record") or entry["r"]
             records.append(record)
             state["seq"] = max(state.get("seq", 0), record.seq if isinstance(record, CellRecord) else record[1])
             if entry.get("cell"):
@@ -127,23 +127,6 @@ def _apply(entries: list[dict[str, Any]], state: dict[str, Any]) -> tuple[list[R
             if run.extra.get("cgroup") is not None:
                 state["cgroup"] = run.extra["cgroup"]
     return runs, records
-
-
-def _described(fields: list[Any], state: dict[str, Any]) -> list[Any]:
-    """A ``rec`` line's fields with each ``[value, meta id]`` reading written out in full."""
-    metas = state.get("metas") or {}
-    readings = {}
-    for key, reading in fields[10].items():
-        if len(reading) == 2:
-            meta = metas.get(str(reading[1]))
-            if meta is None:  # its meta line was lost (a damaged journal): say so, keep the value
-                meta = ["", "unavailable", "journal", "its description was lost from the journal"]
-                reading = [None]
-            reading = [reading[0], *meta]
-        readings[key] = reading
-    fields = list(fields)
-    fields[10] = readings
-    return fields
 
 
 def died_record(opened: dict[str, Any], state: dict[str, Any], cause: str | None,

@@ -67,8 +67,10 @@ class _Transaction:
             self.runs.append(run.run_id)
         if records:
             meta_id = store._meta_id
-            rows = [cell_row(r, meta_id) if isinstance(r, CellRecord) else row_from_journal(r, meta_id)
-                    for r in records]
+            journal_metas: dict[str, list[Any]] = state.get("metas") or {}
+            ids: dict[int, int] = {}
+            rows = [cell_row(r, meta_id) if isinstance(r, CellRecord)
+                    else row_from_journal(r, meta_id, journal_metas, ids) for r in records]
             store._executemany(INSERT_CELL, rows)
         store._execute("INSERT OR REPLACE INTO journal_offsets (name, position, state) VALUES (?,?,?)",
                        (self._name, offset, json.dumps(state, separators=(",", ":"))))
