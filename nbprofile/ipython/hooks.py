@@ -19,11 +19,9 @@ a traceback under a cell that succeeded, and lose its footer).
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # signal without the enum wrapping (see _hold_interrupts)
 import atexit
-import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +39,8 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
 
 FooterMode = Literal["compact", "full", "off"]
+_SIGINT = int(_signal.SIGINT)
+_MAIN_THREAD = threading.main_thread().ident
 
 
 @dataclass
@@ -78,8 +78,11 @@ class CellHooks:
         if self.cell is not None and not getattr(info, "store_history", True):
             self._nested += 1  # part of the outer cell, measured with it
             return
-        with self._interrupts_held():
+        previous = self._hold_interrupts()
+        try:
             self._pre_run_cell(info)
+        finally:
+            _release_interrupts(previous)
 
     def _pre_run_cell(self, info: ExecutionInfo) -> None:
         try:
@@ -99,30 +102,28 @@ class CellHooks:
     def post_run_cell(self, result: ExecutionResult) -> None:
         if self.cell is None or not self.profiler.recorder.in_parent:
             return
-        with self._interrupts_held():
-            self._post_run_cell(result)
-
-    @contextmanager
-    def _interrupts_held(self) -> Iterator[None]:
-        """Drop a Ctrl-C that lands in the hooks; let the hang guard's own interrupt through."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = signal.getsignal(signal.SIGINT)
-        if not callable(previous):  # ignored or default: nothing to hold back
-            yield
-            return
-        guard = self.profiler.windows.guard
-
-        def held(signum: int, frame: object) -> None:
-            if guard.sent_interrupt:  # a meter hung: the engine expects this interrupt
-                raise KeyboardInterrupt
-
-        signal.signal(signal.SIGINT, held)
+        previous = self._hold_interrupts()
         try:
-            yield
+            self._post_run_cell(result)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            _release_interrupts(previous)
+
+    def _held(self, signum: int, frame: object) -> None:
+        """SIGINT while the hooks run: dropped, unless the hang guard sent it (a meter hung)."""
+        if self.profiler.windows.guard.sent_interrupt:
+            raise KeyboardInterrupt
+
+    def _hold_interrupts(self) -> Any:
+        """Install :meth:`_held` for the hooks' own work; return the handler to put back (None:
+        nothing was changed). ``_signal`` rather than ``signal``: the latter wraps every handler
+        in an enum, three times a hook (a fifth of the hooks' own time)."""
+        if threading.get_ident() != _MAIN_THREAD:
+            return None
+        previous = _signal.getsignal(_SIGINT)
+        if not callable(previous):  # ignored or default: nothing to hold back
+            return None
+        _signal.signal(_SIGINT, self._held)
+        return previous
 
     def _post_run_cell(self, result: ExecutionResult) -> None:
         cell = self.cell
@@ -226,6 +227,11 @@ def _status_of(result: ExecutionResult) -> tuple[Status, str | None]:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted", "KeyboardInterrupt"
     return "error", type(error).__name__
+
+
+def _release_interrupts(previous: Any) -> None:
+    if previous is not None:
+        _signal.signal(_SIGINT, previous)
 
 
 def _count_of_running_cell(shell: InteractiveShell) -> int | None:
