@@ -40,7 +40,7 @@ from nbprofile.store.journal import JournalWriter, journal_folder, journal_name,
 
 #: records kept in memory for `%nbprofile history` and status while the store lags; past
 #: this, the oldest leave memory (the journal still has them) or, with no journal, are lost
-MAX_UNSAVED = 100_000
+MAX_UNSAVED = 10_000
 #: after the store fails, records wait in the journal this long before it is tried again
 STORE_RETRY_S = 10.0
 #: a journal this large, all of it in the store and no cell running, is replaced by a new one

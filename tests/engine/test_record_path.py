@@ -204,3 +204,29 @@ def test_a_late_ctrl_c_in_the_end_of_cell_hook_changes_nothing(
     assert [r.source for r in stored(_isolated_store)][-1] == "x = 41 + 1\nx"
     assert len(stored(_isolated_store)) == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_large_journal_is_replaced_once_the_store_has_it_and_a_clean_exit_removes_it(
+        _isolated_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbprofile.engine import recorder as recorder_module
+    from nbprofile.engine.profiler import Profiler
+
+    monkeypatch.setattr(recorder_module, "ROTATE_BYTES", 4096)
+    profiler = Profiler(meters=[])
+    folder = _isolated_store.parent / "records.db.journals"
+    parts = set()
+    for i in range(40):
+        window = profiler.open_window(i)
+        profiler.save(profiler.record(window, cell_id=f"c{i}", source=f"r{i}", status="ok"))
+        if i % 10 == 9:
+            assert profiler.recorder.sync()
+            parts |= {p.name for p in folder.glob("*.jsonl")}
+    assert len(parts) >= 2, parts  # a new journal after the first passed 4 KiB
+    assert len(list(folder.glob("*.jsonl"))) == 1  # the old ones, all in the store, are gone
+    profiler.recorder.finish()
+    assert list(folder.glob("*.jsonl")) == []  # a clean exit leaves no journal behind
+    store = SQLiteStore(_isolated_store)
+    assert [r.source for r in store.history(None, 100)] == [f"r{i}" for i in range(40)]
+    assert store._execute("SELECT COUNT(*) FROM journal_offsets").fetchone()[0] == 0
+    store.close()
+    profiler.close()
