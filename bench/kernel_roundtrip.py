@@ -119,7 +119,7 @@ def kernel_breakdown(cells: int) -> dict[str, Any]:
         roundtrip(kc, "\n".join([
             "import sys",
             f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})",
-            "import hook_breakdown as _hb, nbprofile.display, ipykernel.zmqshell, ipykernel.iostream",
+            "import hook_breakdown as _hb, nbprofile.ipython.display, ipykernel.zmqshell, ipykernel.iostream",
             "_hb_timers = _hb.Timers(_hb.STAGES + _hb.KERNEL_STAGES)",
             "_hb_timers.install()",
         ]))
