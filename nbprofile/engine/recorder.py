@@ -236,7 +236,8 @@ class Recorder:
         in_memory = len(self.unsaved_in_memory())
         where = [f"{count - in_memory} in the journal {journal.path}" if journal is not None and
                  count > in_memory else "", f"{in_memory} in memory only" if in_memory else ""]
-        return f"{count} records waiting for the store: " + ", ".join(w for w in where if w)
+        records = "record" if count == 1 else "records"
+        return f"{count} {records} waiting for the store: " + ", ".join(w for w in where if w)
 
     def unsaved_in_memory(self) -> list[CellRecord]:
         """The records the journal could not take: only here, written to the store directly."""
