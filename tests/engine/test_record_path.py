@@ -39,6 +39,9 @@ def test_a_string_that_is_not_unicode_never_reaches_the_cell_or_blocks_later_rec
     assert names == ["file_\\udce9.csv"]  # kept, escaped: the surrogate is recoverable from its escape
     assert any("\\udcff" in r.source for r in records)
     assert records[-1].source == "after = 1"
+    # IPython's own history cannot store the surrogate either (plain IPython prints a traceback at
+    # exit for it): not ours to test, and kept out of the test run's output
+    shell.history_manager.db_input_cache.clear()
 
 
 def test_a_notebook_path_that_is_not_utf8_still_records(tmp_path: Path, _isolated_store: Path) -> None:
