@@ -91,3 +91,26 @@ def test_installed_wheel_shows_both_extensions_enabled(wheel: Path, tmp_path: Pa
     text = re.sub(r"\x1b\[[0-9;]*m", "", server.stdout + server.stderr)
     assert f"Config dir: {venv}/etc/jupyter\n    nbprofile enabled" in text, text  # enabled by the wheel
     assert f"nbprofile {version} OK" in text, text
+
+
+def test_the_lab_extra_brings_jupyterlab_4(wheel: Path, tmp_path: Path) -> None:
+    """`pip install "nbprofile[lab]"` is what the README tells a user for the panel: the extra asks for
+    JupyterLab 4, and a fresh venv that has it (from this environment, offline) satisfies it."""
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(name).decode()
+    assert "Provides-Extra: lab" in metadata
+    assert re.search(r'^Requires-Dist: jupyterlab<5,>=4; extra == ["\x27]lab["\x27]$', metadata, re.MULTILINE), metadata
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # no index: every requirement, the extra's included, must be met by what is there already
+    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-index", f"{wheel}[lab]"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    version = subprocess.run([str(python), "-c", "import jupyterlab; print(jupyterlab.__version__)"],
+                             capture_output=True, text=True, check=True).stdout
+    assert version.split(".")[0] == "4", version
