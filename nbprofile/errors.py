@@ -28,6 +28,17 @@ class BudgetExceeded(NbprofileError):
     The cell's record is stored with the failed verdict before this is raised.
     """
 
+    #: the user's line a cell was stopped at, in words ("Cell In[3], line 5: time.sleep(1)"), if any
+    where: str | None = None
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for it: the verdict and the user's line it stopped at, not a
+        traceback through nbprofile's own frames (IPython asks exceptions for this first)."""
+        lines = [f"BudgetExceeded: {self}"]
+        if self.where:
+            lines.append(f"  stopped at {self.where}")
+        return lines
+
 
 class NbprofileWarning(UserWarning):
     """Something nbprofile could not do; the notebook is unaffected."""

@@ -10,6 +10,8 @@ limit failed; the record is kept with its verdict either way.
 from __future__ import annotations
 
 import ast
+import linecache
+from types import TracebackType
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -47,15 +49,15 @@ def run_budget_cell(hooks: CellHooks, line: str, cell: str) -> Any:
                 if spec.enforce else None)
     try:
         value = _run_body(hooks.shell, line, cell)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if watchdog is None or watchdog.stop() is None:
             state.body_status, state.body_error_type = "interrupted", "KeyboardInterrupt"
             raise
         crossed = watchdog.crossed or ""
         state.body_status, state.body_error_type = "interrupted", "BudgetExceeded"
-        raise BudgetExceeded(
-            f"stopped by --enforce: {crossed} (limit {_limit_text(spec, crossed)})"
-        ) from None
+        stopped = BudgetExceeded(f"stopped by --enforce: {crossed} (limit {_limit_text(spec, crossed)})")
+        stopped.where = _users_line(hooks.shell, exc.__traceback__)
+        raise stopped from None
     except BudgetExceeded:  # the LLM call guard refused the next call
         state.body_status, state.body_error_type = "interrupted", "BudgetExceeded"
         raise
@@ -77,6 +79,24 @@ def run_budget_cell(hooks: CellHooks, line: str, cell: str) -> Any:
             failed = "; ".join(item.describe() for item in verdict.failed)
             raise BudgetExceeded(f"budget failed: {failed}")
     return value
+
+
+def _users_line(shell: Any, tb: TracebackType | None) -> str | None:
+    """The last line of the cell's own code in a traceback ("Cell In[3], line 5: time.sleep(1)"):
+    where the user's loop was when --enforce stopped it."""
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        name = shell.compile.format_code_name(code.co_filename) if hasattr(shell.compile, "format_code_name") else None
+        if name is not None:
+            found = (f"{name[0]} {name[1]}", code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    label, filename, line = found
+    text = linecache.getline(filename, line).strip()
+    # the body is cached with a blank first line for the %%budget line, so its numbers are the cell's
+    return f"{label}, line {line}: {text}" if text else f"{label}, line {line}"
 
 
 def _limit_text(spec: BudgetSpec, crossed: str) -> str:

@@ -68,6 +68,7 @@ def test_strict_raises_after_the_cell_and_keeps_the_record(kernel, _isolated_sto
     assert reply.status == "error"
     assert reply.error["ename"] == "BudgetExceeded"
     assert "time 1" in reply.error["evalue"] and "> 50.0 ms" in reply.error["evalue"]
+    assert "budget_cell.py" not in "\n".join(reply.error["traceback"])  # no traceback through nbprofile
     assert kernel.run("print(x_done)").stdout == "True\n"  # the body ran to its end
     rec = record(_isolated_store, "strict")
     assert rec.verdict_status == "fail" and rec.status == "ok"
@@ -82,6 +83,11 @@ def test_enforce_stops_the_cell_soon_after_the_limit(kernel, _isolated_store: Pa
     elapsed = time.perf_counter() - started
     assert reply.status == "error" and reply.error["ename"] == "BudgetExceeded"
     assert "stopped by --enforce" in reply.error["evalue"]
+    # what the user sees: the verdict and their own line, not nbprofile's frames
+    shown = "\n".join(reply.error["traceback"])
+    last_line = body.splitlines()[-1].strip()
+    assert "budget_cell.py" not in shown and "run_cell_magic" not in shown, shown
+    assert f", line {len(body.splitlines()) + 1}: {last_line}" in shown or "line 2: while True:" in shown, shown
     rec = record(_isolated_store, "runaway")
     assert rec.status == "interrupted" and rec.error_type == "BudgetExceeded"
     assert rec.verdict_status == "fail"
