@@ -166,9 +166,51 @@ class BudgetFile:
         return BudgetSpec(self.limits_for(notebook, cell_id),
                           strict=self.strict_for(notebook, cell_id))
 
+    def check_notebook_keys(self, notebook: str) -> None:
+        """Raise :class:`BudgetFileError` for a ``[notebooks."KEY"]`` table that names no notebook:
+        it matches neither ``notebook`` (the one being run) nor any file, so it is a typo whose
+        budgets would never be checked. A key for another notebook that exists is fine: one file
+        may serve several notebooks."""
+        for nb in self.notebooks:
+            if self.matches(nb.pattern, notebook) or self._names_a_file(nb.pattern):
+                continue
+            glob_key = any(c in nb.pattern for c in "*?[")
+            looked = "no file matches it" if glob_key else \
+                f"there is no {os.path.abspath(self.base_dir / nb.pattern)}"
+            raise BudgetFileError(
+                f"{self.source}: notebooks.{_toml_key(nb.pattern)} names no notebook ({looked}, and the "
+                f"notebook run, {notebook}, is not it): fix the path, which is relative to the budget "
+                f"file's folder {os.path.abspath(self.base_dir)}, or remove the table")
+
+    def _names_a_file(self, pattern: str) -> bool:
+        """Whether a notebook key names (or, a glob, matches) a file that exists."""
+        if not any(c in pattern for c in "*?["):
+            return (self.base_dir / pattern).is_file() or os.path.isfile(pattern)
+        seen = 0
+        for root in {_fixed_prefix(pattern, self.base_dir), _fixed_prefix(pattern, Path.cwd())}:
+            for folder, _, files in os.walk(root):
+                for name in files:
+                    if self.matches(pattern, os.path.join(folder, name)):
+                        return True
+                    seen += 1
+                    if seen > _MAX_FILES_SEEN:
+                        return True  # too big a tree to be sure: never fail a run on a guess
+        return False
+
     def cell_ids(self, notebook: str) -> tuple[str, ...]:
         """Cell ids named for ``notebook`` (so a gate can report ids that match no cell)."""
         return tuple(dict.fromkeys(cid for nb in self.entries(notebook) for cid in nb.cell))
+
+
+#: how many files a glob key's check looks at before taking the key as valid
+_MAX_FILES_SEEN = 50_000
+
+
+def _fixed_prefix(pattern: str, base: Path) -> str:
+    """The folder a glob pattern starts in: its leading parts without a wildcard, from ``base``."""
+    parts = Path(pattern).parts
+    first_wild = next((i for i, p in enumerate(parts) if any(c in p for c in "*?[")), len(parts))
+    return os.path.normpath(os.path.join(os.path.abspath(base), *parts[:first_wild]))
 
 
 def _toml_key(key: str) -> str:

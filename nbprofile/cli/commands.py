@@ -48,6 +48,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     # a bad budget file stops here, before any kernel starts
     budgets = load_budget_file(args.budget_file) if args.budget_file else None
     notebook = os.path.abspath(args.notebook)
+    if budgets is not None:
+        # a notebook key naming no notebook (a typo) would otherwise leave its budgets unchecked
+        budgets.check_notebook_keys(args.notebook)
     baseline = None
     if args.baseline:
         store = open_store(args.db)
@@ -58,6 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_notebook(
         args.notebook, timeout=args.timeout, kernel_name=args.kernel, db=args.db,
         progress=None if args.quiet else echo_progress, output=args.output, baseline_run=baseline,
+        allow_errors=args.allow_errors,
     )
     store = open_store(args.db)
     try:
@@ -73,7 +77,8 @@ def _report_run(args: argparse.Namespace, store: RecordStore, result: RunResult,
     failed_cell = None
     if result.failed_cell is not None:
         failed_cell = next((r.cell_id for r in result.records if r.status != "ok"), None)
-    exit_code = 2 if result.error is not None else (1 if judged.failed else 0)
+    # a cell stopped by its own %%budget --strict/--enforce is a budget failure (1), not a crash (2)
+    exit_code = 2 if result.error is not None else (1 if judged.failed or result.budget_stops else 0)
     if result.records:
         _print_records(result.records, f"{result.notebook}: run {result.run_id}")
     by_id = {r.id: r for r in result.records}
@@ -86,11 +91,12 @@ def _report_run(args: argparse.Namespace, store: RecordStore, result: RunResult,
             print(f"run totals: {item.status}: {item.describe()}", file=sys.stderr)
     for cell_id in judged.unmatched:
         print(f"budget file: no cell with id {cell_id} in this notebook", file=sys.stderr)
+    for stop in result.budget_stops:
+        print(f"nbprofile run: {stop}", file=sys.stderr)
     if result.error is not None:
         print(f"nbprofile run: {result.error}", file=sys.stderr)
-    failures = sum(1 for v in judged.cells.values() if v.status == "fail")
     if result.run_id:  # empty when the notebook could not even be read
-        print(f"{len(result.records)} cells measured in {result.elapsed_s:.1f} s, {failures} budget failures; "
+        print(f"{len(result.records)} cells measured in {result.elapsed_s:.1f} s, {_failures_text(judged)}; "
               f"run {result.run_id}" + (f" (baseline {baseline})" if baseline else ""), file=sys.stderr)
     if args.json:
         gate.write_json(args.json, gate.summary(notebook, result.run_id, result.records, judged,
@@ -104,6 +110,14 @@ def _report_run(args: argparse.Namespace, store: RecordStore, result: RunResult,
                                (baseline, result.run_id) if baseline else None, notebook)
         print(f"report: {path}", file=sys.stderr)
     return exit_code
+
+
+def _failures_text(judged: gate.GateResult) -> str:
+    """``2 budget failures``, ``1 budget failure (run totals: time, energy)``: failed cells and the totals."""
+    count = judged.failure_count
+    text = f"{count} budget failure" + ("" if count == 1 else "s")
+    totals = judged.failed_total_labels
+    return f"{text} (run totals: {', '.join(totals)})" if totals else text
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -36,6 +36,18 @@ class GateResult:
         return any(v.status == "fail" for v in self.cells.values()) or (
             self.totals is not None and self.totals.status == "fail")
 
+    @property
+    def failure_count(self) -> int:
+        """Failed cells, plus one when the run's totals failed."""
+        return sum(1 for v in self.cells.values() if v.status == "fail") + (1 if self.failed_total_labels else 0)
+
+    @property
+    def failed_total_labels(self) -> list[str]:
+        """The budget names (``time``, ``energy``) of the run-total limits that failed."""
+        if self.totals is None:
+            return []
+        return list(dict.fromkeys(i.limit.metric.budget_label for i in self.totals.failed))
+
 
 def _merge(existing: dict[str, Any] | None, added: Verdict) -> Verdict:
     if not existing:
@@ -131,8 +143,7 @@ def summary(notebook: str, run_id: str, records: Sequence[CellRecord], gate: Gat
         "exit_code": exit_code,
         "error": error,
         "elapsed_s": elapsed_s,
-        "budget_failures": sum(1 for v in gate.cells.values() if v.status == "fail")
-        + (1 if gate.totals is not None and gate.totals.status == "fail" else 0),
+        "budget_failures": gate.failure_count,
         "totals": {m: total(records, m) for m in compared_keys()},
         "totals_verdict": gate.totals.to_json() if gate.totals is not None else None,
         "unmatched_budget_cells": gate.unmatched,

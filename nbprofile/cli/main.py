@@ -1,8 +1,10 @@
 """The ``nbprofile`` command: run a notebook headless as a CI gate, list, show, compare and export runs.
 
 Errors from nbprofile become one line on stderr and exit status 2; the exit
-status of ``run`` is 0 when every budget holds, 1 when one fails, 2 when the
-notebook itself fails.
+status of ``run`` is 0 when every budget holds, 1 when one fails (a cell stopped
+by its ``%%budget --strict`` or ``--enforce`` included), 2 when the notebook itself
+fails (a cell raised, with ``--allow-errors`` too; a timeout; the kernel died) or
+cannot run (a bad budget file included).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
     run.add_argument("--output", "-o", default=None, help="save the executed notebook here")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    run.add_argument("--allow-errors", action="store_true",
+                     help="run past a cell that raises; every cell is recorded, and the run still exits 2")
     run.add_argument("--budget-file", default=None, help="TOML budgets to judge the run against")
     run.add_argument("--baseline", default=None,
                      help="run id or `latest`: relative limits compare with this run (default: each cell's previous run)")

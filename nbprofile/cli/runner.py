@@ -33,7 +33,8 @@ class RunResult:
     run_id: str
     records: list[CellRecord] = field(default_factory=list)
     error: str | None = None  # the notebook itself failed: which cell, and how
-    failed_cell: int | None = None  # index of the code cell that raised
+    failed_cell: int | None = None  # index of the first code cell that raised
+    budget_stops: list[str] = field(default_factory=list)  # cells a --strict/--enforce budget stopped
     elapsed_s: float = 0.0
 
     @property
@@ -45,7 +46,21 @@ class RunResult:
         """0: every budget holds; 1: a budget failed; 2: the notebook failed or could not run."""
         if self.error is not None:
             return 2
-        return 1 if self.budget_failures else 0
+        return 1 if self.budget_failures or self.budget_stops else 0
+
+
+@dataclass(frozen=True)
+class RaisedCell:
+    """A cell whose execute reply was an error (what nbclient's ``on_cell_error`` saw)."""
+
+    index: int
+    ename: str
+    evalue: str
+
+
+#: the error a ``%%budget --strict`` or ``--enforce`` cell raises (:class:`nbprofile.errors.BudgetExceeded`);
+#: the kernel reports it by class name only
+BUDGET_ERROR = "BudgetExceeded"
 
 
 #: how long a cell that ran past ``--timeout`` gets to stop after it is interrupted
@@ -120,11 +135,13 @@ def run_notebook(
     progress: Callable[[str], None] | None = None,
     output: str | os.PathLike[str] | None = None,
     baseline_run: str | None = None,
+    allow_errors: bool = False,
 ) -> RunResult:
     """Execute ``path`` top to bottom with nbprofile loaded; return the stored run.
 
     The kernel starts in the notebook's directory, as in JupyterLab. Records go
-    to ``db`` (default: the user's store).
+    to ``db`` (default: the user's store). With ``allow_errors`` a raising cell does
+    not stop the run; the cells that raised still make it an error.
     """
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -157,6 +174,15 @@ def run_notebook(
             first = next((l for l in cell.source.splitlines() if l.strip()), "")[:60]
             progress(f"[{n}/{len(code_cells)}] {time.perf_counter() - started:6.1f} s  {first}")
 
+    raised: list[RaisedCell] = []
+
+    def on_cell_error(cell: Any, cell_index: int, execute_reply: Any, **_: Any) -> None:
+        # a cell tagged raises-exception is expected to raise: nbclient lets it, and so do we
+        if "raises-exception" in cell.metadata.get("tags", []):
+            return
+        content = execute_reply["content"]
+        raised.append(RaisedCell(cell_index, str(content.get("ename", "?")), str(content.get("evalue", ""))))
+
     from jupyter_client.manager import AsyncKernelManager
 
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3")
@@ -173,23 +199,33 @@ def run_notebook(
         resources={"metadata": {"path": str(nb_path.parent)}},
         extra_arguments=["--InteractiveShellApp.extensions=['nbprofile.ipython.headless']"],
         on_cell_start=on_cell_start,
+        on_cell_error=on_cell_error,
+        allow_errors=allow_errors,
     )
     client._nbprofile_send_ids = send_ids
     client.owns_km = True  # the manager is ours only to choose the transport: let nbclient shut it down
     result = RunResult(str(nb_path), run_id)
+    stopped: str | None = None  # why the run ended before the last cell, other than a raising cell
+
+    def describe() -> str:
+        return _describe(nb, code_cells, current[0], send_ids) if current else "?"
+
     try:
         client.execute(env=env)
     except CellExecutionError as exc:
-        result.failed_cell = current[0] if current else None
-        result.error = f"cell {_describe(nb, code_cells, current)} raised {exc.ename}: {exc.evalue}"
+        # on_cell_error saw this cell before nbclient raised; this is only the run stopping there
+        if not raised and current:
+            raised.append(RaisedCell(current[0], exc.ename, exc.evalue))
     except CellTimeoutError:
         result.failed_cell = current[0] if current else None
-        result.error = f"cell {_describe(nb, code_cells, current)} timed out after {timeout} s"
+        stopped = f"cell {describe()} timed out after {timeout} s"
     except DeadKernelError as exc:
         result.failed_cell = current[0] if current else None
-        result.error = f"the kernel died in cell {_describe(nb, code_cells, current)}: {exc}"
+        stopped = f"the kernel died in cell {describe()}: {exc}"
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
+    _classify(result, raised, stopped, lambda index: _describe(nb, code_cells, index, send_ids),
+              ran_on=allow_errors)
     ended = _how_it_ended(km)
     result.elapsed_s = time.perf_counter() - started
     if output is not None:
@@ -221,12 +257,36 @@ def _how_it_ended(km: Any) -> str | None:
     return f"exit code {code}"
 
 
-def _describe(nb: Any, code_cells: list[int], current: list[int]) -> str:
-    if not current:
-        return "?"
-    index = current[0]
+def _classify(result: RunResult, raised: list[RaisedCell], stopped: str | None,
+              describe: Callable[[int], str], *, ran_on: bool) -> None:
+    """Sort the cells that raised: a budget's BudgetExceeded is a budget failure (exit 1),
+    anything else is the notebook failing (exit 2), as is ``stopped`` (a timeout, a dead kernel).
+    ``ran_on``: the run went past raising cells (``--allow-errors``)."""
+    for cell in raised:
+        if cell.ename == BUDGET_ERROR:
+            where = f"cell {describe(cell.index)} failed its budget" if ran_on else \
+                f"the run stopped at cell {describe(cell.index)}, which failed its budget"
+            result.budget_stops.append(f"{where}: {cell.evalue}")
+    errors = [c for c in raised if c.ename != BUDGET_ERROR]
+    messages = [f"cell {describe(c.index)} raised {c.ename}: {c.evalue}" for c in errors]
+    if errors:  # the first cell that raised, even when a later one timed out
+        result.failed_cell = errors[0].index
+    if stopped is not None:
+        messages.append(stopped)
+    if messages:
+        result.error = "; ".join(messages)
+
+
+def _describe(nb: Any, code_cells: list[int], index: int, with_ids: bool) -> str:
+    """``#3 (id 1a2b3c4d)``; a notebook older than nbformat 4.5 has no ids (or only made-up
+    ones), so its cells go by number and first line: ``#3 ("model.fit(x)")``."""
     number = code_cells.index(index) + 1 if index in code_cells else index + 1
-    return f"#{number} (id {nb.cells[index].get('id', '?')})"
+    cell = nb.cells[index]
+    if with_ids and cell.get("id"):
+        return f"#{number} (id {cell['id']})"
+    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    shown = first if len(first) <= 50 else first[:49] + "…"
+    return f'#{number} ("{shown}")'
 
 
 def echo_progress(line: str) -> None:

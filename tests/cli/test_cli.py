@@ -43,7 +43,7 @@ def test_quickstart_runs_and_records_every_cell_with_its_id(_isolated_store: Pat
     shutil.copy(ROOT / "examples" / "quickstart.ipynb", notebook)
     assert main(["run", str(notebook)]) == 0
     out, err = capsys.readouterr()
-    assert "budget failures" in err and "[1/" in err  # progress lines, then the summary
+    assert "budget failure" in err and "[1/" in err  # progress lines, then the summary
     assert "quickstart.ipynb: run" in out
     store = SQLiteStore(_isolated_store)
     (run,) = store.runs()
@@ -78,7 +78,7 @@ def test_failed_budget_exits_1(tmp_path: Path, _isolated_store: Path, capsys) ->
     slow = next(r for r in SQLiteStore(_isolated_store).history(None, 10) if r.cell_id == nb.cells[2].id)
     assert slow.value("wall_s") >= 0.2
     assert f"budget failed in cell {nb.cells[2].id}: time {format_duration(slow.value('wall_s'))} > 50.0 ms" in err
-    assert "3 cells measured" in err and "1 budget failures" in err
+    assert "3 cells measured" in err and "1 budget failure;" in err
 
 
 def test_a_failing_notebook_exits_2_and_names_the_cell(tmp_path: Path, _isolated_store: Path, capsys) -> None:
