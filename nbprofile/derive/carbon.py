@@ -27,6 +27,7 @@ from typing import Any
 
 from nbprofile.datafiles import BUNDLED, codecarbon_data_dir
 from nbprofile.derive.energy import J_PER_KWH
+from nbprofile.derive.needs import needs
 from nbprofile.readings import Deriver, Reading, Readings, weakest
 
 REGION_ENV = "NBPROFILE_CARBON_REGION"
@@ -247,8 +248,7 @@ def derive_carbon(config: CarbonConfig) -> Deriver:
     def derive_co2(readings: Readings) -> Readings:
         energy = readings.get("energy_j")
         if energy is None or energy.value is None:
-            why = energy.note if energy is not None and energy.note else "no energy_j reading"
-            return {"co2_g": Reading.unavailable("g", f"no energy: {why}", source)}
+            return {"co2_g": Reading.unavailable("g", needs("energy_j", energy, "no energy_j reading"), source)}
         method = weakest(energy.method, "estimated") if it.world_default else energy.method
         note = base_note if energy.method == "measured" else f"{base_note}; energy {energy.method}"
         return {"co2_g": Reading(energy.value * factor, "g", method, source, note)}

@@ -24,6 +24,7 @@ from typing import Literal, NamedTuple
 
 from nbprofile.derive.energy import J_PER_KWH
 from nbprofile.derive.gpus import gpus_in_use
+from nbprofile.derive.needs import needs, reason
 from nbprofile.meters.torch_cuda import cuda_device_name
 from nbprofile.readings import Deriver, Method, Reading, Readings, weakest
 
@@ -100,6 +101,16 @@ class ComputePrices:
             return Price(self.kwh_usd, "user", "electricity")
         return Price(DEFAULT_KWH_USD, "default", "electricity")
 
+    def describe(self) -> str:
+        """One line for people (``%nbprofile compute-price``, the doctor), in place of the repr."""
+        gpus = ", ".join(f"${usd:g}/GPU-hour for {'every GPU' if p == '*' else p} (yours)"
+                         for p, usd in sorted(self.gpu_hour_usd, key=lambda e: e[0] == "*"))
+        kwh = self.kwh_price()
+        energy = ("a GPU's hourly price includes its electricity" if self.energy_in_gpu_price
+                  else "electricity is charged on top of GPU-hours")
+        return (f"GPU {gpus or 'default $/GPU-hour by model'}; electricity ${kwh.usd:g}/kWh "
+                f"({'yours' if kwh.origin == 'user' else 'default'}); {energy}")
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ComputePrices:
         """From ``NBPROFILE_GPU_HOUR_USD`` (every GPU) and ``NBPROFILE_KWH_USD``; ValueError names a bad one."""
@@ -155,12 +166,6 @@ def _price(value: str, key: str, example: str, highest: float) -> float:
     return usd
 
 
-def _why(reading: Reading | None, missing: str) -> str:
-    if reading is None:
-        return missing
-    return reading.note or "unavailable"
-
-
 def derive_compute_cost(prices: ComputePrices,
                         gpu_name: str | Callable[[], str | None] | None = cuda_device_name) -> Deriver:
     """A deriver of ``compute_cost_usd`` (see the module docstring). ``gpu_name``: the GPU's
@@ -184,8 +189,7 @@ def derive_compute_cost(prices: ComputePrices,
         origins: set[str] = set()
         if gpu_used:
             if wall is None or wall.value is None:
-                why = _why(wall, "no wall_s reading")
-                return {"compute_cost_usd": Reading.unavailable("USD", f"a GPU was in use but no wall time: {why}")}
+                return {"compute_cost_usd": Reading.unavailable("USD", needs("wall_s", wall, "no wall_s reading"))}
             gpu = name()
             price = cache.get(gpu) or cache.setdefault(gpu, prices.gpu_price(gpu))  # patterns: once per name
             n = gpus_in_use(readings)
@@ -202,11 +206,12 @@ def derive_compute_cost(prices: ComputePrices,
             origins.add(kwh.origin)
             notes.append(f"{energy.method} energy at ${kwh.usd:g}/kWh ({kwh.origin})")
         elif gpu_used:
-            notes.append(f"electricity not charged: {_why(energy, 'no energy_j reading')}")
+            notes.append(f"electricity not charged: {reason(energy, 'no energy_j reading')}")
         else:
+            # no GPU-hours to charge, so the electricity is the whole cost: its reason first, then the GPU's
             return {"compute_cost_usd": Reading.unavailable("USD", (
-                f"no GPU in use ({_why(gpu_time, 'no GPU meter')}) and no energy reading "
-                f"({_why(energy, 'no energy_j reading')})"))}
+                f"{needs('energy_j', energy, 'no energy_j reading')}; "
+                f"no GPU in use ({reason(gpu_time, 'no GPU meter')})"))}
         method = weakest(*methods, "estimated" if "default" in origins else "measured")
         source = "+".join(sorted(origins)) + " prices"
         return {"compute_cost_usd": Reading(total, "USD", method, source, "; ".join(notes))}
@@ -218,18 +223,18 @@ def derive_cost(readings: Readings) -> Readings:
     """``cost_usd`` = compute_cost_usd + llm_cost_usd, of whichever are available.
 
     An unavailable part is never counted as 0: with one part the note says which,
-    with none the total is unavailable with both reasons.
+    with none the total is unavailable with both reasons, each once (see :mod:`.needs`).
     """
     compute, llm = readings.get("compute_cost_usd"), readings.get("llm_cost_usd")
     c, m = _part(compute), _part(llm)
     if c and m:
         return {"cost_usd": Reading(c[0] + m[0], "USD", weakest(c[1], m[1]), "compute+LLM")}
-    why_compute = f"compute: {_why(compute, 'no compute cost')}"
-    why_llm = f"LLM: {_why(llm, 'no LLM meter')}"
+    why_compute = needs("compute_cost_usd", compute, "no compute cost")
+    why_llm = needs("llm_cost_usd", llm, "no LLM meter")
     if c:
-        return {"cost_usd": Reading(c[0], "USD", c[1], "compute", f"compute only; without {why_llm}")}
+        return {"cost_usd": Reading(c[0], "USD", c[1], "compute", f"compute only; without LLM ({why_llm})")}
     if m:
-        return {"cost_usd": Reading(m[0], "USD", m[1], "LLM", f"LLM only; without {why_compute}")}
+        return {"cost_usd": Reading(m[0], "USD", m[1], "LLM", f"LLM only; without compute ({why_compute})")}
     return {"cost_usd": Reading.unavailable("USD", f"{why_compute}; {why_llm}")}
 
 

@@ -247,7 +247,7 @@ def _compute_price(hooks: CellHooks, opts: argparse.Namespace) -> None:
     profiler = hooks.profiler
     if opts.settings:
         _setting("compute-price", lambda: profiler.set_prices(parse_price_args(opts.settings, profiler.prices)))
-    print(f"nbprofile: compute prices {profiler.prices!r}")
+    print(f"nbprofile: compute prices: {profiler.prices.describe()}")
 
 
 def _price(hooks: CellHooks, opts: argparse.Namespace) -> None:

@@ -170,7 +170,7 @@ class CpuEnergyMeter(Meter):
         if tdp_w is None:
             table_path = self._table_path()
             if table_path is None:
-                return None, "codecarbon is not installed (its CPU TDP table gives one) and no TDP set"
+                return None, "codecarbon is not installed and no TDP set"  # the fix says how to get either
             try:
                 match = match_cpu(model, load_cpu_table(table_path))
             except (OSError, ValueError) as exc:

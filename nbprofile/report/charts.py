@@ -11,7 +11,13 @@ import html
 from collections.abc import Callable, Sequence
 
 MAX_BARS = 400
-WIDTH, HEIGHT, PAD = 720, 160, 28
+WIDTH, HEIGHT, PAD = 720, 160, 32
+#: the narrowest a chart is drawn in the HTML report (its grid's column minimum), in CSS px
+NARROWEST_PX = 360
+#: axis labels, in the SVG's own units: it is scaled to its column, so 11 px on screen at the
+#: narrowest column is 11 x 720 / 360 = 22 units (a CSS font-size in px would shrink with it, to ~6 px)
+AXIS_FONT = 11 * WIDTH // NARROWEST_PX
+_AXIS = f'class="axis" font-size="{AXIS_FONT}"'
 
 
 def _bins(values: Sequence[float | None]) -> tuple[list[float | None], int]:
@@ -52,11 +58,11 @@ def bar_chart(title: str, values: Sequence[float | None], fmt: Callable[[float],
     return (
         f'<figure class="chart"><figcaption>{esc(title)}{esc(note)}</figcaption>'
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{esc(title)}">'
-        f'<text x="{PAD}" y="{PAD - 8}" class="axis">{esc(fmt(top))}</text>'
+        f'<text x="{PAD}" y="{PAD - 8}" {_AXIS}>{esc(fmt(top))}</text>'
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" class="base"/>'
         f'<g class="bars">{"".join(bars)}</g>'
-        f'<text x="{PAD}" y="{HEIGHT - 8}" class="axis">cell 1</text>'
-        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" class="axis" text-anchor="end">cell {len(values)}</text>'
+        f'<text x="{PAD}" y="{HEIGHT - 8}" {_AXIS}>cell 1</text>'
+        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" {_AXIS} text-anchor="end">cell {len(values)}</text>'
         f"</svg></figure>"
     )
 
@@ -80,11 +86,11 @@ def cumulative_chart(title: str, values: Sequence[float | None], fmt: Callable[[
     return (
         f'<figure class="chart"><figcaption>{esc(title)}</figcaption>'
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{esc(title)}">'
-        f'<text x="{PAD}" y="{PAD - 8}" class="axis">{esc(fmt(running))}</text>'
+        f'<text x="{PAD}" y="{PAD - 8}" {_AXIS}>{esc(fmt(running))}</text>'
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" class="base"/>'
         f'<polyline points="{coords}" class="line"/>'
-        f'<text x="{PAD}" y="{HEIGHT - 8}" class="axis">cell 1</text>'
-        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" class="axis" text-anchor="end">cell {len(values)}</text>'
+        f'<text x="{PAD}" y="{HEIGHT - 8}" {_AXIS}>cell 1</text>'
+        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" {_AXIS} text-anchor="end">cell {len(values)}</text>'
         f"</svg></figure>"
     )
 
@@ -112,7 +118,7 @@ def delta_chart(title: str, fractions: Sequence[float | None], labels: Sequence[
     return (
         f'<figure class="chart"><figcaption>{esc(title)}</figcaption>'
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{esc(title)}">'
-        f'<text x="{PAD}" y="{PAD - 8}" class="axis">±{top * 100:.0f}%</text>'
+        f'<text x="{PAD}" y="{PAD - 8}" {_AXIS}>±{top * 100:.0f}%</text>'
         f'<line x1="{PAD}" y1="{mid}" x2="{WIDTH - PAD}" y2="{mid}" class="base"/>'
         f'{"".join(bars)}</svg></figure>'
     )

@@ -40,15 +40,15 @@ tr.died td { background: color-mix(in srgb, var(--fail) 6%, transparent); }
 tr.regression td { background: color-mix(in srgb, var(--fail) 10%, transparent); }
 .totals { display: flex; flex-wrap: wrap; gap: .5rem 2rem; }
 .totals div b { display: block; font-size: 1.2rem; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 1rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(NARROWEST_PX, 1fr)); gap: 1rem; }
 figure.chart { margin: 0; } figcaption { color: var(--muted); font-size: 12px; }
 svg { width: 100%; height: auto; } .bars rect { fill: var(--bar); } rect.up { fill: var(--fail); }
 rect.down { fill: var(--pass); } .base { stroke: var(--line); } .line { fill: none; stroke: var(--bar); stroke-width: 2; }
-.axis { fill: var(--muted); font-size: 11px; }
+.axis { fill: var(--muted); }
 dl.env { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; } dl.env dt { color: var(--muted); }
 @media print { body { margin: 0; max-width: none; } th { position: static; } .charts { display: block; }
   figure.chart { break-inside: avoid; } tr { break-inside: avoid; } }
-"""
+""".replace("NARROWEST_PX", f"{charts.NARROWEST_PX}px")  # the charts' axis labels are sized for it
 
 
 def _value_td(cell: Any) -> str:

@@ -107,16 +107,33 @@ def environment(run: dict[str, Any]) -> list[tuple[str, str]]:
             value = format_value(float(value), "B")
         elif isinstance(value, (list, tuple)):
             value = ", ".join(str(v) for v in value)
+        elif key == "carbon" and isinstance(value, dict):
+            value = carbon_sentence(value)
         elif isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items() if v not in (None, ""))
         rows.append((label, str(value)))
     return rows
 
 
+def carbon_sentence(carbon: dict[str, Any]) -> str:
+    """The run's carbon intensity (:func:`nbprofile.derive.carbon.carbon_info`) as one sentence."""
+    g, pue = carbon.get("intensity_g_per_kwh"), carbon.get("pue")
+    # ``note`` is the intensity's own description, written when the run started; without one (a
+    # hand-made run), the figures it would have named
+    text = str(carbon.get("note") or (
+        f"{g:g} gCO2e/kWh ({carbon.get('region_name') or carbon.get('region') or 'unknown region'}) x PUE {pue:g}"
+        if isinstance(g, (int, float)) and isinstance(pue, (int, float)) else "not recorded"))
+    if carbon.get("world_default"):
+        text += "; the world average, as no region was set"
+    return text
+
+
 def build(records: Sequence[CellRecord], run: dict[str, Any], *,
           other: Sequence[CellRecord] | None = None, other_run: dict[str, Any] | None = None) -> ReportModel:
     """The model of a report of ``records``; with ``other``, also the comparison other → records."""
-    present = [(c.key, c.label) for c in CATALOG.columns if any(c.key in r.readings for r in records)]
+    # as the footer: a column of zeros that say nothing (no LLM call in the run) is left out, totals too
+    present = [(c.key, c.label) for c in CATALOG.columns if any(c.key in r.readings for r in records)
+               and (c.footer_zero == "shown" or any(r.value(c.key) for r in records))]
     rows = []
     for number, record in enumerate(records, 1):
         label = record.name or first_line(record.source, 60)
@@ -163,5 +180,5 @@ def describe_delta(comparison: Comparison, metric: str, index: int) -> str:
     return format_percent(d.pct, signed=True)
 
 
-__all__ = ["Cell", "ReportModel", "Row", "build", "describe_delta", "show", "show_compared", "show_run_total",
-           "show_total"]
+__all__ = ["Cell", "ReportModel", "Row", "build", "carbon_sentence", "describe_delta", "show", "show_compared",
+           "show_run_total", "show_total"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from nbprofile.readings import Availability
 
-NOT_INSTALLED = "nvidia-ml-py is not installed (pip install nvidia-ml-py)"
+NOT_INSTALLED = "nvidia-ml-py is not installed"  # the fix (pip install) is the Availability's, said once
 MIG_ENERGY = "MIG: the GPU's energy counter and power sensor cover every MIG instance, not this cell's"
 NO_COUNTER = "this GPU has no energy counter (it needs Volta or newer)"
 _DEPRECATED_SHIM = "The pynvml package is deprecated"  # PyPI pynvml 13's redirector warns on import
