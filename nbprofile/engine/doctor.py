@@ -257,8 +257,9 @@ def _codecarbon_row() -> DoctorRow:
     if not table.vendored:
         return _env("CodeCarbon data", "ok", f"{where} ({len(table.countries)} countries; CPU TDP table)")
     why = f" ({table.fallback_reason})" if table.fallback_reason else ""
-    return _env("CodeCarbon data", "info", f"codecarbon not installed: bundled copy {table.path}{why}; "
-                "no CPU TDP table", "pip install codecarbon (read as data, never imported) for CPU estimates")
+    return _env("CodeCarbon data", "info", f"codecarbon not installed: the copies nbprofile ships ({table.path}"
+                f"{why}, and its CPU TDP table)", "pip install codecarbon (read as data, never imported) for "
+                "fresher tables")
 
 
 def _carbon_row(profiler: Profiler | None, carbon: CarbonConfig | None) -> DoctorRow:

@@ -30,13 +30,15 @@ import threading
 import time
 from pathlib import Path
 
-from nbprofile.datafiles import codecarbon_data_dir
+from nbprofile.datafiles import BUNDLED, codecarbon_data_dir
 from nbprofile.meters.base import Meter
 from nbprofile.meters.cpu_tdp import CPUINFO, Estimate, load_cpu_table, match_cpu, read_cpuinfo
 from nbprofile.meters.rapl import POWERCAP_ROOT, Domain, find_domains, open_counter, read_int
 from nbprofile.readings import Availability, Reading, Readings
 
-AUTO = "auto"  # locate CodeCarbon's cpu_power.csv through its installed package
+AUTO = "auto"  # CodeCarbon's cpu_power.csv: its installed package's, else the copy nbprofile ships
+#: how estimates name the table nbprofile ships (nbprofile/data/README.md says where it is from)
+BUNDLED_CPU_TABLE = "CodeCarbon 3.3.2 cpu_power.csv, as shipped with nbprofile"
 TDP_ENV = "NBPROFILE_CPU_TDP_W"
 THREADS_ENV = "NBPROFILE_CPU_THREADS"
 #: CodeCarbon's DEFAULT_POWER_PER_CORE (codecarbon/core/cpu.py) for CPUs missing from its table
@@ -47,7 +49,7 @@ RAPL_FIX = ("RAPL needs read access: sudo chmod a+r /sys/class/powercap/intel-ra
             "(a udev rule keeps it across reboots)")
 NO_POWERCAP_FIX = ("RAPL measures on bare-metal Linux (cloud VMs rarely expose it); in Docker add "
                    "--security-opt systempaths=unconfined (powercap is masked)")
-ESTIMATE_FIX = f"or install codecarbon (its CPU TDP table) or set {TDP_ENV}=<your CPU's TDP> for an estimate"
+ESTIMATE_FIX = f"or set {TDP_ENV}=<your CPU's TDP> for an estimate"
 _RUSAGE_CHILDREN = resource.RUSAGE_CHILDREN
 
 
@@ -168,15 +170,16 @@ class CpuEnergyMeter(Meter):
         threads = self._threads or _env_float(THREADS_ENV)
         tdp_from = "your TDP"
         if tdp_w is None:
-            table_path = self._table_path()
-            if table_path is None:
-                return None, "codecarbon is not installed and no TDP set"  # the fix says how to get either
+            table = self._table_path()
+            if table is None:
+                return None, "no CPU TDP table and no TDP set"  # the fix says how to set one
+            table_path, table_name = table
             try:
                 match = match_cpu(model, load_cpu_table(table_path))
             except (OSError, ValueError) as exc:
                 return None, f"cannot read {table_path}: {getattr(exc, 'strerror', None) or exc}"
             if match is not None:
-                tdp_w, tdp_from = match[1], f"CodeCarbon cpu_power.csv: {match[0]}"
+                tdp_w, tdp_from = match[1], f"{table_name}: {match[0]}"
         if threads is None and not in_vm:
             # siblings = logical CPUs per package; in a VM it is the guest's, not the chip's
             threads = float(info.get("siblings") or os.cpu_count() or 0) or None
@@ -194,14 +197,18 @@ class CpuEnergyMeter(Meter):
             f"this process's CPU time x {GENERIC_W_PER_THREAD:g} W per busy thread, CodeCarbon's generic "
             f"figure: {why}")), ""
 
-    def _table_path(self) -> Path | None:
+    def _table_path(self) -> tuple[Path, str] | None:
+        """The CPU TDP table and its name in the estimate's method: an installed CodeCarbon's
+        (it may be fresher), else the copy shipped in ``nbprofile/data`` (see its README)."""
         if self._cpu_power_csv is None:
             return None
         if self._cpu_power_csv != AUTO:
-            return Path(self._cpu_power_csv)
+            return Path(self._cpu_power_csv), "CodeCarbon cpu_power.csv"
         data = codecarbon_data_dir()
         path = data / "hardware" / "cpu_power.csv" if data is not None else None
-        return path if path is not None and path.is_file() else None
+        if path is not None and path.is_file():
+            return path, "CodeCarbon cpu_power.csv"
+        return BUNDLED / "cpu_power.csv", BUNDLED_CPU_TABLE
 
     # -- windows -------------------------------------------------------------
     def _totals(self) -> tuple[float, float]:

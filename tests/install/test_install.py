@@ -61,6 +61,7 @@ def test_wheel_carries_the_frontend_and_the_server_switch(wheel: Path) -> None:
     assert any(n.endswith("etc/jupyter/jupyter_server_config.d/nbprofile.json") for n in data)
     assert any(n.endswith("nbprofile/data/llm_prices.json") for n in names)
     assert any(n.endswith("nbprofile/data/global_energy_mix.json") for n in names)
+    assert any(n.endswith("nbprofile/data/cpu_power.csv") for n in names)  # CPU estimates without codecarbon
 
 
 def test_installed_wheel_shows_both_extensions_enabled(wheel: Path, tmp_path: Path) -> None:

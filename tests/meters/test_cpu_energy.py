@@ -206,8 +206,8 @@ def test_unreadable_and_no_tdp_source_is_unavailable_never_zero(tmp_path: Path,
     meter = CpuEnergyMeter(root, cpuinfo_path=cpuinfo(tmp_path, "AMD EPYC 7763"), cpu_power_csv=None)
     availability = meter.probe()
     assert not availability.available
-    assert "root-only" in availability.detail and "codecarbon is not installed" in availability.detail
-    assert "chmod a+r" in (availability.fix or "") and "codecarbon" in (availability.fix or "")
+    assert "root-only" in availability.detail and "no CPU TDP table and no TDP set" in availability.detail
+    assert "chmod a+r" in (availability.fix or "") and "NBPROFILE_CPU_TDP_W" in (availability.fix or "")
     meter.begin(1)
     for r in meter.end(1).values():
         assert r.value is None and r.method == "unavailable" and r.note
@@ -290,3 +290,22 @@ def test_counter_without_its_range_is_not_used(tmp_path: Path) -> None:
     meter = CpuEnergyMeter(tmp_path, cpuinfo_path=cpuinfo(tmp_path, "x"), cpu_power_csv=None)
     availability = meter.probe()
     assert not availability.available and "max_energy_range_uj unreadable" in availability.detail
+
+
+def test_without_codecarbon_the_shipped_cpu_table_gives_the_estimate(tmp_path, monkeypatch) -> None:
+    """A plain `pip install` (no codecarbon, no RAPL, no TDP set) still estimates CPU energy from
+    the CPU table nbprofile ships, and says which table and which model it matched."""
+    from nbprofile.meters import cpu_energy
+
+    monkeypatch.setattr(cpu_energy, "codecarbon_data_dir", lambda: None)
+    monkeypatch.delenv("NBPROFILE_CPU_TDP_W", raising=False)
+    monkeypatch.delenv("NBPROFILE_CPU_THREADS", raising=False)
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Intel(R) Core(TM) i7-8700K CPU @ 3.70GHz\n"
+                       "siblings\t: 12\nflags\t\t: fpu sse\n\n")
+    meter = cpu_energy.CpuEnergyMeter(tmp_path / "no-powercap", cpuinfo_path=str(cpuinfo), watch=False)
+    availability = meter.probe()
+    assert availability.available, availability
+    assert "as shipped with nbprofile: Core i7-8700K" in availability.detail or \
+        "as shipped with nbprofile: Intel Core i7-8700K" in availability.detail, availability.detail
+    assert "TDP 95 W" in availability.detail and "/ 12 threads" in availability.detail

@@ -27,7 +27,7 @@ from nbprofile.report.model import build
 from nbprofile.store import SQLiteStore
 
 NO_CPU_ENERGY = ("RAPL unusable: no /nowhere (typical in VMs and containers); "
-                 "no estimate: codecarbon is not installed and no TDP set")
+                 "no estimate: no CPU TDP table and no TDP set")
 DERIVED = ("energy_j", "co2_g", "compute_cost_usd", "cost_usd")
 
 
@@ -76,16 +76,16 @@ def test_last_and_the_full_footer_give_the_cpu_energy_reason_once_a_row(
     view = shell.run_line_magic("nbprofile", "last")
     last = repr(view)
     rows = {line.split()[0]: line for line in last.splitlines() if line.startswith("  ")}
-    assert "codecarbon is not installed and no TDP set" in rows["cpu_energy_j"]
+    assert "no CPU TDP table and no TDP set" in rows["cpu_energy_j"]
     for key in DERIVED:
-        assert rows[key].count("codecarbon is not installed") == 1, rows[key]
+        assert rows[key].count("no CPU TDP table") == 1, rows[key]
         assert rows[key].count("RAPL unusable") == 1, rows[key]
     assert "no energy: " not in last and "no energy reading:" not in last
     # the full footer's tooltips (its HTML): each reading's reason, once
     titles = [htmlmod.unescape(t) for t in re.findall(r'title="([^"]*)"', footer_html(view.record, "full"))]
-    assert any("codecarbon is not installed" in t for t in titles)
+    assert any("no CPU TDP table" in t for t in titles)
     for title in titles:
-        assert title.count("codecarbon is not installed") <= 1, title
+        assert title.count("no CPU TDP table") <= 1, title
 
 
 # -- 2. a fix is said once -------------------------------------------------------------------------

@@ -58,10 +58,12 @@ def codecarbon_data() -> Path | None:
 
 
 def cpu_power_csv() -> Path | None:
-    """CodeCarbon's CPU TDP table, if installed."""
+    """The CPU TDP table nbprofile should use: CodeCarbon's, else the copy shipped in nbprofile/data."""
     data = codecarbon_data()
     path = data / "hardware" / "cpu_power.csv" if data is not None else None
-    return path if path is not None and path.is_file() else None
+    if path is None or not path.is_file():
+        path = ROOT / "nbprofile" / "data" / "cpu_power.csv"
+    return path if path.is_file() else None
 
 
 def energy_mix() -> dict[str, Any]:
