@@ -81,6 +81,9 @@ _METRICS: tuple[Metric, ...] = (
     _m("rss_peak_bytes", "B", "peak RAM", "peak resident memory of the kernel during the cell",
        "clear_refs + VmHWM", budget="ram", aggregate="max", regression_floor=1024**2, column=True,
        footer="peak RAM {}", footer_missing=True, live=True),
+    # the peak's rise above the cell's start: what the cell itself added, whatever earlier cells hold
+    _m("rss_rise_bytes", "B", "RAM rise", "how far the peak rose above the resident memory at the cell's start",
+       "peak RAM - RAM before", budget="ram_rise", aggregate="max", live=True),
     _m("rss_start_bytes", "B", "RAM before", "resident memory when the cell started", "statm", aggregate="max"),
     _m("rss_end_bytes", "B", "RAM after", "resident memory when the cell ended", "statm", aggregate="max",
        footer="RAM after {}", footer_detail=True),

@@ -1,7 +1,7 @@
 """``--enforce``: stop a running cell as soon as a limit is crossed.
 
 The watchdog follows, while the cell runs, the metrics the catalog marks
-``live`` (wall time, CPU time, peak RAM), each limit resolved to an absolute
+``live`` (wall time, CPU time, peak RAM, RAM rise), each limit resolved to an absolute
 threshold when the cell starts (relative ones against the cell's previous run).
 When one is crossed it interrupts the main thread (:mod:`nbprofile.engine.interrupt`),
 so a ``time.sleep`` or a socket wait is cut short too; a long call into C code
@@ -54,6 +54,13 @@ def live_values(profiler: Profiler, window: Window) -> dict[str, LiveValue]:
             return None if value is None else float(value)
 
         values["rss_peak_bytes"] = rss_peak
+        rise = memory.live_rise
+
+        def rss_rise() -> float | None:
+            value = rise(window.key)
+            return None if value is None else float(value)
+
+        values["rss_rise_bytes"] = rss_rise
     return values
 
 

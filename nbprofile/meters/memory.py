@@ -141,10 +141,10 @@ class _Sampler:
 
 
 class PeakRss(Meter):
-    """Peak, start and end RSS of each window (``rss_*_bytes``)."""
+    """Peak, start and end RSS of each window, and the peak's rise above the start (``rss_*_bytes``)."""
 
     name = "memory"
-    keys = ("rss_peak_bytes", "rss_start_bytes", "rss_end_bytes")
+    keys = ("rss_peak_bytes", "rss_start_bytes", "rss_end_bytes", "rss_rise_bytes")
 
     def __init__(
         self,
@@ -256,8 +256,12 @@ class PeakRss(Meter):
                     window_peak, "B", "sampled", f"rss every {self._interval * 1000:.0f} ms",
                     "sampled: a peak shorter than the interval can be missed",
                 )
+        assert peak_reading.value is not None
         return {
             "rss_peak_bytes": peak_reading,
+            # made here, not derived: the rise is exactly as good as the peak (sampled when it is)
+            "rss_rise_bytes": Reading(peak_reading.value - start, "B", peak_reading.method,
+                                      f"{peak_reading.source} - start rss", peak_reading.note),
             "rss_start_bytes": Reading(start, "B", "measured", "rss"),
             "rss_end_bytes": (
                 Reading(end, "B", "measured", "statm")
@@ -273,6 +277,16 @@ class PeakRss(Meter):
         if self.mode == "sampled":
             return self._sampler.peak()  # type: ignore[union-attr]
         return None
+
+    def live_rise(self, key: object) -> int | None:
+        """How far window ``key``'s peak so far rose above its start (for a watchdog)."""
+        window = self._open.get(key)
+        if window is None or self.mode not in ("exact", "sampled"):
+            return None
+        # this window's own peak: what was folded into it, or the high-water mark since the last
+        # reset (which came at or after its start); never an outer window's earlier peak
+        now = self._read_hwm() if self.mode == "exact" else self._sampler.peak()  # type: ignore[misc, union-attr]
+        return max(now, window[1]) - window[0]
 
     def discard(self, key: object) -> None:
         self._open.pop(key, None)

@@ -108,7 +108,7 @@ MALFORMED = [
     ("time=1s", "expected KEY<=VALUE or KEY<VALUE, not '='"),
     ("time>=1s", "not '>=' (a budget is an upper limit)"),
     ("time<==1s", "not '<=='"),
-    ("time<=1GiB", "unknown unit 'GiB' for time (use ms, s, min or h); 'GiB' is for ram, vram"),
+    ("time<=1GiB", "unknown unit 'GiB' for time (use ms, s, min or h); 'GiB' is for ram, ram_rise, vram"),
     ("ram<=2gib", "unknown unit 'gib' for ram"),
     ("cost<=5 EUR", "unknown unit 'EUR' for cost"),
     ("tokens<=1.5", "'1.5' is not a whole number of tokens"),
