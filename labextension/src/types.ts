@@ -115,6 +115,18 @@ export interface Delta {
   pct: number | null;
 }
 
+/** One metric of a compared cell that got worse by more than the regression rule allows. */
+export interface CompareRegression {
+  metric: string;
+  label: string;
+  a: number;
+  b: number;
+  /** A fraction: 0.32 = +32 %. */
+  pct: number;
+  /** What reports and the CLI print: `CPU +32% (410 ms → 540 ms)`. */
+  text: string;
+}
+
 export interface CompareCell {
   key: string;
   cell_id: string | null;
@@ -126,7 +138,10 @@ export interface CompareCell {
   method_a: Record<string, Method | null>;
   method_b: Record<string, Method | null>;
   delta: Record<string, Delta>;
+  /** Whether any metric regressed: `regressions` is then not empty. */
   regression: boolean;
+  /** The metrics that regressed, in the catalog's order. Absent from older servers. */
+  regressions?: CompareRegression[];
   /** The cell's status in each run; `null` where it did not run there. Absent from older servers. */
   status_a?: CellStatus | null;
   status_b?: CellStatus | null;
@@ -158,6 +173,8 @@ export interface CompareResponse {
   metrics: string[];
   cells: CompareCell[];
   totals: CompareTotals;
+  /** How many of nbprofile's own magic cells (`%nbprofile …`, `%load_ext nbprofile`) were left out. */
+  left_out?: number;
 }
 
 export interface StatusResponse {

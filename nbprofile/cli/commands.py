@@ -128,7 +128,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             a, b = latest_pair(store, args.a, args.b)  # the last runs of one notebook: the latest one's
         else:
             a, b = resolve_run(store, args.a, notebook), resolve_run(store, args.b, notebook)
-        comparison = compare_runs(store.records(a["run_id"]), store.records(b["run_id"]))
+        # nbprofile's own magic cells are left out unless asked for (an option main.py may define)
+        comparison = compare_runs(store.records(a["run_id"]), store.records(b["run_id"]),
+                                  own_cells=bool(getattr(args, "include_nbprofile_cells", False)))
     finally:
         store.close()
     metrics = [m for m in args.metrics.split(",") if m]
@@ -142,6 +144,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         table.add_column(f"{label} before", justify="right")
         table.add_column(f"{label} now", justify="right")
         table.add_column("change", justify="right")
+    # which metrics regressed, by how much: possibly one not in the columns (CPU behind a faster wall time)
+    table.add_column("regressed", overflow="fold")
     for cell in comparison.cells:
         mark = f"{MARK} " if cell.died else "! " if cell.regression else "  "
         row = [mark + first_line(cell.source, 50)]
@@ -152,10 +156,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             row += [method_mark(cell.method_a.get(metric)) + show_total(cell.a.get(metric), metric),
                     method_mark(cell.method_b.get(metric)) + show_total(cell.b.get(metric), metric),
                     DIED_IN[cell.died] if cell.died else change]
-        table.add_row(*row)
+        table.add_row(*row, cell.regression_text())
     print(render_text(table, args.width))
-    print(f"{len(comparison.regressions)} cells regressed (! marks them: more than +10% and a noticeable amount);"
-          " ~ marks an estimated or sampled number")
+    print(f"{len(comparison.regressions)} cells regressed (! marks them, `regressed` says in what: more than +10% "
+          "and a noticeable amount); ~ marks an estimated or sampled number")
+    if comparison.left_out:
+        print(f"{comparison.left_out} of nbprofile's own cells (%nbprofile, %load_ext nbprofile) left out")
     died = sum(1 for c in comparison.cells if c.died)
     if died:
         print(f"{died} cells where the kernel died ({MARK} marks them: their numbers stop where the kernel was "
@@ -188,16 +194,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     try:
-        run_id = args.run
-        if run_id in (None, "latest"):
-            runs = store.runs(limit=1)
-            if not runs:
-                print(f"no runs stored in {store.path}")
-                return 0
-            run_id = runs[0]["run_id"]
+        notebook = _notebook(args.notebook)
+        if not store.runs(notebook, limit=1):
+            where = f" of {notebook}" if notebook else ""
+            print(f"no runs{where} stored in {store.path}")
+            return 0
+        if args.run == "previous" and notebook is None:  # as compare takes it: the latest notebook's
+            run = latest_pair(store, "previous", "latest")[0]
+        else:
+            run = resolve_run(store, args.run, notebook)
+        run_id = run["run_id"]
         records = store.records(run_id)
         if not records:
-            raise NbprofileError(f"no run {run_id!r} in {store.path}; `nbprofile runs` lists the runs")
+            raise NbprofileError(f"run {run_id!r} has no cells in {store.path}; `nbprofile runs` lists the runs")
     finally:
         store.close()
     _print_records(records, f"run {run_id} ({records[0].notebook or 'no notebook'})")

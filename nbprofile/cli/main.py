@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("a", nargs="?", default="previous", help="run id, latest or previous (default: previous)")
     compare.add_argument("b", nargs="?", default="latest", help="run id, latest or previous (default: latest)")
     compare.add_argument("--notebook", default=None, help="latest / previous of this notebook")
+    compare.add_argument("--include-nbprofile-cells", action="store_true",
+                         help="keep the cells that ran nbprofile's own magics (left out by default)")
     compare.add_argument("--metrics", default="wall_s,rss_peak_bytes",
                          help=f"comma-separated reading keys ({', '.join(m.key for m in CATALOG.columns)}, ...)")
     compare.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a cell regressed")
@@ -113,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=commands.cmd_doctor)
 
     show = sub.add_parser("show", help="the cells of a run (default: the latest)")
-    show.add_argument("run", nargs="?", default="latest")
+    show.add_argument("run", nargs="?", default="latest", help="a run id, latest or previous")
+    show.add_argument("--notebook", default=None, help="latest / previous of this notebook")
     show.set_defaults(func=commands.cmd_show)
     return parser
 

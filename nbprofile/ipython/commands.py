@@ -26,6 +26,7 @@ from nbprofile.derive.cost import parse_price_args
 from nbprofile.engine.oom_guard import OomGuard
 from nbprofile.errors import NbprofileError
 from nbprofile.ipython.hooks import CellHooks
+from nbprofile.report.compare import is_own_magic
 from nbprofile.meters.flops import FlopMeter
 from nbprofile.record import CellRecord
 from nbprofile.report import registry
@@ -122,26 +123,37 @@ def _footer(hooks: CellHooks, opts: argparse.Namespace) -> None:
         hooks.quiet_below_s = quiet
 
 
-def _records(hooks: CellHooks, n: int, run_only: bool) -> tuple[list[CellRecord], str]:
+#: how many more records history reads to find N of the user's own among nbprofile's magic cells
+_OWN_CELLS_SLACK = 4
+
+
+def _records(hooks: CellHooks, n: int, run_only: bool, own: bool = False) -> tuple[list[CellRecord], str]:
+    """The last ``n`` records of this notebook (or run); nbprofile's own magic cells (this
+    very ``%nbprofile history`` among them) only with ``own``."""
     profiler = hooks.profiler
     store = profiler.recorder.store
+    wanted = n if own else n * _OWN_CELLS_SLACK
     if store is None or not profiler.recorder.sync():
-        return profiler.recorder.unsaved[-n:], "nbprofile history (not stored: the store is unavailable)"
-    if run_only or profiler.notebook is None:
-        return (store.history(None, n, run_id=profiler.run.run_id),
-                f"nbprofile history of this run ({profiler.run.run_id})")
-    return store.history(profiler.notebook, n), f"nbprofile history of {profiler.notebook}"
+        found, title = profiler.recorder.unsaved[-wanted:], "nbprofile history (not stored: the store is unavailable)"
+    elif run_only or profiler.notebook is None:
+        found = store.history(None, wanted, run_id=profiler.run.run_id)
+        title = f"nbprofile history of this run ({profiler.run.run_id})"
+    else:
+        found, title = store.history(profiler.notebook, wanted), f"nbprofile history of {profiler.notebook}"
+    if not own:
+        found = [r for r in found if not is_own_magic(r.source)]
+    return found[-n:], title
 
 
 def _history(hooks: CellHooks, opts: argparse.Namespace) -> RecordTable:
     if opts.n <= 0:
         raise UsageError("%nbprofile history: N must be a positive number of records")
-    records, title = _records(hooks, opts.n, opts.run)
+    records, title = _records(hooks, opts.n, opts.run, opts.all)
     return RecordTable(records, title)
 
 
 def _last(hooks: CellHooks, opts: argparse.Namespace) -> RecordDetail | None:
-    record = hooks.profiler.last_record
+    record = hooks.last_user_record  # the user's last cell, not a magic nbprofile cell run since
     if record is None:
         records, _ = _records(hooks, 1, False)
         record = records[-1] if records else None
@@ -308,6 +320,7 @@ def _commands() -> dict[str, Command]:
     history = add("history", "the last N records of this notebook (default 20), oldest first", _history)
     history.add_argument("n", nargs="?", type=_count, default=20, metavar="N")
     history.add_argument("--run", action="store_true", help="only this kernel's run")
+    history.add_argument("--all", action="store_true", help="with the cells that ran nbprofile's own magics")
     add("last", "every reading of the previous cell, with its method", _last)
     budget = add("budget", "a budget on the running totals of this session (off clears it)", _budget, "limits")
     budget.add_argument("limits", nargs="*", metavar="LIMIT")

@@ -34,6 +34,7 @@ from nbprofile.engine.profiler import Profiler
 from nbprofile.engine.windows import Window
 from nbprofile.ipython.display import publish, show_footer
 from nbprofile.record import CellRecord, Status
+from nbprofile.report.compare import is_own_magic
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
@@ -68,6 +69,7 @@ class CellHooks:
         self.quiet_below_s = 0.0
         self.session_budget: SessionBudget | None = None  # set by %nbprofile budget
         self.cell: CellState | None = None
+        self.last_user_record: CellRecord | None = None  # the last cell not running an nbprofile magic
         self._nested = 0  # cells run from inside the current one, not yet ended
         self._hooked = False
 
@@ -150,6 +152,8 @@ class CellHooks:
             return
         if stopped_by_guard is not None:
             record.notes.append(stopped_by_guard)
+        if not is_own_magic(record.source):
+            self.last_user_record = record
         try:
             self.profiler.save(record, ends_cell=True)
         except Exception as exc:  # nothing here should raise; if it does, it is ours: warn, go on

@@ -2,7 +2,11 @@
 
 Cells are matched by their cell id, else by their code (terminal IPython, old
 notebooks). A cell run several times in one run counts with its last execution,
-which is what the notebook shows. Pure: the server, the CLI and the reports use it.
+which is what the notebook shows. nbprofile's own magic cells (``%nbprofile report``,
+``%load_ext nbprofile``) are left out by default: their time is nbprofile's, not the
+notebook's, and a slower ``%nbprofile doctor`` is no regression of the user's code.
+A regression is per metric: a row says which metrics got worse and by how much.
+Pure: the server, the CLI and the reports use it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbprofile.metrics import CATALOG, REGRESSION_FRACTION, metric
+from nbprofile.format import format_percent, format_value
+from nbprofile.metrics import CATALOG, REGRESSION_FRACTION, label_of, metric, unit_of
 from nbprofile.record import DIED, CellRecord
 from nbprofile.report.totals import total, total_method
 
@@ -19,6 +24,20 @@ from nbprofile.report.totals import total, total_method
 def compared_keys() -> tuple[str, ...]:
     """The reading keys compared by default: the catalog's, in its order."""
     return tuple(m.key for m in CATALOG.compared)
+
+
+#: the line magics that drive nbprofile itself (see :func:`is_own_magic`)
+_OWN_MAGICS = ("%nbprofile", "%load_ext nbprofile", "%unload_ext nbprofile", "%reload_ext nbprofile")
+
+
+def is_own_magic(source: str) -> bool:
+    """Whether a cell is one of nbprofile's own magic cells (``%nbprofile history``,
+    ``%load_ext nbprofile``, ...): what it costs is nbprofile's, not the notebook's.
+
+    The one rule for this; compare and history both ask it."""
+    text = source.strip()
+    # the magic's name must end where the word does: `%nbprofile_x` or `%load_ext nbprofile2` is not ours
+    return any(text == m or text.startswith((m + " ", m + "\n", m + "\t")) for m in _OWN_MAGICS)
 
 
 def match_key(record: CellRecord) -> str:
@@ -40,6 +59,26 @@ def delta(a: float | None, b: float | None) -> Delta:
     return Delta(b - a, (b - a) / a if a else None)
 
 
+@dataclass(frozen=True)
+class Regression:
+    """One metric of one cell that got worse by more than the rule allows (:func:`is_regression`)."""
+
+    metric: str
+    a: float
+    b: float
+    pct: float
+
+    def describe(self) -> str:
+        """``CPU +32% (0.41 s → 0.54 s)``: which metric, by how much, from what to what."""
+        unit = unit_of(self.metric)
+        return (f"{label_of(self.metric)} {format_percent(self.pct, signed=True)} "
+                f"({format_value(self.a, unit)} → {format_value(self.b, unit)})")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric, "label": label_of(self.metric), "a": self.a, "b": self.b,
+                "pct": self.pct, "text": self.describe()}
+
+
 @dataclass
 class CellComparison:
     key: str
@@ -48,13 +87,22 @@ class CellComparison:
     a: dict[str, float | None]
     b: dict[str, float | None]
     delta: dict[str, Delta]
-    regression: bool
+    #: the metrics that regressed, in the catalog's order; empty when none did
+    regressions: list[Regression] = field(default_factory=list)
     #: how each value was obtained (measured / sampled / estimated); None where there is none
     method_a: dict[str, str | None] = field(default_factory=dict)
     method_b: dict[str, str | None] = field(default_factory=dict)
     #: the record's status in each run (ok, error, interrupted, died); None where the cell did not run
     status_a: str | None = None
     status_b: str | None = None
+
+    @property
+    def regression(self) -> bool:
+        return bool(self.regressions)
+
+    def regression_text(self) -> str:
+        """``CPU +32% (0.41 s → 0.54 s); peak RAM +50% (…)``, or "" when nothing regressed."""
+        return "; ".join(r.describe() for r in self.regressions)
 
     @property
     def died(self) -> str | None:
@@ -67,7 +115,7 @@ class CellComparison:
             "key": self.key, "cell_id": self.cell_id, "source": self.source,
             "a": self.a, "b": self.b, "method_a": self.method_a, "method_b": self.method_b,
             "delta": {k: d.to_json() for k, d in self.delta.items()},
-            "regression": self.regression,
+            "regression": self.regression, "regressions": [r.to_json() for r in self.regressions],
             "status_a": self.status_a, "status_b": self.status_b, "died": self.died,
         }
 
@@ -80,6 +128,8 @@ class Comparison:
     totals_b: dict[str, float | None] = field(default_factory=dict)
     totals_method_a: dict[str, dict[str, Any]] = field(default_factory=dict)  # see total_method
     totals_method_b: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: how many of nbprofile's own magic cells were left out (:func:`is_own_magic`)
+    left_out: int = 0
 
     @property
     def regressions(self) -> list[CellComparison]:
@@ -91,7 +141,7 @@ class Comparison:
     def to_json(self) -> dict[str, Any]:
         return {
             "metrics": list(self.metrics),
-            "cells": [c.to_json() for c in self.cells],
+            "cells": [c.to_json() for c in self.cells], "left_out": self.left_out,
             "totals": {
                 "a": self.totals_a, "b": self.totals_b,
                 "method_a": self.totals_method_a, "method_b": self.totals_method_b,
@@ -127,13 +177,33 @@ def is_regression(key: str, d: Delta) -> bool:
     return d.pct > REGRESSION_FRACTION and d.abs > floor
 
 
+def regressions_of(values_a: dict[str, float | None], values_b: dict[str, float | None],
+                   deltas: dict[str, Delta]) -> list[Regression]:
+    """The metrics of one cell that regressed; a metric that improved never is one."""
+    found = []
+    for key, d in deltas.items():
+        a, b = values_a.get(key), values_b.get(key)
+        if is_regression(key, d) and a is not None and b is not None and d.pct is not None:
+            found.append(Regression(key, a, b, d.pct))
+    return found
+
+
 def compare_runs(a: Sequence[CellRecord], b: Sequence[CellRecord],
-                 metrics: Sequence[str] | None = None) -> Comparison:
-    """Per-cell deltas from run ``a`` to run ``b``, in ``b``'s order, then cells only in ``a``."""
+                 metrics: Sequence[str] | None = None, *, own_cells: bool = False) -> Comparison:
+    """Per-cell deltas from run ``a`` to run ``b``, in ``b``'s order, then cells only in ``a``.
+
+    Without ``own_cells``, nbprofile's own magic cells are left out of the rows, the
+    regressions and the totals (:attr:`Comparison.left_out` counts them)."""
     metrics = compared_keys() if metrics is None else tuple(metrics)
     in_a, in_b = _last_per_cell(a), _last_per_cell(b)
+    left_out = 0
+    if not own_cells:
+        own = {k for k, r in (*in_a.items(), *in_b.items()) if is_own_magic(r.source)}
+        left_out = len(own)
+        in_a = {k: r for k, r in in_a.items() if k not in own}
+        in_b = {k: r for k, r in in_b.items() if k not in own}
     order = list(in_b) + [key for key in in_a if key not in in_b]
-    comparison = Comparison(metrics)
+    comparison = Comparison(metrics, left_out=left_out)
     for key in order:
         ra, rb = in_a.get(key), in_b.get(key)
         va, vb = _values(ra, metrics), _values(rb, metrics)
@@ -145,7 +215,7 @@ def compare_runs(a: Sequence[CellRecord], b: Sequence[CellRecord],
         assert shown is not None
         comparison.cells.append(CellComparison(
             key=key, cell_id=shown.cell_id, source=shown.source, a=va, b=vb, delta=deltas,
-            regression=any(is_regression(m, d) for m, d in deltas.items()),
+            regressions=regressions_of(va, vb, deltas),
             method_a=_methods(ra, metrics), method_b=_methods(rb, metrics),
             status_a=ra.status if ra is not None else None, status_b=rb.status if rb is not None else None,
         ))

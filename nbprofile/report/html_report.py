@@ -66,11 +66,15 @@ def _budget_td(budget: list[tuple[str, str]]) -> str:
 def _cells_table(model: ReportModel) -> str:
     head = "".join(f"<th>{esc(title)}</th>" for _, title in model.columns)
     body = []
-    regressions = {c.key for c in model.comparison.regressions} if model.comparison else set()
+    regressions = {c.key: c.regression_text() for c in model.comparison.regressions} if model.comparison else {}
     for row in model.rows:
         record = row.record
         status = "" if record.status == "ok" else f' <span class="chip fail">{esc(record.status)}: {esc(record.error_type or "")}</span>'
-        classes = ["regression"] if match_key(record) in regressions else []
+        classes = []
+        regressed = regressions.get(match_key(record))
+        if regressed:  # the row's colour says "regressed"; its chip says in what, and by how much
+            status += f' <span class="chip fail" title="{esc(regressed)}">regressed</span>'
+            classes.append("regression")
         if is_died(record):  # a chip of its own, in the failure colour, the whole sentence as its tooltip
             status = (f' <span class="chip died" title="{esc(died_summary(record))}">'
                       f"{MARK} died: {esc(died_cause(record))}</span>")
@@ -144,16 +148,19 @@ def _comparison(model: ReportModel) -> str:
     other = (model.other_run or {}).get("run_id", "?")
     rows = []
     for i, cell in enumerate(comparison.cells):
-        cls = ' class="regression"' if cell.regression else ""
+        cls = f' class="regression" title="{esc(cell.regression_text())}"' if cell.regression else ""
         label = cell.source.strip().splitlines()[0] if cell.source.strip() else cell.key
         before = show_compared(comparison, "wall_s", i, "a")
         after = show_compared(comparison, "wall_s", i, "b")
         rows.append(f"<tr{cls}><td class=\"src\"><code>{esc(label[:80])}</code></td><td>{esc(before)}</td>"
-                    f"<td>{esc(after)}</td><td>{esc(describe_delta(comparison, 'wall_s', i))}</td></tr>")
+                    f"<td>{esc(after)}</td><td>{esc(describe_delta(comparison, 'wall_s', i))}</td>"
+                    f'<td class="lbl">{esc(cell.regression_text())}</td></tr>')
+    left_out = (f" {comparison.left_out} of nbprofile's own cells (%nbprofile, %load_ext nbprofile) left out."
+                if comparison.left_out else "")
     return (f"<h2>Compared with run {esc(str(other))}</h2>"
-            f"<p>{len(comparison.regressions)} regressions (more than +10% and a noticeable amount).</p>"
+            f"<p>{len(comparison.regressions)} regressions (more than +10% and a noticeable amount).{left_out}</p>"
             f'<table><thead><tr><th class="src">cell</th><th>time before</th><th>time now</th><th>change</th>'
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            f'<th class="src">regressed</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def render(model: ReportModel) -> str:

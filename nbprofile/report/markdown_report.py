@@ -61,12 +61,15 @@ def render(model: ReportModel) -> str:
         other = (model.other_run or {}).get("run_id", "?")
         out += ["", f"## Compared with run `{_cell(str(other))}`", "",
                 f"| cell | {label_of('wall_s')} before | {label_of('wall_s')} now | change | regression |", "|---|---:|---:|---:|---|"]
+        if model.comparison.left_out:
+            out[-2:-2] = [f"{model.comparison.left_out} of nbprofile's own cells (`%nbprofile`, "
+                          "`%load_ext nbprofile`) left out.", ""]
         for i, cell in enumerate(model.comparison.cells):
             label = cell.source.strip().splitlines()[0] if cell.source.strip() else cell.key
             out.append(f"| `{_cell(label[:60])}` | {_text(show_compared(model.comparison, 'wall_s', i, 'a'))} | "
                        f"{_text(show_compared(model.comparison, 'wall_s', i, 'b'))} | "
                        f"{_text(describe_delta(model.comparison, 'wall_s', i))} | "
-                       f"{'yes' if cell.regression else ''} |")
+                       f"{_text(cell.regression_text())} |")
     out += ["", "## Methods", "", "| quantity | cells by method |", "|---|---|"]
     for key, counts in model.methods.items():
         out.append(f"| {_text(label_of(key))} | "  # keys and methods come from the store's records

@@ -45,7 +45,10 @@ def render_text(table: Any, width: int = 120) -> str:
     from rich.console import Console
 
     buffer = StringIO()
-    Console(file=buffer, width=width, force_terminal=False, color_system=None, markup=False).print(table)
+    # force_jupyter=False: in a kernel rich would otherwise display the table itself (a second copy
+    # of every table nbprofile prints) rather than write it to the buffer
+    Console(file=buffer, width=width, force_terminal=False, force_jupyter=False, color_system=None,
+            markup=False).print(table)
     return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip().splitlines())
 
 

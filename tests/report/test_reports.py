@@ -156,7 +156,8 @@ def test_report_command_and_magic(_isolated_store: Path, tmp_path: Path, capsys,
     out = tmp_path / "cmp.md"
     assert main(["report", "--compare", "old", "new", "-o", str(out)]) == 0
     text = out.read_text()
-    assert "## Compared with run `old`" in text and "| yes |" in text  # the slower cells regress
+    assert "## Compared with run `old`" in text
+    assert "| time +23.1% (433 ms → 533 ms) |" in text  # a slower cell's regression says in what, and how much
     assert main(["report", "--run", "nope", "-o", str(tmp_path / "x.html")]) == 2
     assert "no run 'nope'" in capsys.readouterr().err
 

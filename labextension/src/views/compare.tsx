@@ -47,6 +47,21 @@ export function CompareView(props: { model: PanelModel; catalog: Catalog; open: 
   );
 }
 
+/**
+ * A row's regression tag: its words name the metrics that regressed (`regressed: CPU`), its
+ * tooltip says by how much (the server's text, as the CLI and reports print it). `null`: none.
+ */
+export function regressionTag(cell: CompareCell): { text: string; title: string } | null {
+  const found = cell.regressions ?? [];
+  if (!cell.regression) {
+    return null;
+  }
+  if (found.length === 0) {
+    return { text: 'regression', title: 'a regression (this server does not say in what)' }; // an older server
+  }
+  return { text: `regressed: ${found.map(r => r.label).join(', ')}`, title: found.map(r => r.text).join('\n') };
+}
+
 /** A cell's change in the chart's readout: `+12.0 ms (+4.00%)`. */
 function describeChange(cell: CompareCell, metric: string, unit: string): string {
   const died = diedIn(cell);
@@ -88,6 +103,11 @@ function CompareTable(props: {
     <div className="nbp-compare" data-regressions={regressions}>
       <div className="nbp-summary">
         <span>{data.cells.length} cells</span>
+        {(data.left_out ?? 0) > 0 && (
+          <span title="nbprofile's own magic cells (%nbprofile …, %load_ext nbprofile) are not compared">
+            {data.left_out} nbprofile cell(s) left out
+          </span>
+        )}
         <RegressionBadge regressions={regressions} fraction={catalog.regressionFraction} />
       </div>
       <CompareTotalsTable totals={data.totals} measured={measured} unmeasured={unmeasured} catalog={catalog} />
@@ -196,6 +216,7 @@ function CompareRow(props: {
   const { cell, metric, selected, open } = props;
   const { a, b, abs, pct } = showCell(cell, metric);
   const died = diedIn(cell);
+  const tag = regressionTag(cell);
   const classes = `nbp-row nbp-compare-row nbp-clickable${cell.regression ? ' nbp-row-regression' : ''}${
     died ? ' nbp-row-fail nbp-row-died' : ''
   }${selected ? ' nbp-row-selected' : ''}`;
@@ -211,7 +232,11 @@ function CompareRow(props: {
       onKeyDown={e => e.key === 'Enter' && open(cell)}
     >
       <span className="nbp-source" title={cell.source}>
-        {cell.regression && <span className="nbp-tag nbp-tag-error">regression</span>}
+        {tag && (
+          <span className="nbp-tag nbp-tag-error" title={tag.title}>
+            {tag.text}
+          </span>
+        )}
         {died && (
           <>
             <span className="nbp-badge nbp-badge-fail nbp-died" title={diedTitle(died)}>

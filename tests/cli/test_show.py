@@ -1,0 +1,38 @@
+"""`nbprofile show` names runs as `compare` does: a run id, `latest`, `previous`, of a notebook or not."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from nbprofile.cli.main import main
+from nbprofile.readings import Reading
+from nbprofile.record import CellRecord, RunInfo, code_hash
+from nbprofile.store import SQLiteStore
+
+
+def store_run(db: Path, run_id: str, notebook: str, source: str, started: float) -> None:
+    store = SQLiteStore(db)
+    record = CellRecord(run_id=run_id, seq=1, notebook=notebook, cell_id="c1", execution_count=1,
+                        code_hash=code_hash(source), source=source, started_at=started, status="ok",
+                        error_type=None, overhead_s=1e-5,
+                        readings={"wall_s": Reading(0.5, "s", "measured", "perf_counter")})
+    store.write(record, RunInfo(run_id=run_id, notebook=notebook, kernel_id=None, started_at=started))
+    store.close()
+
+
+def test_show_takes_previous_as_compare_does(_isolated_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    now = time.time()
+    store_run(_isolated_store, "older", "/nb/a.ipynb", "first_version()", now - 100)
+    store_run(_isolated_store, "newer", "/nb/a.ipynb", "second_version()", now - 50)
+    store_run(_isolated_store, "other", "/nb/b.ipynb", "another_notebook()", now - 80)
+    assert main(["show", "previous"]) == 0
+    assert "first_version()" in capsys.readouterr().out
+    assert main(["show", "latest"]) == 0
+    assert "second_version()" in capsys.readouterr().out
+    assert main(["show", "previous", "--notebook", "/nb/b.ipynb"]) == 2  # b has one run only
+    assert "no previous run of /nb/b.ipynb" in capsys.readouterr().err
+    assert main(["show", "other"]) == 0
+    assert "another_notebook()" in capsys.readouterr().out
