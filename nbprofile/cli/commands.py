@@ -16,7 +16,7 @@ from nbprofile.cli.runner import RunResult, echo_progress, run_notebook
 from nbprofile.engine.doctor import run_doctor
 from nbprofile.errors import NbprofileError
 from nbprofile.format import format_duration, format_percent, method_mark
-from nbprofile.metrics import label_of
+from nbprofile.metrics import REGRESSION_FRACTION, label_of
 from nbprofile.record import CellRecord
 from nbprofile.report.compare import compare_runs
 from nbprofile.report.died import DIED_IN, MARK
@@ -158,7 +158,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     DIED_IN[cell.died] if cell.died else change]
         table.add_row(*row, cell.regression_text())
     print(render_text(table, args.width))
-    print(f"{len(comparison.regressions)} cells regressed (! marks them, `regressed` says in what: more than +10% "
+    print(f"{len(comparison.regressions)} cells regressed (! marks them, `regressed` says in what: more than "
+          f"+{REGRESSION_FRACTION:.0%} "
           "and a noticeable amount); ~ marks an estimated or sampled number")
     if comparison.left_out:
         print(f"{comparison.left_out} of nbprofile's own cells (%nbprofile, %load_ext nbprofile) left out")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nbprofile.format import format_value
-from nbprofile.metrics import is_peak, label_of, unit_of
+from nbprofile.metrics import REGRESSION_FRACTION, is_peak, label_of, unit_of
 from nbprofile.record import CellRecord
 from nbprofile.report import charts
 from nbprofile.report.compare import match_key
@@ -158,7 +158,8 @@ def _comparison(model: ReportModel) -> str:
     left_out = (f" {comparison.left_out} of nbprofile's own cells (%nbprofile, %load_ext nbprofile) left out."
                 if comparison.left_out else "")
     return (f"<h2>Compared with run {esc(str(other))}</h2>"
-            f"<p>{len(comparison.regressions)} regressions (more than +10% and a noticeable amount).{left_out}</p>"
+            f"<p>{len(comparison.regressions)} regressions (more than +{REGRESSION_FRACTION:.0%} and a noticeable "
+            f"amount).{left_out}</p>"
             f'<table><thead><tr><th class="src">cell</th><th>time before</th><th>time now</th><th>change</th>'
             f'<th class="src">regressed</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
