@@ -57,7 +57,9 @@ def show_run_total(records: Sequence[CellRecord], key: str) -> str:
 
 @dataclass
 class Row:
-    number: int
+    #: the cell's execution count, as the notebook shows it (``In [12]``) and as ``nbprofile show``
+    #: and ``%nbprofile history`` number cells; "" for a ``measure()`` block, which has none
+    number: str
     record: CellRecord
     label: str
     values: dict[str, Cell]
@@ -135,9 +137,10 @@ def build(records: Sequence[CellRecord], run: dict[str, Any], *,
     present = [(c.key, c.label) for c in CATALOG.columns if any(c.key in r.readings for r in records)
                and (c.footer_zero == "shown" or any(r.value(c.key) for r in records))]
     rows = []
-    for number, record in enumerate(records, 1):
+    for record in records:
         label = record.name or first_line(record.source, 60)
         died = is_died(record)
+        number = "" if record.execution_count is None else str(record.execution_count)
         rows.append(Row(number, record, label, {k: show(record.readings.get(k), died) for k, _ in present},
                         _budget(record)))
     totals = {k: show_run_total(records, k) for k, _ in present}
