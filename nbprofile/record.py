@@ -7,6 +7,7 @@ and the server read them; none of those reach back into the meters.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import platform
 import socket
@@ -31,6 +32,20 @@ DIED: Status = "died"
 RUN_ID_ENV = "NBPROFILE_RUN_ID"
 #: `nbprofile run --baseline` pins the run that relative limits compare with
 BASELINE_ENV = "NBPROFILE_BASELINE_RUN"
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float (inf, -inf, nan) made ``None``, in nested dicts,
+    lists and tuples: JSON has no such numbers (``Infinity`` is not JSON, and strict parsers,
+    the panel's ``JSON.parse`` among them, refuse it), and records stored by older versions
+    can hold them. The store, the journal and the JSON report write records through it."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
 
 
 def code_hash(source: str) -> str:

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
-from nbprofile.record import CellRecord
+from nbprofile.record import CellRecord, finite
 from nbprofile.report.compare import compare_runs, compared_keys
 from nbprofile.report.died import record_json
 from nbprofile.report.totals import total, total_method
 
 SCHEMA = "nbprofile.report/1"
-
-
-def finite(value: Any) -> Any:
-    """``value`` with every non-finite float (inf, -inf, nan) made ``None``, in nested dicts,
-    lists and tuples: JSON has no such numbers (``Infinity`` is not JSON and strict parsers,
-    the panel's ``JSON.parse`` among them, refuse it), and records stored by older versions
-    can hold them."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    return value
 
 
 def dumps(value: Any, **options: Any) -> str:

@@ -26,10 +26,10 @@ from nbprofile.budgets.evaluate import Verdict
 from nbprofile.errors import ExportError, StoreError
 from nbprofile.metrics import CATALOG, REGRESSION_FRACTION
 from nbprofile.readings import Reading
-from nbprofile.record import CellRecord, utc_iso
+from nbprofile.record import CellRecord, finite, utc_iso
 from nbprofile.report import registry
 from nbprofile.report.compare import compare_runs
-from nbprofile.report.json_report import dumps, finite
+from nbprofile.report.json_report import dumps
 from nbprofile.store import open_store
 from nbprofile.store.base import RecordStore
 

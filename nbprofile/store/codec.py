@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nbprofile.readings import Reading
-from nbprofile.record import CellRecord, RunInfo
+from nbprofile.record import CellRecord, RunInfo, finite
 
 #: what a reading is, apart from its value: (unit, method, source, note)
 Meta = tuple[str, str, str, "str | None"]
@@ -41,17 +41,6 @@ def _json(value: Any) -> str:
         return _encode(value)
     except ValueError:
         return _encode(finite(value))
-
-
-def finite(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by None, at any depth."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    return value
 
 
 def text(value: str | None) -> str | None:

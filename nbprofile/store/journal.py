@@ -31,7 +31,6 @@ record of status ``died``.
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 import tempfile
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from nbprofile.readings import Reading
-from nbprofile.record import CellRecord, RunInfo
+from nbprofile.record import CellRecord, RunInfo, finite
 
 try:  # not on Windows: there, a journal's kernel is taken as gone once its pid is
     import fcntl
@@ -75,18 +74,8 @@ def encode_line(entry: dict[str, Any]) -> bytes:
     try:
         text = _encode(entry)
     except ValueError:  # inf or nan somewhere: never written as such
-        text = _encode(_finite(entry))
+        text = _encode(finite(entry))
     return text.encode("ascii") + b"\n"
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 # -- records as lines ---------------------------------------------------------
