@@ -134,8 +134,9 @@ def died_record(opened: dict[str, Any], state: dict[str, Any], cause: str | None
     """The record of a cell whose kernel died while it ran."""
     run_id, notebook = state.get("run") or [opened.get("run"), None]
     started = float(opened["at"])
-    # the journal's last write is a heartbeat at the latest, and beats come once a second
-    seen = max(float(state.get("seen") or started), min(last_modified, started + 10**7))
+    # seen: the start or its last heartbeat (one a second); the journal's last write (a measure()
+    # block inside the cell, say) is a sign of life too
+    seen = max(float(state.get("seen") or started), last_modified)
     cause = oom_cause(state) or cause  # the OOM killer's SIGKILL is a SIGKILL too: say why
     source = opened.get("src") or ""
     readings = {"wall_s": Reading(max(seen - started, 0.0), "s", "estimated", "journal",

@@ -38,7 +38,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, finite
 
 try:  # not on Windows: there, a journal's kernel is taken as gone once its pid is
@@ -86,20 +85,6 @@ def record_entry(record: CellRecord, *, ends_cell: bool) -> dict[str, Any]:
         r.run_id, r.seq, r.notebook, r.cell_id, r.execution_count, r.code_hash, r.source,
         r.started_at, r.status, r.error_type, r.readings, r.overhead_s, r.name, r.budget,
         r.verdict, r.verdict_status, r.notes, r.schema_version]}
-
-
-def record_from_entry(fields: list[Any]) -> CellRecord:
-    (run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at, status,
-     error_type, readings, overhead_s, name, budget, verdict, verdict_status, notes,
-     schema_version) = fields
-    return CellRecord(
-        run_id=run_id, seq=seq, notebook=notebook, cell_id=cell_id, execution_count=execution_count,
-        code_hash=code_hash, source=source, started_at=started_at, status=status,
-        # the journal writes every reading in its positional form: no per-reading type checks
-        error_type=error_type, readings={k: Reading(*v) for k, v in readings.items()},
-        overhead_s=overhead_s, name=name, budget=budget, verdict=verdict,
-        verdict_status=verdict_status, notes=list(notes), schema_version=schema_version,
-    )
 
 
 def run_entry(run: RunInfo) -> dict[str, Any]:
