@@ -38,8 +38,9 @@ from nbprofile.store import open_store
 from nbprofile.store.base import RecordStore, default_path
 from nbprofile.store.journal import JournalWriter, journal_folder, journal_name, record_entry, run_entry
 
-#: records kept in memory for `%nbprofile history` and status while the store lags; past
-#: this, the oldest leave memory (the journal still has them) or, with no journal, are lost
+#: journal lines kept in memory for the writer, history and status while the store lags; past this
+#: the oldest leave memory (the journal still has them). With no journal, records kept in memory
+#: alone: past this, the oldest are lost, and said so
 MAX_UNSAVED = 10_000
 #: after the store fails, records wait in the journal this long before it is tried again
 STORE_RETRY_S = 10.0
@@ -86,7 +87,7 @@ class Recorder:
         self._journal_lock = threading.Lock()  # appends (main thread, heartbeats) and rotation
         self._cell_open = False
         # (journal size after the record's line, or -1 when it is only here; the record)
-        self._unsaved: deque[tuple[int, CellRecord]] = deque()
+        self._only_here: list[CellRecord] = []  # records the journal could not take
         # the journal's lines not yet in the store, as written: (start, end, entry); the writer
         # takes them from here rather than parsing the file again (it reads the file when these
         # do not reach back far enough: a new store, or more lines than memory keeps)
@@ -212,10 +213,10 @@ class Recorder:
         if ends_cell:
             self._cell_open = False
         position = self._append(record_entry(record, ends_cell=ends_cell), record)
-        self._unsaved.append((position, record))
-        if len(self._unsaved) > MAX_UNSAVED:
-            dropped_position, _ = self._unsaved.popleft()
-            if dropped_position < 0:  # in memory only: gone, and said so
+        if position < 0:  # no journal: only memory has it until the store takes it
+            self._only_here.append(record)
+            if len(self._only_here) > MAX_UNSAVED:  # gone, and said so
+                del self._only_here[0]
                 self._lost += 1
                 self._warnings.again("lost")
                 self._warnings.warn("lost", f"{self._lost} records could not be kept (no journal, no store, "
@@ -225,11 +226,12 @@ class Recorder:
     @property
     def unsaved(self) -> list[CellRecord]:
         """The records not yet known to be in the store, oldest first."""
-        return [record for _, record in self._unsaved]
+        in_journal = [entry["_record"] for _, _, entry in list(self._pending) if "_record" in entry]
+        return in_journal + self._only_here
 
     def waiting(self) -> str:
         """Where the records not yet in the store wait, in words (for status and the doctor)."""
-        count = len(self._unsaved)
+        count = len(self.unsaved)
         if not count:
             return "every record is in the store"
         journal = self._journal
@@ -241,7 +243,7 @@ class Recorder:
 
     def unsaved_in_memory(self) -> list[CellRecord]:
         """The records the journal could not take: only here, written to the store directly."""
-        return [record for position, record in self._unsaved if position < 0]
+        return list(self._only_here)
 
     @property
     def retry_s(self) -> float:
@@ -249,16 +251,13 @@ class Recorder:
 
     def saved_up_to(self, position: int, written: list[CellRecord] | None = None) -> None:
         """The store holds the journal up to ``position`` (or these in-memory records)."""
-        pending = self._pending
-        while pending and 0 <= position and pending[0][1] <= position:
-            pending.popleft()
-        queue = self._unsaved
         if written is not None:
             done = {id(r) for r in written}
-            self._unsaved = deque(item for item in queue if id(item[1]) not in done)
+            self._only_here = [r for r in self._only_here if id(r) not in done]
             return
-        while queue and 0 <= queue[0][0] <= position:
-            queue.popleft()
+        pending = self._pending
+        while pending and pending[0][1] <= position:
+            pending.popleft()
 
     # -- the store -----------------------------------------------------------
     @property
@@ -341,7 +340,7 @@ class Recorder:
                         self._say(f"could not tidy the record store: {exc}")
                 return None
             journal.close(remove=False)
-            waiting = len(self._unsaved)
+            waiting = len(self.unsaved)
             self._say(f"the record store could not be written ({self._error}); {waiting} records wait in "
                       f"{journal.path}, and the next nbprofile that opens the store (a kernel, the "
                       "Jupyter server, `nbprofile show`) writes them")
@@ -365,7 +364,7 @@ class Recorder:
                 continue
             self._say(f"the record store could not be written ({self._error}); {len(records)} records "
                       f"saved to {path}")
-            self._unsaved.clear()
+            self._only_here.clear()
             return path
         return None
 
