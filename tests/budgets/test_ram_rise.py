@@ -15,25 +15,12 @@ import pytest
 from nbprofile.budgets.grammar import parse_limit
 from nbprofile.errors import BudgetExceeded
 from nbprofile.meters.memory import PeakRss
+from tests.support.store import stored
 
 MiB = 1024**2
 # b"\x01" * n writes every byte, so its pages are resident (a zeroed bytearray may not be)
 HOLD_200MB = "kept = b'\\x01' * 200_000_000"
 SMALL = "x = 1 + 1"
-
-
-def _records(db: Any) -> list[Any]:
-    from nbprofile.engine import current
-    from nbprofile.store import SQLiteStore
-
-    profiler = current.current()
-    if profiler is not None:
-        profiler.recorder.sync(force=True)
-    store = SQLiteStore(db)
-    try:
-        return store.history(None, 1000)
-    finally:
-        store.close()
 
 
 @pytest.fixture
@@ -59,7 +46,7 @@ def test_a_cell_that_allocates_fails_ram_rise_naming_the_rise(loaded: Any, _isol
     found = re.search(r"ram rise ([\d.]+) MiB > 50(\.0)? MiB", str(error))
     assert found, str(error)
     assert 90 <= float(found.group(1)) <= 200, str(error)  # ~95.4 MiB, plus what Python added around it
-    record = _records(_isolated_store)[0]
+    record = stored(_isolated_store)[0]
     rise, peak, start = (record.readings[k] for k in ("rss_rise_bytes", "rss_peak_bytes", "rss_start_bytes"))
     # the footer's (+N): the same number, with the peak's method
     assert rise.value == peak.value - start.value and rise.method == peak.method

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -12,15 +10,7 @@ from typing import Any
 
 from nbprofile.errors import NbprofileWarning
 from nbprofile.store import SQLiteStore
-
-HOLD_LOCK = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-conn.execute("COMMIT")
-"""
+from tests.support.store import hold_lock
 
 
 def ours(caught: list[warnings.WarningMessage]) -> list[str]:
@@ -53,8 +43,7 @@ def test_a_long_lock_delays_no_cell_and_loses_nothing(shell: Any, _isolated_stor
     SQLiteStore(_isolated_store).close()
     shell.run_line_magic("load_ext", "nbprofile")
     shell.run_line_magic("nbprofile", "footer off")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(_isolated_store), "4"], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
+    holder = hold_lock(_isolated_store, 4)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         durations = []

@@ -13,6 +13,7 @@ from nbprofile.errors import NbprofileWarning
 from nbprofile.meters.base import Meter
 from nbprofile.readings import Availability, Readings
 from nbprofile.store import SQLiteStore
+from tests.support.store import stored
 
 MiB = 1024**2
 
@@ -41,20 +42,6 @@ class Exploding(Meter):
         return {}
 
 
-def records(db) -> list:
-    """The stored records, once the kernel's journal is written (its writer runs in the background)."""
-    from nbprofile.engine import current
-
-    profiler = current.current()
-    if profiler is not None:
-        profiler.recorder.sync(force=True)
-    store = SQLiteStore(db)
-    try:
-        return store.history(None, 1000)
-    finally:
-        store.close()
-
-
 @pytest.mark.parametrize("stage", ["begin", "end"])
 def test_a_failing_meter_never_touches_the_cell(shell: Any, stage: str, _isolated_store, capsys) -> None:
     from nbprofile.engine import current
@@ -75,7 +62,7 @@ def test_a_failing_meter_never_touches_the_cell(shell: Any, stage: str, _isolate
     assert len(ours) == 1, "one warning, not one per cell"
     assert "exploding meter failed" in str(ours[0].message)
     assert exploding.calls == 1  # switched off after the failure
-    recs = records(_isolated_store)
+    recs = stored(_isolated_store)
     assert [r.status for r in recs[-3:]] == ["ok", "ok", "error"]
     assert any("exploding meter failed" in n for n in recs[-3].notes)
     assert recs[-3].readings["boom_s"].method == "unavailable"
@@ -92,11 +79,11 @@ def test_measure_records_a_block_and_reraises(_isolated_store) -> None:
         with nbprofile.measure("fails") as failing:
             raise KeyError("x")
     assert failing.record.status == "error" and failing.record.error_type == "KeyError"
-    stored = records(_isolated_store)
-    assert [r.name for r in stored] == ["alloc", "fails"]
+    kept = stored(_isolated_store)
+    assert [r.name for r in kept] == ["alloc", "fails"]
     with nbprofile.measure("quiet", store=False) as q:
         pass
-    assert q.record.value("wall_s") is not None and len(records(_isolated_store)) == 2
+    assert q.record.value("wall_s") is not None and len(stored(_isolated_store)) == 2
 
 
 def test_measure_inside_a_profiled_cell_keeps_the_cells_peak(shell: Any, _isolated_store) -> None:
@@ -107,7 +94,7 @@ def test_measure_inside_a_profiled_cell_keeps_the_cells_peak(shell: Any, _isolat
         "with nbprofile.measure('inner') as m:\n"
         "    small = bytearray(50 * 1024**2); del small\n"
     )
-    inner, cell = records(_isolated_store)[-2:]
+    inner, cell = stored(_isolated_store)[-2:]
     assert inner.name == "inner" and cell.name is None
     assert 49 * MiB <= inner.value("rss_peak_bytes") - inner.value("rss_start_bytes") < 150 * MiB
     assert cell.value("rss_peak_bytes") - cell.value("rss_start_bytes") >= 299 * MiB
@@ -124,7 +111,7 @@ def test_nbprofile_magic_commands(shell: Any, _isolated_store, capsys, tmp_path)
     shell.run_cell("a = 1")
     shell.run_line_magic("nbprofile", "on")
     shell.run_cell("b = 2")
-    sources = [r.source for r in records(_isolated_store)]
+    sources = [r.source for r in stored(_isolated_store)]
     assert "a = 1" not in sources and "b = 2" in sources
 
     capsys.readouterr()
@@ -212,6 +199,6 @@ def test_records_survive_a_store_outage(shell: Any, _isolated_store, monkeypatch
     assert synced[-1] and profiler.recorder.store_error is None
     ours = [w for w in caught if issubclass(w.category, NbprofileWarning)]
     assert len(ours) == 1 and "database is locked" in str(ours[0].message)
-    sources = [r.source for r in records(_isolated_store)]
+    sources = [r.source for r in stored(_isolated_store)]
     assert sources == ["v0 = 0", "v1 = 1", "v2 = 2", "v3 = 3"]  # kept in the journal, then written in order
     assert profiler.recorder.unsaved == []

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from nbprofile.store import SQLiteStore
+from tests.support.store import hold_lock
 
 pytestmark = pytest.mark.kernel
 
@@ -24,14 +24,6 @@ CELLS = [
     "get_ipython().run_cell(\"z='\\udcff'\", store_history=True)\nprint('ran')",
     "y = x + 1\ny",
 ]
-HOLD_LOCK = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-conn.execute("COMMIT")
-"""
 
 
 def what_the_user_sees(reply) -> tuple:
@@ -51,10 +43,7 @@ def attack(before_cell: int, db: Path) -> subprocess.Popen[str] | None:
             f.write(os.urandom(size))
         time.sleep(1.1)  # the header is looked at once a second
     elif before_cell == 5:  # locked by another process for longer than SQLite's busy timeout
-        holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db), "3"], stdout=subprocess.PIPE,
-                                  text=True)
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        return holder
+        return hold_lock(db, 3)
     return None
 
 
