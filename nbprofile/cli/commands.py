@@ -36,10 +36,11 @@ def _notebook(path: str | None) -> str | None:
     return os.path.abspath(path) if path else None
 
 
-def short_path(path: str | None) -> str:
-    """A notebook path as the user would type it: relative when under the current folder."""
+def short_path(path: str | None, launched_by: str | None = None) -> str:
+    """A notebook path as the user would type it: relative when under the current folder;
+    without one, what started the kernel (``papermill …``, ``python run.py``) where known."""
     if not path:
-        return "(no notebook)"
+        return f"(no notebook: {launched_by})" if launched_by else "(no notebook)"
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
 
@@ -186,7 +187,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for run in runs:
         started = datetime.fromtimestamp(run["started_at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         wall = format_duration(run["wall_s"]) if run["wall_s"] is not None else ""
-        table.add_row(run["run_id"], started, short_path(run["notebook"]), str(run["cells"]),
+        table.add_row(run["run_id"], started, short_path(run["notebook"], run["info"].get("launched_by")),
+                      str(run["cells"]),
                       wall, str(run["budget_failures"]))
     print(render_text(table, args.width))
     return 0

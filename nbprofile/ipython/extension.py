@@ -14,6 +14,7 @@ from typing import Any
 from nbprofile import llm
 from nbprofile._version import __version__
 from nbprofile.engine import current
+from nbprofile.engine.launcher import launcher_command, notebook_from_launcher
 from nbprofile.engine.profiler import Profiler
 from nbprofile.ipython.hooks import CellHooks
 from nbprofile.ipython.magics import NbprofileMagics
@@ -27,7 +28,13 @@ def load(shell: Any) -> None:
         return  # already measuring this shell (`nbprofile run` loads us first): nothing to add
     if profiler is not None:
         profiler.close()
-    profiler = Profiler(notebook=notebook_path(shell), kernel_id=kernel_id())
+    server_kernel = kernel_id()
+    profiler = Profiler(notebook=notebook_path(shell, headless=server_kernel is None), kernel_id=server_kernel)
+    if server_kernel is None and getattr(shell, "kernel", None) is not None:
+        # a kernel no server started (nbconvert, papermill, an nbclient script): say what did
+        command = launcher_command()
+        if command is not None:
+            profiler.run.extra["launched_by"] = command
     current.install(profiler)
     if hooks is not None:  # the shell's old hooks (their profiler was replaced): off
         hooks.unregister()
@@ -62,12 +69,15 @@ def hooks_of(shell: Any) -> CellHooks | None:
     return magics.hooks if isinstance(magics, NbprofileMagics) else None
 
 
-def notebook_path(shell: Any) -> str | None:
-    """The notebook this kernel serves, as the frontend named it at kernel start."""
+def notebook_path(shell: Any, *, headless: bool = False) -> str | None:
+    """The notebook this kernel serves, as the frontend named it at kernel start; for a
+    kernel no Jupyter server started (``headless``), as its launcher's command line names it."""
     path = os.environ.get("JPY_SESSION_NAME")
     if not path and shell is not None:
         ns = shell.user_ns
         path = ns.get("__session__") or ns.get("__vsc_ipynb_file__")
+    if not path and headless and getattr(shell, "kernel", None) is not None:
+        path = notebook_from_launcher()
     return str(path) if path else None
 
 

@@ -98,7 +98,7 @@ def environment(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("memory_bytes", "memory"), ("gpus", "GPUs"), ("driver", "GPU driver"), ("python", "Python"),
         ("ipython", "IPython"), ("ipykernel", "ipykernel"), ("torch", "torch"), ("numpy", "NumPy"),
         ("nbprofile", "nbprofile"), ("carbon", "carbon intensity"), ("prices", "price table"),
-        ("kernel_id", "kernel"), ("started_at", "started (UTC)"),
+        ("kernel_id", "kernel"), ("launched_by", "started by"), ("started_at", "started (UTC)"),
     ):
         value = info.get(key)
         if value in (None, "", [], {}):
@@ -153,6 +153,9 @@ def build(records: Sequence[CellRecord], run: dict[str, Any], *,
                 counts[reading.method] = counts.get(reading.method, 0) + 1
         methods[key] = counts
     notebook = run.get("notebook") or "no notebook"
+    launched_by = run.get("launched_by") or run.get("info", {}).get("launched_by")
+    if not run.get("notebook") and launched_by:
+        notebook = f"no notebook (started by {launched_by})"
     model = ReportModel(
         title=f"nbprofile report: {notebook}", run=run, rows=rows, columns=present, totals=totals,
         methods=methods, environment=environment(run),
