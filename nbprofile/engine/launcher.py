@@ -44,7 +44,7 @@ def _parent_command(pid: int) -> tuple[list[str], Path | None] | None:
 
 def _parent_command_psutil(pid: int) -> tuple[list[str], Path | None] | None:
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         return None
     try:
