@@ -18,8 +18,8 @@ wakes the thread only if it is parked); the thread is started once, on the first
 and waits on a Condition between cells (no wakeups while no cell runs). A cell shorter than
 the threshold is never sampled. A sample walks the stack only up to the cell's top level
 (what is beyond is the kernel's). Counts live in small dicts keyed by ``id()`` of code
-objects, capped at ``max_keys`` distinct keys (the rest is lumped into ``other``). Shares come from counts, so too few samples (``min_samples``) give
-no answer rather than a noisy one. A forked child (a ``multiprocessing`` worker) never
+objects, capped at ``max_keys`` distinct keys (the rest is lumped into ``other``). Shares
+come from counts, so too few samples (``min_samples``) give no answer rather than a noisy one. A forked child (a ``multiprocessing`` worker) never
 samples: its main thread is not the cell, and the parent's lock may be held forever there.
 """
 
