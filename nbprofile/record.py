@@ -130,6 +130,22 @@ def _reading_json(reading: Reading) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class LiveNumbers:
+    """A running cell's numbers so far, once a second while it runs (the live view)."""
+
+    elapsed_s: float
+    cpu_s: float | None
+    #: CPU time over wall time since the previous look (1.0 = one core busy)
+    cpu_fraction: float | None
+    rss_now_bytes: int | None
+    rss_peak_bytes: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"elapsed_s": self.elapsed_s, "cpu_s": self.cpu_s, "cpu_fraction": self.cpu_fraction,
+                "rss_now_bytes": self.rss_now_bytes, "rss_peak_bytes": self.rss_peak_bytes}
+
+
 @dataclass(slots=True)
 class RunInfo:
     """One kernel run: where the records of a session came from."""

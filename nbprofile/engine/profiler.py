@@ -22,6 +22,7 @@ from nbprofile._version import __version__
 from nbprofile.derive.carbon import CarbonConfig, carbon_info
 from nbprofile.derive.cost import ComputePrices
 from nbprofile.engine import assembly
+from nbprofile.engine.live import LiveView
 from nbprofile.engine.oom_guard import OomGuard
 from nbprofile.engine.recorder import Recorder
 from nbprofile.engine.warn import OnceWarnings
@@ -58,6 +59,8 @@ class Profiler:
         # one parked thread for the cells of this process: stops a cell before the system would
         # kill the kernel for memory, and writes the journal's heartbeat during long cells
         self.oom_guard = OomGuard(on_beat=self._heartbeat)
+        #: the running cell's numbers, once a second after two, for whoever shows them
+        self.live = LiveView()
         self._oom_counter: OomCounter | None | bool = False  # False: not looked for yet
         self.rebuild_derivers()
 
@@ -116,14 +119,17 @@ class Profiler:
         self.recorder.cell_started(cell_id, source, execution_count, window.started_at)
         if self._oom_counter is False:  # found here, once: the heartbeat's thread must not wait for it
             self._oom_counter = find_oom_counter()
+        self.live.begin(window)
         self.oom_guard.arm()
 
     def cell_ended(self) -> str | None:
         """The started cell is over: what the OOM guard did to it, if anything (its message)."""
+        self.live.end()
         return self.oom_guard.disarm()
 
     def cell_dropped(self) -> None:
         """The started cell will have no record (measuring was switched off during it)."""
+        self.live.end()
         self.oom_guard.disarm()
         self.recorder.cell_dropped()
 
@@ -135,6 +141,7 @@ class Profiler:
             self.recorder.heartbeat(rss_high_water, counter.read(), counter.cgroup)
         else:
             self.recorder.heartbeat(rss_high_water)
+        self.live.tick(rss_high_water, rss_now)
 
     @property
     def last_record(self) -> CellRecord | None:

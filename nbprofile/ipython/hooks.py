@@ -32,7 +32,9 @@ from nbprofile.budgets.session import SessionBudget
 from nbprofile.engine.judge import judge_record
 from nbprofile.engine.profiler import Profiler
 from nbprofile.engine.windows import Window
-from nbprofile.ipython.display import publish, show_footer
+from nbprofile.ipython.channel import FrontendChannel
+from nbprofile.ipython.display import clear_display, publish, show_footer
+from nbprofile.ipython.live import LiveDisplay
 from nbprofile.record import CellRecord, Status
 from nbprofile.report.compare import is_own_magic
 
@@ -72,6 +74,12 @@ class CellHooks:
         self.last_user_record: CellRecord | None = None  # the last cell not running an nbprofile magic
         self._nested = 0  # cells run from inside the current one, not yet ended
         self._hooked = False
+        #: the comm to a frontend that draws footers itself (JupyterLab with the extension)
+        self.channel = FrontendChannel(shell)
+        #: the running cell's numbers under it, once it has run two seconds
+        self.live = LiveDisplay(shell, self.channel)
+        if getattr(shell, "kernel", None) is not None:
+            profiler.live.listener = self.live
 
     # -- the hooks -----------------------------------------------------------
     def pre_run_cell(self, info: ExecutionInfo) -> None:
@@ -96,6 +104,7 @@ class CellHooks:
             source = info.raw_cell or ""
             window = self.profiler.open_window(object())
             self.cell = CellState(window=window, cell_id=cell_id, source=source, info=info)
+            self.live.begin(cell_id)
             self.profiler.cell_started(window, cell_id, source, _count_of_running_cell(self.shell))
         except Exception as exc:
             self.cell = None
@@ -181,12 +190,15 @@ class CellHooks:
         return record
 
     def show_footer(self, record: CellRecord) -> None:
+        live_output = self.live.take_display_id()  # the running cell's numbers: the footer replaces them
         wall = record.value("wall_s")
         failed = record.verdict_status == "fail"
-        if self.footer_mode == "off" or (wall is not None and wall < self.quiet_below_s and not failed):
-            return
         try:
-            show_footer(self.shell, record, self.footer_mode)
+            if self.footer_mode == "off" or (wall is not None and wall < self.quiet_below_s and not failed):
+                if live_output is not None:
+                    clear_display(self.shell, live_output)
+                return
+            show_footer(self.shell, record, self.footer_mode, self.channel, replace=live_output)
         except Exception as exc:
             self.profiler.warn_once("footer", f"could not show the footer: {exc!r}")
 
@@ -211,6 +223,10 @@ class CellHooks:
         # what the writer has not written yet, at kernel shutdown
         atexit.register(self.profiler.recorder.finish)
         self._hooked = True
+        try:
+            self.channel.open()
+        except Exception as exc:  # a kernel without comms (an old or foreign one): footers stay outputs
+            self.profiler.warn_once("channel", f"could not open nbprofile's channel to the frontend: {exc!r}")
 
     def unregister(self) -> None:
         if self._hooked:
@@ -218,6 +234,9 @@ class CellHooks:
             self.shell.events.unregister("post_run_cell", self.post_run_cell)
             atexit.unregister(self.profiler.recorder.finish)
             self._hooked = False
+            self.channel.close()
+            if self.profiler.live.listener is self.live:
+                self.profiler.live.listener = None
         if self.cell is not None:
             self.profiler.discard_window(self.cell.window)
             self.profiler.cell_dropped()

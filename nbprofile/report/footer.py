@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from nbprofile.budgets.evaluate import Verdict
-from nbprofile.format import UNAVAILABLE, format_bytes, format_duration, shown_value
+from nbprofile.format import UNAVAILABLE, format_bytes, format_duration, format_percent, shown_value
 from nbprofile.metrics import CATALOG, Metric
 from nbprofile.readings import Reading
-from nbprofile.record import CellRecord
+from nbprofile.record import CellRecord, LiveNumbers
 from nbprofile.report.died import MARK, died_summary, is_died
 
 SEP = " · "
@@ -140,3 +140,18 @@ def footer_html(record: CellRecord, mode: str = "compact") -> str:
 
 def footer_bundle(record: CellRecord, mode: str = "compact") -> dict[str, str]:
     return {"text/plain": footer_text(record, mode), "text/html": footer_html(record, mode)}
+
+
+def live_text(numbers: LiveNumbers) -> str:
+    """The running cell's line, replaced by its footer when it ends:
+    ``running 12.3 s · CPU 11.9 s (98 %) · RAM 1.20 GiB (peak 1.31 GiB)``."""
+    parts = [f"running {format_duration(numbers.elapsed_s)}"]
+    if numbers.cpu_s is not None:
+        busy = "" if numbers.cpu_fraction is None else f" ({format_percent(numbers.cpu_fraction)})"
+        parts.append(f"CPU {format_duration(numbers.cpu_s)}{busy}")
+    if numbers.rss_now_bytes is not None:
+        peak = numbers.rss_peak_bytes
+        higher = peak is not None and peak > numbers.rss_now_bytes
+        parts.append(f"RAM {format_bytes(numbers.rss_now_bytes)}"
+                     + (f" (peak {format_bytes(peak)})" if higher and peak is not None else ""))
+    return SEP.join(parts)

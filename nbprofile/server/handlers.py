@@ -30,6 +30,7 @@ from nbprofile.record import CellRecord, finite, utc_iso
 from nbprofile.report import registry
 from nbprofile.report.compare import compare_runs
 from nbprofile.report.json_report import dumps
+from nbprofile.server.kernel_usage import kernel_usage
 from nbprofile.store import open_store
 from nbprofile.store.base import RecordStore
 
@@ -225,6 +226,17 @@ class StatusHandler(NbprofileHandler):
 ROUTES: list[tuple[str, type[NbprofileHandler]]] = [
     (r"metrics", MetricsHandler),
     (r"formats", FormatsHandler),
+class KernelUsageHandler(NbprofileHandler):
+    """A kernel's memory now (the status bar's readout); 404 for a kernel this server does not know."""
+
+    @tornado.web.authenticated
+    def get(self, kernel_id: str) -> None:
+        manager = self.kernel_manager
+        if kernel_id not in manager:
+            raise tornado.web.HTTPError(404, f"no kernel {kernel_id!r} on this server")
+        self.reply(kernel_usage(manager.get_kernel(kernel_id)))
+
+
     (r"runs", RunsHandler),
     (r"runs/(?P<run_id>[0-9A-Za-z_-]{1,64})", RunHandler),
     (r"compare", CompareHandler),
@@ -233,6 +245,7 @@ ROUTES: list[tuple[str, type[NbprofileHandler]]] = [
 ]
 
 
+    (r"kernels/(?P<kernel_id>[0-9A-Za-z_-]{1,64})/usage", KernelUsageHandler),
 def setup_handlers(web_app: Any, db: str | None = None) -> None:
     base = url_path_join(web_app.settings["base_url"], "nbprofile", "api")
     web_app.settings["nbprofile_db"] = db

@@ -142,7 +142,8 @@ async def test_every_route_requires_auth(jp_fetch, jp_serverapp) -> None:
     assert len(rules) == len(ROUTES), "every nbprofile route is registered, and only those"
     examples = {"runs": ("runs",), "runs/(?P<run_id>[0-9A-Za-z_-]{1,64})": ("runs", "abc"),
                 "compare": ("compare",), "report": ("report",), "status": ("status",),
-                "metrics": ("metrics",), "formats": ("formats",)}
+                "metrics": ("metrics",), "formats": ("formats",),
+                "kernels/(?P<kernel_id>[0-9A-Za-z_-]{1,64})/usage": ("kernels", "abc", "usage")}
     assert set(examples) == {pattern for pattern, _ in ROUTES}, "add an example for the new route"
     for pattern, _ in ROUTES:
         with pytest.raises(HTTPClientError) as info:

@@ -21,6 +21,10 @@ class Reply:
     result: dict[str, Any] | None = None  # execute_result bundle
     error: dict[str, Any] | None = None  # ename, evalue, traceback
     order: list[str] = field(default_factory=list)  # "stdout", "stderr", "display", "footer", "result", "error"
+    comm_opens: list[dict[str, Any]] = field(default_factory=list)  # comm_open contents (comm_id, target, data)
+    comm_msgs: list[dict[str, Any]] = field(default_factory=list)  # comm_msg data, in order
+    display_ids: list[str | None] = field(default_factory=list)  # each display_data's display_id
+    updates: list[dict[str, Any]] = field(default_factory=list)  # update_display_data: display_id, data
 
     @property
     def footers(self) -> list[str]:
@@ -75,10 +79,19 @@ class Kernel:
                     reply.stdout += content["text"]
                 else:
                     reply.stderr += content["text"]
+            elif kind == "update_display_data":
+                reply.updates.append({"display_id": content["transient"]["display_id"], "data": content["data"]})
+                reply.order.append("update")
             elif kind == "display_data":
                 reply.displays.append(content["data"])
+                reply.display_ids.append(content.get("transient", {}).get("display_id"))
                 footer = "nbprofile-footer" in content["data"].get("text/html", "")
                 reply.order.append("footer" if footer else "display")
+            elif kind == "comm_open":
+                reply.comm_opens.append(content)
+            elif kind == "comm_msg":
+                reply.comm_msgs.append(content["data"])
+                reply.order.append("comm")
             elif kind == "execute_result":
                 reply.result = content["data"]
                 reply.order.append("result")
@@ -94,6 +107,20 @@ class Kernel:
         reply.status = shell_reply["content"]["status"]
         reply.execution_count = shell_reply["content"].get("execution_count")
         return reply
+
+    def comm_send(self, comm_id: str, data: dict[str, Any]) -> None:
+        """Send ``data`` on an open comm, as a frontend does (handled once the kernel is idle)."""
+        msg = self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        self.kc.shell_channel.send(msg)
+
+    def comm_info(self, target: str) -> dict[str, Any]:
+        """The comms the kernel has open for ``target`` (what a reloaded page asks)."""
+        msg = self.kc.session.msg("comm_info_request", {"target_name": target})
+        self.kc.shell_channel.send(msg)
+        while True:
+            reply = self.kc.get_shell_msg(timeout=10)
+            if reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+                return dict(reply["content"]["comms"])
 
     def interrupt(self) -> None:
         self.km.interrupt_kernel()

@@ -1,0 +1,74 @@
+"""The live view of a running cell: its numbers once a second, once it has run two seconds.
+
+Driven by the OOM guard's parked thread (its once-a-second heartbeat), so a long cell costs
+one look at ``getrusage`` a second and a trivial cell nothing but :meth:`LiveView.begin`'s
+single ``getrusage``. The listener (the IPython layer) shows the numbers under the cell; it
+is called under this view's lock, so once :meth:`LiveView.end` returns no late update can
+land after the cell's footer.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+from collections.abc import Callable
+from time import perf_counter_ns
+
+from nbprofile.engine.windows import Window
+from nbprofile.record import LiveNumbers
+
+#: a cell shorter than this never shows live numbers
+LIVE_AFTER_S = 2.0
+
+LiveListener = Callable[[LiveNumbers], None]
+
+
+def _cpu_now() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class LiveView:
+    """Follows the running cell for its listener; nothing at all without one."""
+
+    def __init__(self) -> None:
+        self.listener: LiveListener | None = None
+        #: why the listener was switched off (it raised); the cells go on without live numbers
+        self.failure: str | None = None
+        self._lock = threading.Lock()
+        self._window: Window | None = None
+        self._cpu0 = 0.0
+        self._last = (0.0, 0)  # (CPU seconds, perf_counter_ns) at the previous look
+
+    def begin(self, window: Window) -> None:
+        if self.listener is None:
+            return
+        cpu = _cpu_now()
+        with self._lock:
+            self._window, self._cpu0, self._last = window, cpu, (cpu, window.began_ns)
+
+    def end(self) -> None:
+        with self._lock:
+            self._window = None
+
+    def tick(self, rss_peak: int | None, rss_now: int | None) -> None:
+        """From the OOM guard's thread, about once a second while a cell runs."""
+        with self._lock:
+            window, listener = self._window, self.listener
+            if window is None or listener is None:
+                return
+            now = perf_counter_ns()
+            elapsed = (now - window.began_ns) / 1e9
+            if elapsed < LIVE_AFTER_S:
+                return
+            cpu = _cpu_now()
+            last_cpu, last_ns = self._last
+            self._last = (cpu, now)
+            fraction = (cpu - last_cpu) / ((now - last_ns) / 1e9) if now > last_ns else None
+            numbers = LiveNumbers(elapsed_s=elapsed, cpu_s=cpu - self._cpu0, cpu_fraction=fraction,
+                                  rss_now_bytes=rss_now or None, rss_peak_bytes=rss_peak or None)
+            try:
+                listener(numbers)
+            except Exception as exc:  # the frontend's channel failed: no live numbers, the cell goes on
+                self.listener = None
+                self.failure = f"the live view failed and was switched off: {type(exc).__name__}: {exc}"

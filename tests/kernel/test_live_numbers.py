@@ -1,0 +1,68 @@
+"""A long cell's numbers while it runs: once a second after two seconds, then replaced by
+its footer; nothing for a short cell."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.kernel.test_footer_channel import load
+
+pytestmark = pytest.mark.kernel
+
+LONG_CELL = "import time\nheld = b'x' * 50_000_000\nfor _ in range(55):\n    time.sleep(0.1)"
+ELAPSED = re.compile(r"^running (\d+(?:\.\d+)?) s · CPU [^·]+ · RAM \d")
+
+
+def elapsed(text: str) -> float:
+    found = ELAPSED.match(text)
+    assert found, text
+    return float(found.group(1))
+
+
+def test_over_the_channel_live_numbers_rise_then_the_footer_comes(start_kernel) -> None:
+    k = start_kernel()
+    comm_id = load(k)
+    k.comm_send(comm_id, {"hello": 1})
+    reply = k.run(LONG_CELL, cell_id="long")
+    live = [m["live"] for m in reply.comm_msgs if "live" in m]
+    assert len(live) >= 3, reply.comm_msgs
+    times = [elapsed(m["text"]) for m in live]
+    assert times == sorted(times) and times[0] >= 2.0 and times[-1] > times[0] + 1.5, times
+    assert all(m["cell_id"] == "long" for m in live)
+    assert live[-1]["numbers"]["rss_now_bytes"] > 50_000_000
+    assert "footer" in reply.comm_msgs[-1], "the footer comes last"
+    assert reply.displays == [] and reply.updates == [], "nothing is an output"
+
+
+def test_without_the_channel_one_output_is_updated_then_replaced_by_the_footer(start_kernel) -> None:
+    k = start_kernel()
+    load(k)
+    reply = k.run(LONG_CELL, cell_id="long")
+    assert len(reply.displays) == 1, "one live output, and no other"
+    (display_id,) = reply.display_ids
+    assert display_id and elapsed(reply.displays[0]["text/plain"]) >= 2.0
+    assert len(reply.updates) >= 3 and {u["display_id"] for u in reply.updates} == {display_id}
+    *live, final = reply.updates
+    times = [elapsed(u["data"]["text/plain"]) for u in live]
+    assert times == sorted(times)
+    assert "nbprofile-footer" in final["data"]["text/html"], "the footer takes the live output's place"
+    assert final["data"]["text/plain"].startswith("5.")  # "5.5x s wall · …"
+
+
+def test_a_short_cell_shows_no_live_numbers(start_kernel) -> None:
+    k = start_kernel()
+    comm_id = load(k)
+    k.comm_send(comm_id, {"hello": 1})
+    reply = k.run("import time\ntime.sleep(1.5)", cell_id="short")
+    assert [m for m in reply.comm_msgs if "live" in m] == []
+    assert len(reply.comm_msgs) == 1 and "footer" in reply.comm_msgs[0]
+
+
+def test_a_hidden_footer_leaves_no_live_output_behind(start_kernel) -> None:
+    k = start_kernel()
+    load(k)
+    k.run("%nbprofile footer off")
+    reply = k.run(LONG_CELL, cell_id="long")
+    assert len(reply.displays) == 1 and reply.updates[-1]["data"] == {"text/plain": ""}
