@@ -9,6 +9,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import type {
   CompareResponse,
   FormatsResponse,
+  KernelUsage,
   MetricsResponse,
   ReportFormat,
   RunDetail,
@@ -108,6 +109,11 @@ export class NbprofileAPI {
 
   run(runId: string): Promise<RunDetail> {
     return requestAPI<RunDetail>(['runs', runId], {}, this.settings);
+  }
+
+  /** A kernel's memory now, read by the server (the status bar's readout). */
+  kernelUsage(kernelId: string): Promise<KernelUsage> {
+    return requestAPI<KernelUsage>(['kernels', kernelId, 'usage'], {}, this.settings);
   }
 
   compare(a: string, b: string): Promise<CompareResponse> {

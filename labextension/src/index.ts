@@ -9,9 +9,11 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Debouncer } from '@lumino/polling';
 
+import { footerPlugin } from './footer/plugin.js';
 import { PanelModel } from './model.js';
 import { CellTarget, NbprofilePanel } from './panel.js';
 import { DEFAULT_SETTINGS, NotebookRef, PanelSettings } from './state.js';
+import { statusPlugin } from './status/plugin.js';
 
 const PLUGIN_ID = 'nbprofile:plugin';
 const PANEL_ID = 'nbprofile-panel';
@@ -156,4 +158,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, footerPlugin, statusPlugin];

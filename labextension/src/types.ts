@@ -235,3 +235,13 @@ export interface MetricsResponse {
   /** The share of a change that makes a regression (together with each metric's floor). */
   regression_fraction: number;
 }
+
+/** `GET /nbprofile/api/kernels/<id>/usage`: a kernel's memory now (the status bar). */
+export interface KernelUsage {
+  /** the kernel process's resident memory; null when unavailable (`reason` says why) */
+  rss_bytes: number | null;
+  /** the memory the machine or its cgroup allows, when known */
+  limit_bytes: number | null;
+  limit_source: string | null;
+  reason: string | null;
+}
