@@ -5,6 +5,7 @@
  * the budget a limit checks and whether a run adds a metric up or takes its
  * largest cell all come from here.
  */
+import { APIError, NbprofileAPI } from './api.js';
 import type { FormatsResponse, MetricSpec, MetricsResponse, ReportFormatSpec } from './types.js';
 
 /** What the panel needs to show a reading key, known to the catalog or not. */
@@ -117,3 +118,22 @@ export class Catalog {
   private readonly _byBudget = new Map<string, MetricSpec>();
   private readonly _families: [RegExp, MetricSpec][] = [];
 }
+
+/** The catalog and the formats, fetched together; a server without the routes is named for what it is. */
+export async function fetchCatalog(api: NbprofileAPI): Promise<Catalog> {
+  try {
+    const [metrics, formats] = await Promise.all([api.metrics(), api.formats()]);
+    return new Catalog(metrics, formats);
+  } catch (error) {
+    // The routes came with the panel: a server without them predates it (not restarted since the upgrade?).
+    if (error instanceof APIError && error.status === 404) {
+      throw new APIError(
+        404,
+        `the nbprofile server extension has no metric catalog (${error.message}): ` +
+          'restart JupyterLab after installing or upgrading nbprofile'
+      );
+    }
+    throw error;
+  }
+}
+

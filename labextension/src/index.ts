@@ -150,6 +150,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         .then(settings => {
           model.setSettings(readSettings(settings));
           settings.changed.connect(() => model.setSettings(readSettings(settings)));
+          // The panel's metric chooser writes the user's choice here (the Settings editor shows it too).
+          model.saveColumns = columns => settings.set('columns', columns);
         })
         .catch((reason: unknown) => {
           console.error('nbprofile: cannot load the panel settings; using the defaults.', reason);

@@ -13,8 +13,8 @@
 import { IPoll, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { APIError, NbprofileAPI } from './api.js';
-import { Catalog } from './catalog.js';
+import { NbprofileAPI } from './api.js';
+import { Catalog, fetchCatalog } from './catalog.js';
 import {
   DEFAULT_SETTINGS,
   Loadable,
@@ -22,7 +22,8 @@ import {
   PanelSettings,
   PanelState,
   View,
-  describe
+  describe,
+  failureState
 } from './state.js';
 import type { CompareResponse, RunDetail, RunSummary } from './types.js';
 
@@ -64,7 +65,13 @@ export class PanelModel {
   comparison: Loadable<CompareResponse> = { kind: 'idle' };
   /** The record (by id) or compared cell (by key) last clicked, highlighted in the views. */
   selectedRow: string | null = null;
+  /** Whether the selected row's detail (every reading, the budget chips) is open under the view. */
+  detailOpen = false;
+  /** The cells view shows every execution in order, not one row per cell (its latest execution). */
+  allExecutions = false;
   settings: PanelSettings = DEFAULT_SETTINGS;
+  /** Writes the columns to the user's settings (set by index.ts); without it a choice lasts until a reload. */
+  saveColumns: ((columns: string[]) => Promise<void>) | null = null;
 
   get isDisposed(): boolean {
     return this._poll.isDisposed;
@@ -131,6 +138,7 @@ export class PanelModel {
       this.compareA = null;
       this.compareB = null;
       this.selectedRow = null;
+      this.detailOpen = false;
       this.detail = { kind: 'idle' };
       this.comparison = { kind: 'idle' };
       this._detailKey = '';
@@ -143,6 +151,7 @@ export class PanelModel {
 
   setView(view: View): void {
     this.view = view;
+    this.detailOpen = false; // a row's key means something else in another view
     this._emit();
     void this.refresh();
   }
@@ -152,6 +161,7 @@ export class PanelModel {
     const newest = this.state.kind === 'ready' ? this.state.runs[0]?.run_id : undefined;
     this.selectedRun = runId === newest ? null : runId;
     this.view = 'cells';
+    this.detailOpen = false;
     this._emit();
     void this.refresh();
   }
@@ -169,9 +179,31 @@ export class PanelModel {
     this._emit();
   }
 
+  /** A row was clicked (or Enter pressed on it): select it and open its detail; `null` clears both. */
   selectRow(key: string | null): void {
     this.selectedRow = key;
+    this.detailOpen = key !== null;
     this._emit();
+  }
+
+  /** The row stays selected. */
+  closeDetail(): void {
+    this.detailOpen = false;
+    this._emit();
+  }
+
+  setAllExecutions(all: boolean): void {
+    this.allExecutions = all;
+    this._emit();
+  }
+
+  /** The user picked the columns in the panel: show them now, and keep them in the settings. */
+  setColumns(columns: string[]): void {
+    this.settings = { ...this.settings, columns };
+    this._emit();
+    this.saveColumns?.(columns).catch((reason: unknown) => {
+      console.error('nbprofile: cannot save the columns to the settings; they last until the page reloads.', reason);
+    });
   }
 
   /** Poll now (a cell finished, the view changed). */
@@ -215,7 +247,7 @@ export class PanelModel {
       if (!current()) {
         return;
       }
-      this.state = await this._failure(error, notebook);
+      this.state = await failureState(error, notebook, () => this.api.status());
       if (current()) {
         this._emit();
       }
@@ -255,26 +287,13 @@ export class PanelModel {
     if (this._catalog !== null) {
       return Promise.resolve(this._catalog);
     }
-    if (this._catalogRequest === null) {
-      this._catalogRequest = Promise.all([this.api.metrics(), this.api.formats()]).then(
-        ([metrics, formats]) => {
-          this._catalog = new Catalog(metrics, formats);
-          return this._catalog;
-        },
-        (error: unknown) => {
-          this._catalogRequest = null;
-          // The routes came with the panel: a server without them predates it (not restarted since the upgrade?).
-          const old = error instanceof APIError && error.status === 404;
-          throw old
-            ? new APIError(
-                404,
-                `the nbprofile server extension has no metric catalog (${error.message}): ` +
-                  'restart JupyterLab after installing or upgrading nbprofile'
-              )
-            : error;
-        }
-      );
-    }
+    this._catalogRequest ??= fetchCatalog(this.api).then(
+      catalog => (this._catalog = catalog),
+      (error: unknown) => {
+        this._catalogRequest = null; // the next tick asks again
+        throw error;
+      }
+    );
     return this._catalogRequest;
   }
 
@@ -301,7 +320,7 @@ export class PanelModel {
       this._detailKey = '';
       return;
     }
-    const key = `${run.run_id}|${run.cells}|${run.wall_s}|${run.budget_failures}`;
+    const key = `${run.run_id}|${run.executions ?? run.cells}|${run.wall_s}|${run.budget_failures}`;
     if (key === this._detailKey && this.detail.kind === 'ok') {
       return;
     }
@@ -333,7 +352,7 @@ export class PanelModel {
       return;
     }
     const [a, b] = pair;
-    const key = `${a.run_id}|${a.cells}|${a.wall_s}|${b.run_id}|${b.cells}|${b.wall_s}`;
+    const key = `${a.run_id}|${a.executions ?? a.cells}|${a.wall_s}|${b.run_id}|${b.executions ?? b.cells}|${b.wall_s}`;
     if (key === this._compareKey && this.comparison.kind === 'ok') {
       return;
     }
@@ -357,20 +376,6 @@ export class PanelModel {
         this.comparison = { kind: 'error', message: describe(error) };
       }
     }
-  }
-
-  /** Tell a missing server extension from any other failure. */
-  private async _failure(error: unknown, notebook: string): Promise<PanelState> {
-    if (error instanceof APIError && error.status === 404) {
-      try {
-        await this.api.status();
-      } catch (statusError) {
-        if (statusError instanceof APIError && statusError.status === 404) {
-          return { kind: 'no-server', detail: statusError.message };
-        }
-      }
-    }
-    return { kind: 'error', notebook, message: describe(error) };
   }
 
   private _poll: Poll;

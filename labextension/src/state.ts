@@ -69,3 +69,21 @@ export function describe(error: unknown): string {
   }
   return error instanceof Error ? error.message : String(error);
 }
+
+/** What a failed poll shows: a missing server extension (its status route 404s too), or the error. */
+export async function failureState(
+  error: unknown,
+  notebook: string,
+  status: () => Promise<unknown>
+): Promise<PanelState> {
+  if (error instanceof APIError && error.status === 404) {
+    try {
+      await status();
+    } catch (statusError) {
+      if (statusError instanceof APIError && statusError.status === 404) {
+        return { kind: 'no-server', detail: statusError.message };
+      }
+    }
+  }
+  return { kind: 'error', notebook, message: describe(error) };
+}

@@ -52,11 +52,21 @@ export interface Verdict {
   status: VerdictStatus;
 }
 
+/**
+ * A run is a kernel session; a cell may execute in it several times (Run All
+ * twice in one kernel). `cells` counts the distinct cells (by id, else by code,
+ * as compare matches them), `executions` every execution, and `wall_s` adds up
+ * the wall time of all executions: what the session really spent.
+ */
 export interface RunSummary {
   run_id: string;
   /** ISO 8601, UTC. */
   started_at: string;
+  /** Distinct cells (servers before 0.2 counted executions here). */
   cells: number;
+  /** Every execution, re-runs included; absent from older servers. */
+  executions?: number;
+  /** The wall time of all executions. */
   wall_s: number | null;
   budget_failures: number;
   kernel_id: string | null;

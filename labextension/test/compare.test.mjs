@@ -1,5 +1,6 @@
-// The compare view's regression tag names the metrics that regressed and, in its tooltip, by how much;
-// a row where nothing regressed has no tag, whatever its numbers did.
+// The compare view's regression mark names each metric that regressed and by how much (also at the
+// sidebar's width, where a row shows one metric), its tooltip the server's words; a row where nothing
+// regressed has no mark, whatever its numbers did.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -18,13 +19,13 @@ function cell(regressions) {
 
 test('a row faster on the wall but slower on CPU is tagged with CPU and its change', () => {
   const tag = regressionTag(cell([CPU]));
-  assert.equal(tag.text, 'regressed: CPU');
+  assert.equal(tag.text, 'regressed: CPU +31.7%');
   assert.equal(tag.title, 'CPU +31.7% (410 ms → 540 ms)');
 });
 
 test('every regressed metric is named, one per tooltip line', () => {
   const tag = regressionTag(cell([CPU, RAM]));
-  assert.equal(tag.text, 'regressed: CPU, peak RAM');
+  assert.equal(tag.text, 'regressed: CPU +31.7%, peak RAM +100%');
   assert.deepEqual(tag.title.split('\n'), [CPU.text, RAM.text]);
 });
 

@@ -130,10 +130,13 @@ def readable(record: CellRecord) -> CellRecord:
 
 
 def run_payload(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as the panel reads it: ``cells`` distinct cells, ``executions`` records (a cell
+    run twice counts twice), ``wall_s`` the wall time of all executions."""
     info = run.get("info") or {}
     return {
         "run_id": run["run_id"], "started_at": utc_iso(run["started_at"]),
-        "cells": run.get("cells"), "wall_s": run.get("wall_s"),
+        "cells": run.get("cells"), "executions": run.get("executions", run.get("cells")),
+        "wall_s": run.get("wall_s"),
         "budget_failures": run.get("budget_failures", 0), "kernel_id": run.get("kernel_id"),
         "host": run.get("host"), "notebook": run.get("notebook"),
         "nbprofile": info.get("nbprofile", ""), "info": info,
@@ -223,9 +226,6 @@ class StatusHandler(NbprofileHandler):
         self.reply({"version": __version__, "store": path, "records": count})
 
 
-ROUTES: list[tuple[str, type[NbprofileHandler]]] = [
-    (r"metrics", MetricsHandler),
-    (r"formats", FormatsHandler),
 class KernelUsageHandler(NbprofileHandler):
     """A kernel's memory now (the status bar's readout); 404 for a kernel this server does not know."""
 
@@ -237,15 +237,18 @@ class KernelUsageHandler(NbprofileHandler):
         self.reply(kernel_usage(manager.get_kernel(kernel_id)))
 
 
+ROUTES: list[tuple[str, type[NbprofileHandler]]] = [
+    (r"metrics", MetricsHandler),
+    (r"formats", FormatsHandler),
     (r"runs", RunsHandler),
     (r"runs/(?P<run_id>[0-9A-Za-z_-]{1,64})", RunHandler),
     (r"compare", CompareHandler),
     (r"report", ReportHandler),
     (r"status", StatusHandler),
+    (r"kernels/(?P<kernel_id>[0-9A-Za-z_-]{1,64})/usage", KernelUsageHandler),
 ]
 
 
-    (r"kernels/(?P<kernel_id>[0-9A-Za-z_-]{1,64})/usage", KernelUsageHandler),
 def setup_handlers(web_app: Any, db: str | None = None) -> None:
     base = url_path_join(web_app.settings["base_url"], "nbprofile", "api")
     web_app.settings["nbprofile_db"] = db

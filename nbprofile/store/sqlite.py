@@ -285,9 +285,13 @@ class SQLiteStore(StoreFile):
                              (notebook, code_hash, bound), "id DESC", 1)
         return found[0] if found else None
 
+    # A run is a kernel session: a cell may execute in it several times. ``cells`` counts the
+    # distinct cells (by id, else by code: as compare matches them), ``executions`` every record,
+    # and ``wall_s`` adds up every execution: what the session really spent.
     _RUNS_SQL = (
         "SELECT r.run_id, r.notebook, r.kernel_id, r.host, r.started_at, r.info,"
-        " COUNT(c.id), SUM(c.wall_s), SUM(c.verdict_status = 'fail'), MAX(c.started_at)"
+        " COUNT(DISTINCT COALESCE(c.cell_id, 'code:' || c.code_hash)), SUM(c.wall_s),"
+        " SUM(c.verdict_status = 'fail'), MAX(c.started_at), COUNT(c.id)"
         " FROM runs r LEFT JOIN cells c ON c.run_id = r.run_id"
     )
 
@@ -300,14 +304,15 @@ class SQLiteStore(StoreFile):
             {
                 "run_id": row[0], "notebook": row[1], "kernel_id": row[2], "host": row[3],
                 "started_at": row[4], "info": json.loads(row[5]) if row[5] else {},
-                "cells": row[6], "wall_s": row[7], "budget_failures": row[8] or 0,
+                "cells": row[6], "executions": row[10], "wall_s": row[7], "budget_failures": row[8] or 0,
                 "last_cell_at": row[9],
             }
             for row in rows
         ]
 
     def runs(self, notebook: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Runs, newest first, with their cell counts, total wall time and budget failures."""
+        """Runs, newest first, with their distinct cells, executions, the wall time of all
+        executions and their budget failures."""
         if notebook is None:
             return self._runs("1", (), limit)
         return self._runs("r.notebook = ?", (notebook,), limit)

@@ -56,6 +56,23 @@ async def test_runs_of_a_notebook(jp_fetch, jp_root_dir: Path, _isolated_store: 
     assert (await get(jp_fetch, "runs", notebook="nothing-here.ipynb"))["runs"] == []
 
 
+async def test_a_run_says_its_cells_and_executions(jp_fetch, jp_root_dir: Path, _isolated_store: Path) -> None:
+    """A cell run twice in one kernel is one cell and two executions; wall_s adds up all of them."""
+    notebook = str(jp_root_dir / "a.ipynb")
+    seed(_isolated_store, "run1", notebook, [1.0, 2.0])
+    store = SQLiteStore(_isolated_store)
+    run = RunInfo(run_id="run1", notebook=notebook, kernel_id=None, started_at=time.time(), nbprofile="test")
+    (first, _) = store.records("run1")
+    first.id, first.seq, first.execution_count = None, 3, 3
+    first.readings = {"wall_s": Reading(4.0, "s", "measured", "perf_counter")}
+    store.write(first, run)  # the first cell again, as Run All twice does
+    store.close()
+    (listed,) = (await get(jp_fetch, "runs", notebook="a.ipynb"))["runs"]
+    assert (listed["cells"], listed["executions"], listed["wall_s"]) == (2, 3, 7.0)
+    detail = await get(jp_fetch, "runs", "run1")
+    assert (detail["run"]["cells"], detail["run"]["executions"]) == (2, 3) and len(detail["cells"]) == 3
+
+
 async def test_cells_of_a_run_carry_methods_and_reasons(jp_fetch, jp_root_dir, _isolated_store) -> None:
     seed(_isolated_store, "run1", str(jp_root_dir / "a.ipynb"), [1.5, 0.25])
     body = await get(jp_fetch, "runs", "run1")

@@ -64,6 +64,22 @@ def test_record_round_trip_keeps_every_field(tmp_path: Path) -> None:
     assert run["info"]["kernel_id"] == "k1"
 
 
+def test_a_run_counts_distinct_cells_and_every_execution(tmp_path: Path) -> None:
+    """Run All twice in one kernel: one run, 2 cells (one without an id, matched by its code),
+    4 executions, and a wall time over all of them."""
+    store = SQLiteStore(tmp_path / "s.db")
+    for seq, (cell_id, source, wall) in enumerate(
+            [("c1", "a()", 1.0), (None, "b()", 2.0), ("c1", "a()", 3.0), (None, "b()", 4.0)], start=1):
+        store.write(make("r1", seq, cell_id, source=source, wall=wall), run_info("r1"))
+    run = store.runs()[0]
+    assert (run["cells"], run["executions"], run["wall_s"]) == (2, 4, 10.0)
+    assert store.run("r1") == run
+    store.write(make("r2", 1, "c1"), run_info("r2"))
+    store.write(make("r2", 2, "c2"), run_info("r2"))
+    assert {r["run_id"]: (r["cells"], r["executions"]) for r in store.runs()} == {"r1": (2, 4), "r2": (2, 2)}
+    store.close()
+
+
 def test_readings_described_by_another_kernel_and_old_full_form_rows_are_read(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     first, second = SQLiteStore(path), SQLiteStore(path)

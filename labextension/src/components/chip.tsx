@@ -1,4 +1,4 @@
-/** A budget limit's chip in a cell's row: ✓ / ✗ / ?, the key, the value against the limit. */
+/** A budget limit's chip in a cell's detail: ✓ / ✗ / ?, the key, the value against the limit. */
 import * as React from 'react';
 
 import type { Catalog } from '../catalog.js';
@@ -11,16 +11,6 @@ export function VerdictChip(props: { item: LimitVerdict; catalog: Catalog }): JS
   return (
     <span className={`nbp-chip nbp-chip-${item.status}`} title={shown.title}>
       {shown.text}
-    </span>
-  );
-}
-
-export function VerdictChips(props: { items: LimitVerdict[]; catalog: Catalog }): JSX.Element {
-  return (
-    <span className="nbp-chips">
-      {props.items.map((item, i) => (
-        <VerdictChip key={i} item={item} catalog={props.catalog} />
-      ))}
     </span>
   );
 }

@@ -13,10 +13,25 @@ export function deltaTexts(value: Maybe, pct: Maybe, unit: string): [string, str
   ];
 }
 
-export function DeltaCells(props: { value: Maybe; pct: Maybe; unit: string }): JSX.Element {
-  const { value, pct, unit } = props;
+/** Both cells, or (`only="pct"`, a narrow row) the % alone, with Δ in its tooltip. */
+export function DeltaCells(props: {
+  value: Maybe;
+  pct: Maybe;
+  unit: string;
+  only?: 'pct';
+  className?: string;
+}): JSX.Element {
+  const { value, pct, unit, only } = props;
+  const extra = props.className ? ` ${props.className}` : '';
   const [abs, rel] = deltaTexts(value, pct, unit);
   const cls = value === null || value === undefined || value === 0 ? '' : value > 0 ? ' nbp-worse' : ' nbp-better';
+  if (only === 'pct') {
+    return (
+      <span className={`nbp-num${cls}${extra}`} title={abs === '–' ? 'no change computed' : `B − A: ${abs}`}>
+        {rel}
+      </span>
+    );
+  }
   return (
     <>
       <span className={`nbp-num${cls}`}>{abs}</span>

@@ -13,9 +13,9 @@ export function ExportMenu(props: {
   const [error, setError] = React.useState<string | null>(null);
   return (
     <label className="nbp-field" title={error ?? 'download a report of this run'}>
-      Export
       <select
         className="nbp-select"
+        aria-label="export a report of this run"
         value=""
         onChange={e => {
           const format = formats.find(f => f.name === e.target.value);
@@ -27,7 +27,7 @@ export function ExportMenu(props: {
           }
         }}
       >
-        <option value="">report…</option>
+        <option value="">Export…</option>
         {formats.map(format => (
           <option key={format.name} value={format.name}>
             {format.label}

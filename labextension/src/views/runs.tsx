@@ -1,4 +1,11 @@
-/** The runs view: the notebook's runs, newest first; a click opens one in the cells view. */
+/**
+ * The runs view: the notebook's runs, newest first; a click opens one in the
+ * cells view. A run is a kernel session: it says how many cells ran and how
+ * many executions that took (Run All twice: each cell twice), and its total
+ * adds up all executions, what the session really spent. At the sidebar's
+ * opening width a run takes two lines; a wider sidebar gives it one
+ * (style/runs.css).
+ */
 import * as React from 'react';
 
 import { FailBadge } from '../components/badges.js';
@@ -6,6 +13,7 @@ import { UNAVAILABLE, formatDuration } from '../format.js';
 import type { PanelModel } from '../model.js';
 import { formatStart } from '../show.js';
 import type { RunSummary } from '../types.js';
+import { ALL_TOTAL, ALL_TOTAL_TITLE, count } from './executions.js';
 
 export function RunsView(props: { model: PanelModel; runs: RunSummary[]; kernelId: string | null }): JSX.Element {
   const { model, runs, kernelId } = props;
@@ -20,17 +28,26 @@ export function RunsView(props: { model: PanelModel; runs: RunSummary[]; kernelI
       )}
       <div className="nbp-table" role="table">
         <div className="nbp-row nbp-row-head nbp-runs-row" role="row">
-          <span role="columnheader">Started</span>
-          <span role="columnheader" className="nbp-num">
-            Cells
+          <span role="columnheader" className="nbp-run-start">
+            Started
           </span>
-          <span role="columnheader" className="nbp-num" title="sum of the cells' wall time">
-            Total
+          <span role="columnheader" className="nbp-run-counts" title="distinct cells, and executions (re-runs too)">
+            Cells · executions
           </span>
-          <span role="columnheader">Budgets</span>
+          <span role="columnheader" className="nbp-num nbp-run-total" title={ALL_TOTAL_TITLE}>
+            Time, {ALL_TOTAL}
+          </span>
+          <span role="columnheader" className="nbp-run-budgets">
+            Budgets
+          </span>
         </div>
         {runs.map(run => (
-          <RunRow key={run.run_id} run={run} thisKernel={kernelId !== null && run.kernel_id === kernelId} model={model} />
+          <RunRow
+            key={run.run_id}
+            run={run}
+            thisKernel={kernelId !== null && run.kernel_id === kernelId}
+            model={model}
+          />
         ))}
       </div>
     </div>
@@ -40,12 +57,15 @@ export function RunsView(props: { model: PanelModel; runs: RunSummary[]; kernelI
 function RunRow(props: { run: RunSummary; thisKernel: boolean; model: PanelModel }): JSX.Element {
   const { run, model } = props;
   const kernel = run.kernel_id ? `, kernel ${run.kernel_id}` : '';
+  const executions = run.executions ?? run.cells;
   return (
     <div
       className="nbp-row nbp-runs-row nbp-clickable"
       role="row"
       tabIndex={0}
       data-run={run.run_id}
+      data-cells={run.cells}
+      data-executions={executions}
       title={`run ${run.run_id} on ${run.host}, nbprofile ${run.nbprofile}${kernel}`}
       onClick={() => model.showRun(run.run_id)}
       onKeyDown={e => e.key === 'Enter' && model.showRun(run.run_id)}
@@ -54,9 +74,13 @@ function RunRow(props: { run: RunSummary; thisKernel: boolean; model: PanelModel
         {formatStart(run.started_at)}
         {props.thisKernel && <span className="nbp-tag">this kernel</span>}
       </span>
-      <span className="nbp-num">{run.cells}</span>
-      <span className="nbp-num">{run.wall_s === null ? UNAVAILABLE : formatDuration(run.wall_s)}</span>
-      <span>
+      <span className="nbp-run-counts">
+        {count(run.cells, 'cell')} · {count(executions, 'execution')}
+      </span>
+      <span className="nbp-num nbp-run-total" data-total="all" title={`${ALL_TOTAL_TITLE} (${executions})`}>
+        {run.wall_s === null ? UNAVAILABLE : formatDuration(run.wall_s)}
+      </span>
+      <span className="nbp-run-budgets">
         <FailBadge failures={run.budget_failures} />
       </span>
     </div>

@@ -1,6 +1,7 @@
 /**
  * The panel's frame: its title (the notebook followed), the tabs, the banners,
- * and the open view, or the message saying why there is nothing to show.
+ * and the open view, or the message saying why there is nothing to show; under
+ * it, the selected row's detail (views/row-detail.tsx).
  *
  * Everything shown from the server goes through React text nodes or
  * attributes (escaped); nothing is set as HTML.
@@ -13,11 +14,13 @@ import type { PanelModel } from '../model.js';
 import type { CellTarget, Reveal } from '../reveal.js';
 import { CellsView } from './cells.js';
 import { CompareView } from './compare.js';
+import { RowDetail } from './row-detail.js';
 import { RunsView } from './runs.js';
 
 export function PanelView(props: { model: PanelModel; reveal: Reveal }): JSX.Element {
   const { model, reveal } = props;
   const [notice, setNotice] = React.useState<string | null>(null);
+  const body = React.useRef<HTMLDivElement>(null);
   const state = model.state;
   const open = React.useCallback(
     async (key: string, target: CellTarget) => {
@@ -52,7 +55,7 @@ export function PanelView(props: { model: PanelModel; reveal: Reveal }): JSX.Ele
           {notice}
         </div>
       )}
-      <div className="nbp-body">
+      <div className="nbp-body" ref={body}>
         {state.kind !== 'ready' ? (
           <EmptyMessage state={state} />
         ) : model.view === 'runs' ? (
@@ -63,6 +66,7 @@ export function PanelView(props: { model: PanelModel; reveal: Reveal }): JSX.Ele
           <CompareView model={model} catalog={state.catalog} open={open} />
         )}
       </div>
+      {state.kind === 'ready' && <RowDetail model={model} catalog={state.catalog} body={body} />}
     </div>
   );
 }
