@@ -182,13 +182,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table = Table(title=f"runs in {store.path}", title_justify="left")
     finally:
         store.close()
-    for header in ("run", "started (UTC)", "notebook", "cells", label_of("wall_s"), "budget failures"):
+    for header in ("run", "started (UTC)", "notebook", "cells", "executions",
+                   f"{label_of('wall_s')}, all executions", "budget failures"):
         table.add_column(header, overflow="fold")
     for run in runs:
         started = datetime.fromtimestamp(run["started_at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         wall = format_duration(run["wall_s"]) if run["wall_s"] is not None else ""
         table.add_row(run["run_id"], started, short_path(run["notebook"], run["info"].get("launched_by")),
-                      str(run["cells"]),
+                      str(run["cells"]), str(run.get("executions", run["cells"])),
                       wall, str(run["budget_failures"]))
     print(render_text(table, args.width))
     return 0

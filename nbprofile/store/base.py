@@ -28,7 +28,8 @@ class RecordStore(Protocol):
     """What the engine, the server, the reports and the CLI need from a store.
 
     A run is a dict: ``run_id``, ``notebook``, ``kernel_id``, ``host``, ``started_at``
-    (epoch seconds), ``info`` (the run's stored facts), ``cells``, ``wall_s``,
+    (epoch seconds), ``info`` (the run's stored facts), ``cells`` (distinct cells), ``executions``
+    (every execution: a cell run twice counts twice), ``wall_s`` (over all executions),
     ``budget_failures`` and ``last_cell_at``.
     """
 

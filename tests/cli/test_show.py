@@ -36,3 +36,21 @@ def test_show_takes_previous_as_compare_does(_isolated_store: Path, capsys: pyte
     assert "no previous run of /nb/b.ipynb" in capsys.readouterr().err
     assert main(["show", "other"]) == 0
     assert "another_notebook()" in capsys.readouterr().out
+
+
+def test_runs_counts_cells_and_executions(_isolated_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Run All twice in one kernel: one run, two cells, four executions, the time of all four."""
+    now = time.time()
+    store = SQLiteStore(_isolated_store)
+    run = RunInfo(run_id="twice", notebook="/nb/a.ipynb", kernel_id=None, started_at=now)
+    for seq, cell in enumerate(["c1", "c2", "c1", "c2"], start=1):
+        store.write(CellRecord(run_id="twice", seq=seq, notebook="/nb/a.ipynb", cell_id=cell,
+                               execution_count=seq, code_hash=code_hash(cell), source=f"{cell}()",
+                               started_at=now + seq, status="ok", error_type=None, overhead_s=1e-5,
+                               readings={"wall_s": Reading(0.5, "s", "measured", "perf_counter")}), run)
+    store.close()
+    assert main(["runs", "--width", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "executions" in out and "all executions" in out
+    (row,) = [line for line in out.splitlines() if "twice" in line]
+    assert [cell.strip() for cell in row.split("│") if cell.strip()][3:6] == ["2", "4", "2.00 s"], row
