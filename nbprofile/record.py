@@ -140,10 +140,15 @@ class LiveNumbers:
     cpu_fraction: float | None
     rss_now_bytes: int | None
     rss_peak_bytes: int | None
+    #: where the cell's progress bar says it will end (``38 % · 1 min 12 s left · ≈ 3 min 10 s``)
+    projection: str | None = None
+    #: the budget limits the projection says will break (``time<=3min will be exceeded at ≈ …``)
+    will_break: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"elapsed_s": self.elapsed_s, "cpu_s": self.cpu_s, "cpu_fraction": self.cpu_fraction,
-                "rss_now_bytes": self.rss_now_bytes, "rss_peak_bytes": self.rss_peak_bytes}
+                "rss_now_bytes": self.rss_now_bytes, "rss_peak_bytes": self.rss_peak_bytes,
+                "projection": self.projection, "will_break": list(self.will_break)}
 
 
 @dataclass(slots=True)

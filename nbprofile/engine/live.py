@@ -1,8 +1,10 @@
 """The live view of a running cell: its numbers once a second, once it has run two seconds.
 
 Driven by the OOM guard's parked thread (its once-a-second heartbeat), so a long cell costs
-one look at ``getrusage`` a second and a trivial cell nothing but :meth:`LiveView.begin`'s
-single ``getrusage``. The listener (the IPython layer) shows the numbers under the cell; it
+one look at ``getrusage`` and at its progress bars a second, and a trivial cell nothing but
+:meth:`LiveView.begin`'s single ``getrusage`` and note of the bars already open. When the cell
+drives a progress bar (tqdm, rich), the numbers say where it will end and which budget limits
+that breaks (:mod:`nbprofile.engine.progress`); without one, no projection is made up. The listener (the IPython layer) shows the numbers under the cell; it
 is called under this view's lock, so once :meth:`LiveView.end` returns no late update can
 land after the cell's footer.
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import resource
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from time import perf_counter_ns
 
+from nbprofile.budgets.limits import Limit
+from nbprofile.engine.progress import ProgressWatcher, describe, will_break
 from nbprofile.engine.windows import Window
 from nbprofile.record import LiveNumbers
 
@@ -33,6 +37,10 @@ class LiveView:
 
     def __init__(self) -> None:
         self.listener: LiveListener | None = None
+        #: the cell's progress bars (tqdm, rich), for a projection of where it will end
+        self.progress = ProgressWatcher()
+        #: the running cell's budget limits, for saying early which ones the projection breaks
+        self.limits: Callable[[], Sequence[Limit]] = tuple
         #: why the listener was switched off (it raised); the cells go on without live numbers
         self.failure: str | None = None
         self._lock = threading.Lock()
@@ -44,11 +52,14 @@ class LiveView:
         if self.listener is None:
             return
         cpu = _cpu_now()
+        self.progress.begin()
         with self._lock:
             self._window, self._cpu0, self._last = window, cpu, (cpu, window.began_ns)
 
     def end(self) -> None:
         with self._lock:
+            if self._window is not None:
+                self.progress.end()
             self._window = None
 
     def tick(self, rss_peak: int | None, rss_now: int | None) -> None:
@@ -65,8 +76,13 @@ class LiveView:
             last_cpu, last_ns = self._last
             self._last = (cpu, now)
             fraction = (cpu - last_cpu) / ((now - last_ns) / 1e9) if now > last_ns else None
+            self.progress.poll()
+            projection = self.progress.projection()  # time only: energy and dollars come at the end
+            breaks = () if projection is None else tuple(will_break(projection, self.limits()))
             numbers = LiveNumbers(elapsed_s=elapsed, cpu_s=cpu - self._cpu0, cpu_fraction=fraction,
-                                  rss_now_bytes=rss_now or None, rss_peak_bytes=rss_peak or None)
+                                  rss_now_bytes=rss_now or None, rss_peak_bytes=rss_peak or None,
+                                  projection=None if projection is None else describe(projection),
+                                  will_break=breaks)
             try:
                 listener(numbers)
             except Exception as exc:  # the frontend's channel failed: no live numbers, the cell goes on

@@ -27,7 +27,7 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Literal
 
 from nbprofile.budgets.evaluate import Verdict
-from nbprofile.budgets.limits import BudgetSpec
+from nbprofile.budgets.limits import BudgetSpec, Limit
 from nbprofile.budgets.session import SessionBudget
 from nbprofile.engine.judge import judge_record
 from nbprofile.engine.profiler import Profiler
@@ -80,6 +80,7 @@ class CellHooks:
         self.live = LiveDisplay(shell, self.channel)
         if getattr(shell, "kernel", None) is not None:
             profiler.live.listener = self.live
+            profiler.live.limits = self._running_limits
 
     # -- the hooks -----------------------------------------------------------
     def pre_run_cell(self, info: ExecutionInfo) -> None:
@@ -213,6 +214,11 @@ class CellHooks:
             text = "\n".join(("⚠ " if e.kind == "warning" else "✗ ") + e.describe() for e in events)
             publish(self.shell, text, css_class="nbprofile-session",
                     style="color: var(--jp-warn-color1, #b26a00)")
+
+    def _running_limits(self) -> tuple[Limit, ...]:
+        """The running cell's %%budget limits (the live view's thread reads them)."""
+        cell = self.cell
+        return cell.budget.limits if cell is not None and cell.budget is not None else ()
 
     # -- hooking -------------------------------------------------------------
     def register(self) -> None:

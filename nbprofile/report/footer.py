@@ -144,7 +144,8 @@ def footer_bundle(record: CellRecord, mode: str = "compact") -> dict[str, str]:
 
 def live_text(numbers: LiveNumbers) -> str:
     """The running cell's line, replaced by its footer when it ends:
-    ``running 12.3 s · CPU 11.9 s (98 %) · RAM 1.20 GiB (peak 1.31 GiB)``."""
+    ``running 12.3 s · CPU 11.9 s (98%) · RAM 1.20 GiB (peak 1.31 GiB)``, then, when the cell
+    drives a progress bar, where it will end and the budget limits that will break."""
     parts = [f"running {format_duration(numbers.elapsed_s)}"]
     if numbers.cpu_s is not None:
         busy = "" if numbers.cpu_fraction is None else f" ({format_percent(numbers.cpu_fraction)})"
@@ -154,4 +155,7 @@ def live_text(numbers: LiveNumbers) -> str:
         higher = peak is not None and peak > numbers.rss_now_bytes
         parts.append(f"RAM {format_bytes(numbers.rss_now_bytes)}"
                      + (f" (peak {format_bytes(peak)})" if higher and peak is not None else ""))
+    if numbers.projection is not None:
+        parts.append(numbers.projection)
+    parts.extend(f"⚠ {warning}" for warning in numbers.will_break)
     return SEP.join(parts)

@@ -66,3 +66,34 @@ def test_a_hidden_footer_leaves_no_live_output_behind(start_kernel) -> None:
     k.run("%nbprofile footer off")
     reply = k.run(LONG_CELL, cell_id="long")
     assert len(reply.displays) == 1 and reply.updates[-1]["data"] == {"text/plain": ""}
+
+
+TQDM_CELL = ("%%budget time<=4s\nimport time\nfrom tqdm.auto import tqdm\n"
+             "for _ in tqdm(range(60)):\n    time.sleep(0.1)")
+
+
+def test_a_progress_bar_projects_the_end_and_the_limit_it_will_break(start_kernel) -> None:
+    pytest.importorskip("tqdm")
+    k = start_kernel()
+    comm_id = load(k)
+    k.comm_send(comm_id, {"hello": 1})
+    reply = k.run(TQDM_CELL, cell_id="bar")
+    live = [m["live"] for m in reply.comm_msgs if "live" in m]
+    projected = [m for m in live if m["numbers"]["projection"]]
+    assert projected, live
+    first = projected[0]
+    # 60 steps of 0.1 s: about 6 s in all, said before the 4 s limit is reached
+    final = re.search(r"≈ (\d+(?:\.\d+)?) s", first["numbers"]["projection"])
+    assert final and 5.0 <= float(final.group(1)) <= 7.5, first["numbers"]["projection"]
+    assert elapsed(first["text"]) < 4.0
+    assert any(w.startswith("time<=4s will be exceeded at ≈") for w in first["numbers"]["will_break"]), first
+    assert "⚠ time<=4s will be exceeded" in first["text"]
+
+
+def test_without_a_progress_bar_nothing_is_projected(start_kernel) -> None:
+    k = start_kernel()
+    comm_id = load(k)
+    k.comm_send(comm_id, {"hello": 1})
+    reply = k.run(LONG_CELL, cell_id="long")
+    live = [m["live"] for m in reply.comm_msgs if "live" in m]
+    assert live and all(m["numbers"]["projection"] is None and "≈" not in m["text"] for m in live)
