@@ -4,9 +4,10 @@ Driven by the OOM guard's parked thread (its once-a-second heartbeat), so a long
 one look at ``getrusage`` and at its progress bars a second, and a trivial cell nothing but
 :meth:`LiveView.begin`'s single ``getrusage`` and note of the bars already open. When the cell
 drives a progress bar (tqdm, rich), the numbers say where it will end and which budget limits
-that breaks (:mod:`nbprofile.engine.progress`); without one, no projection is made up. The listener (the IPython layer) shows the numbers under the cell; it
-is called under this view's lock, so once :meth:`LiveView.end` returns no late update can
-land after the cell's footer.
+that breaks (:mod:`nbprofile.engine.progress`); without one, no projection is made up.
+
+The listener (the IPython layer) shows the numbers under the cell; it is called under this
+view's lock, so once :meth:`LiveView.end` returns no late update can land after the cell's footer.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ class LiveDisplay:
     def __call__(self, numbers: LiveNumbers) -> None:
         text = live_text(numbers)
         if self.channel.draws_footer_of(self._cell_id):
-            self.channel.send({"live": {"cell_id": self._cell_id, "text": text, "numbers": numbers.to_json()}})
+            live = {"cell_id": self._cell_id, "text": text, "numbers": numbers.to_json()}
+            self.channel.send({"live": live})
             return
         pub = getattr(self.shell, "display_pub", None)
         session, socket = getattr(pub, "session", None), getattr(pub, "pub_socket", None)
