@@ -84,6 +84,10 @@ class CellRecord:
     verdict: dict[str, Any] | None = None  # a Verdict as JSON
     verdict_status: str | None = None  # pass | fail | unmeasurable
     notes: list[str] = field(default_factory=list)  # meter faults and other caveats
+    #: what happened inside the cell, beyond its readings: ``hotspots`` (where the time went,
+    #: :class:`nbprofile.insights.HotSpots` as JSON) and ``projections`` (what its progress bar
+    #: projected, and when); None for a cell too short to say
+    insights: dict[str, Any] | None = None
     id: int | None = None  # assigned by the store
     schema_version: int = RECORD_SCHEMA_VERSION
 
@@ -116,6 +120,7 @@ class CellRecord:
             "verdict": self.verdict,
             "verdict_status": self.verdict_status,
             "notes": list(self.notes),
+            "insights": self.insights,
             "schema_version": self.schema_version,
         }
 

@@ -111,6 +111,8 @@ export interface CellRecord {
   verdict: Verdict | null;
   verdict_status: VerdictStatus | null;
   notes: string[];
+  /** Where a long cell's time went, in the footer's words; null when it was not sampled (absent: older servers). */
+  hotspots?: { lines: string[]; how: string } | null;
 }
 
 export interface RunDetail {

@@ -32,10 +32,12 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from types import CodeType, FrameType
-from typing import Any
+
+from nbprofile.insights import HotSpot, HotSpots, describe
+
+__all__ = ["HotSpot", "HotSpotSampler", "HotSpots", "describe", "is_cell_file"]
 
 DEFAULT_INTERVAL_S = 0.01
 DEFAULT_THRESHOLD_S = 1.0
@@ -59,56 +61,6 @@ _MACHINERY_MODULES = ("nbprofile", "IPython", "ipykernel", "traitlets", "tornado
 def is_cell_file(filename: str) -> bool:
     """True for a file name IPython or ipykernel gives a cell's code."""
     return _CELL_FILE.search(filename) is not None
-
-
-@dataclass(frozen=True)
-class HotSpot:
-    """One function by share of the sampled time.
-
-    ``self_share``: samples with it the innermost user function (what ranks); ``total_share``:
-    samples with it anywhere on the stack, counted once a sample (recursion included).
-    ``where`` is its most sampled line; ``cell_line`` the cell line most often on the way there.
-    """
-
-    function: str
-    where: str
-    self_share: float
-    total_share: float
-    cell_line: int | None
-
-    def to_json(self) -> list[Any]:
-        return [self.function, self.where, round(self.self_share, 4), round(self.total_share, 4), self.cell_line]
-
-    @classmethod
-    def from_json(cls, d: list[Any]) -> HotSpot:
-        function, where, self_share, total_share, cell_line = d
-        return cls(str(function), str(where), float(self_share), float(total_share),
-                   None if cell_line is None else int(cell_line))
-
-
-@dataclass(frozen=True)
-class HotSpots:
-    """The top functions of one cell: ``samples`` taken every ``interval_s`` over ``covered_s``."""
-
-    samples: int
-    interval_s: float
-    covered_s: float
-    entries: tuple[HotSpot, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        """Compact, for the record: ``{"n", "dt", "s", "top": [[function, where, self, total, line]]}``."""
-        return {"n": self.samples, "dt": self.interval_s, "s": round(self.covered_s, 3),
-                "top": [e.to_json() for e in self.entries]}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> HotSpots:
-        return cls(int(d["n"]), float(d["dt"]), float(d["s"]), tuple(HotSpot.from_json(e) for e in d["top"]))
-
-
-def describe(entry: HotSpot) -> str:
-    """``62 % train.py:forward ← cell line 14`` (the arrow part only when a cell line is known)."""
-    text = f"{round(entry.self_share * 100)} % {entry.function}"
-    return text if entry.cell_line is None else f"{text} ← cell line {entry.cell_line}"
 
 
 class _Tally:

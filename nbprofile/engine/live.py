@@ -24,6 +24,8 @@ from nbprofile.record import LiveNumbers
 
 #: a cell shorter than this never shows live numbers
 LIVE_AFTER_S = 2.0
+#: projections a record keeps (one a second; thinned to every other one past this)
+MAX_PROJECTIONS = 64
 
 LiveListener = Callable[[LiveNumbers], None]
 
@@ -48,6 +50,8 @@ class LiveView:
         self._window: Window | None = None
         self._cpu0 = 0.0
         self._last = (0.0, 0)  # (CPU seconds, perf_counter_ns) at the previous look
+        #: [seconds into the cell, fraction done, final time low, mid, high] of each projection
+        self._projected: list[list[float]] = []
 
     def begin(self, window: Window) -> None:
         if self.listener is None:
@@ -56,12 +60,16 @@ class LiveView:
         self.progress.begin()
         with self._lock:
             self._window, self._cpu0, self._last = window, cpu, (cpu, window.began_ns)
+            self._projected = []
 
-    def end(self) -> None:
+    def end(self) -> list[list[float]]:
+        """The cell is over: no more updates; what its progress bar projected, and when."""
         with self._lock:
             if self._window is not None:
                 self.progress.end()
             self._window = None
+            projected, self._projected = self._projected, []
+        return projected
 
     def tick(self, rss_peak: int | None, rss_now: int | None) -> None:
         """From the OOM guard's thread, about once a second while a cell runs."""
@@ -80,6 +88,12 @@ class LiveView:
             self.progress.poll()
             projection = self.progress.projection()  # time only: energy and dollars come at the end
             breaks = () if projection is None else tuple(will_break(projection, self.limits()))
+            if projection is not None:
+                low, mid, high = projection.final_s
+                self._projected.append([round(elapsed, 3), round(projection.fraction, 4),
+                                        round(low, 3), round(mid, 3), round(high, 3)])
+                if len(self._projected) > MAX_PROJECTIONS:
+                    self._projected = self._projected[::2]
             numbers = LiveNumbers(elapsed_s=elapsed, cpu_s=cpu - self._cpu0, cpu_fraction=fraction,
                                   rss_now_bytes=rss_now or None, rss_peak_bytes=rss_peak or None,
                                   projection=None if projection is None else describe(projection),

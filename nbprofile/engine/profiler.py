@@ -22,6 +22,7 @@ from nbprofile._version import __version__
 from nbprofile.derive.carbon import CarbonConfig, carbon_info
 from nbprofile.derive.cost import ComputePrices
 from nbprofile.engine import assembly
+from nbprofile.engine.hotspots import HotSpotSampler
 from nbprofile.engine.live import LiveView
 from nbprofile.engine.oom_guard import OomGuard
 from nbprofile.engine.recorder import Recorder
@@ -61,6 +62,10 @@ class Profiler:
         self.oom_guard = OomGuard(on_beat=self._heartbeat)
         #: the running cell's numbers, once a second after two, for whoever shows them
         self.live = LiveView()
+        #: where a long cell's time goes: samples the main thread's stack once a cell passes a second
+        self.hotspots = HotSpotSampler()
+        self._cell_window: Window | None = None
+        self._insights: dict[str, Any] | None = None
         self._oom_counter: OomCounter | None | bool = False  # False: not looked for yet
         self.rebuild_derivers()
 
@@ -104,8 +109,11 @@ class Profiler:
                name: str | None = None) -> CellRecord:
         """The record of a window (closed here if it is still open)."""
         readings = self.windows.close_window(window)
-        return self.recorder.make_record(window, readings, cell_id, source, execution_count, status,
-                                         error_type, name)
+        record = self.recorder.make_record(window, readings, cell_id, source, execution_count, status,
+                                           error_type, name)
+        if window is self._cell_window:  # the cell's record (not a measure() block inside it)
+            record.insights, self._cell_window, self._insights = self._insights, None, None
+        return record
 
     def save(self, record: CellRecord, *, ends_cell: bool = False) -> None:
         """Keep a record: a journal line now, a store row within about a second.
@@ -113,23 +121,35 @@ class Profiler:
         self.recorder.save(record, ends_cell=ends_cell)
 
     def cell_started(self, window: Window, cell_id: str | None, source: str,
-                     execution_count: int | None) -> None:
+                     execution_count: int | None, *, sample: bool = True) -> None:
         """A cell began in ``window``: should the kernel die in it, the next reader says which,
-        and the OOM guard watches its memory."""
+        the OOM guard watches its memory and, with ``sample``, the sampler where its time goes."""
         self.recorder.cell_started(cell_id, source, execution_count, window.started_at)
         if self._oom_counter is False:  # found here, once: the heartbeat's thread must not wait for it
             self._oom_counter = find_oom_counter()
+        self._cell_window, self._insights = window, None
+        if sample:
+            self.hotspots.start()
         self.live.begin(window)
         self.oom_guard.arm()
 
     def cell_ended(self) -> str | None:
         """The started cell is over: what the OOM guard did to it, if anything (its message)."""
-        self.live.end()
+        hotspots = self.hotspots.stop()
+        projections = self.live.end()
+        insights: dict[str, Any] = {}
+        if hotspots is not None:
+            insights["hotspots"] = hotspots.to_json()
+        if projections:
+            insights["projections"] = projections
+        self._insights = insights or None  # for the cell's record (see record())
         return self.oom_guard.disarm()
 
     def cell_dropped(self) -> None:
         """The started cell will have no record (measuring was switched off during it)."""
+        self.hotspots.stop()
         self.live.end()
+        self._cell_window = self._insights = None
         self.oom_guard.disarm()
         self.recorder.cell_dropped()
 
@@ -150,5 +170,6 @@ class Profiler:
     def close(self) -> None:
         """Release the meters, save what is left, close the store."""
         self.oom_guard.stop()
+        self.hotspots.close()
         self.windows.close()
         self.recorder.close()

@@ -301,6 +301,15 @@ def _oom_guard(hooks: CellHooks, opts: argparse.Namespace) -> None:
     print(f"nbprofile: OOM guard {guard.describe()}")
 
 
+def _hotspots(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    sampler = hooks.profiler.hotspots
+    if opts.state is not None:
+        sampler.enabled = opts.state == "on"
+    state = "on" if sampler.enabled else "off"
+    print(f"nbprofile: hot spots {state}: cells running over {sampler.threshold_s:g} s are sampled "
+          f"{round(1 / sampler.interval_s)} times a second (a cell with `# nbprofile: no-hotspots` is not)")
+
+
 def _commands() -> dict[str, Command]:
     made: list[Command] = []
 
@@ -349,6 +358,8 @@ def _commands() -> dict[str, Command]:
     oom.add_argument("state", nargs="?", choices=("on", "off"))
     oom.add_argument("limit", nargs="?", metavar="limit=SIZE")
     oom.add_argument("at", nargs="?", metavar="at=PCT%")
+    hot = add("hotspots", "where a long cell's time goes: sample its stack (on by default)", _hotspots)
+    hot.add_argument("state", nargs="?", choices=("on", "off"))
     return {c.name: c for c in made}
 
 

@@ -106,7 +106,8 @@ class CellHooks:
             window = self.profiler.open_window(object())
             self.cell = CellState(window=window, cell_id=cell_id, source=source, info=info)
             self.live.begin(cell_id)
-            self.profiler.cell_started(window, cell_id, source, _count_of_running_cell(self.shell))
+            self.profiler.cell_started(window, cell_id, source, _count_of_running_cell(self.shell),
+                                       sample=NO_HOTSPOTS not in source)
         except Exception as exc:
             self.cell = None
             self.profiler.warn_once("pre_run_cell", f"could not start measuring this cell: {exc!r}")
@@ -247,6 +248,10 @@ class CellHooks:
             self.profiler.discard_window(self.cell.window)
             self.profiler.cell_dropped()
             self.cell = None
+
+
+#: a comment that keeps one cell out of the hot-spot sampler
+NO_HOTSPOTS = "nbprofile: no-hotspots"
 
 
 def _status_of(result: ExecutionResult) -> tuple[Status, str | None]:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from nbprofile.budgets.evaluate import Verdict
 from nbprofile.format import UNAVAILABLE, format_bytes, format_duration, format_percent, shown_value
+from nbprofile.insights import HotSpots, describe
 from nbprofile.metrics import CATALOG, Metric
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, LiveNumbers
@@ -95,6 +96,7 @@ def footer_parts(record: CellRecord, mode: str = "compact", *, titles: bool = Tr
             reading = readings.get(m.key)
             if reading is not None and m.footer_detail:
                 parts.append(_part(m, reading, record, mode, title))
+        parts.extend(hotspot_parts(record))
         if not is_died(record):  # a died cell's hooks never finished: no overhead to tell (not 0)
             parts.append(Part(f"overhead {format_duration(record.overhead_s)}",
                               "time nbprofile's hooks spent measuring this cell, outside its wall time"))
@@ -102,6 +104,29 @@ def footer_parts(record: CellRecord, mode: str = "compact", *, titles: bool = Tr
     for note in notes:
         parts.append(Part(f"⚠ {note}", note))
     return parts
+
+
+def hotspots_of(record: CellRecord) -> HotSpots | None:
+    found = (record.insights or {}).get("hotspots")
+    return HotSpots.from_json(found) if found else None
+
+
+def hotspot_lines(record: CellRecord, top: int = 3) -> tuple[list[str], str] | None:
+    """Where the sampled time went (``62 % train.py:forward ← cell line 14``, …) and how it
+    was found; None when the cell was not sampled."""
+    hot = hotspots_of(record)
+    if hot is None or not hot.entries:
+        return None
+    how_found = (f"share of {hot.samples} samples of the main thread's stack, one every "
+                 f"{format_duration(hot.interval_s)} over the cell's last {format_duration(hot.covered_s)} "
+                 "(sampled)")
+    return [describe(e) for e in hot.entries[:top]], how_found
+
+
+def hotspot_parts(record: CellRecord, top: int = 3) -> list[Part]:
+    """``hot: 62 % train.py:forward ← cell line 14; 20 % …``: where the sampled time went."""
+    found = hotspot_lines(record, top)
+    return [] if found is None else [Part("hot: " + "; ".join(found[0]), found[1])]
 
 
 def verdict_parts(record: CellRecord) -> list[Part]:

@@ -164,6 +164,17 @@ def _comparison(model: ReportModel) -> str:
             f'<th class="src">regressed</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
+def _hotspots(model: ReportModel) -> str:
+    if not model.hotspots:
+        return ""
+    items = "".join(
+        f'<li title="{esc(how_found)}">{esc(number)} <code>{esc(label)}</code>: '
+        + "; ".join(esc(line) for line in lines) + "</li>"
+        for number, label, lines, how_found in model.hotspots)
+    return ("<h2>Where the time went</h2><p>In the cells that ran over a second, sampled: each function's "
+            f"share of the samples (hover for how many).</p><ul>{items}</ul>")
+
+
 def render(model: ReportModel) -> str:
     env = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in model.environment)
     run_id = esc(str(model.run.get("run_id", "")))
@@ -176,7 +187,7 @@ def render(model: ReportModel) -> str:
         f'<p class="sub">run {run_id} · {len(model.rows)} cells · numbers marked ~ are estimated or sampled; '
         "n/a could not be measured here (hover for why); ≥ a total over the cells that could be</p>"
         f"{_deaths(model)}{_totals(model)}{_charts(model)}{_comparison(model)}"
-        f"<h2>Cells</h2>{_cells_table(model)}"
+        f"<h2>Cells</h2>{_cells_table(model)}{_hotspots(model)}"
         f"<h2>How each quantity was obtained</h2>{_methods(model)}"
         f'<h2>Environment</h2><dl class="env">{env}</dl>'
         "</body></html>\n"

@@ -70,6 +70,11 @@ def render(model: ReportModel) -> str:
                        f"{_text(show_compared(model.comparison, 'wall_s', i, 'b'))} | "
                        f"{_text(describe_delta(model.comparison, 'wall_s', i))} | "
                        f"{_text(cell.regression_text())} |")
+    if model.hotspots:
+        out += ["", "## Where the time went", "",
+                "In the cells that ran over a second, sampled: each function's share of the samples."]
+        for number, label, lines, _how in model.hotspots:
+            out += ["", f"- {number} `{_cell(label)}`: " + "; ".join(_text(line) for line in lines)]
     out += ["", "## Methods", "", "| quantity | cells by method |", "|---|---|"]
     for key, counts in model.methods.items():
         out.append(f"| {_text(label_of(key))} | "  # keys and methods come from the store's records

@@ -17,7 +17,7 @@ from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, utc_iso
 from nbprofile.report.compare import Comparison, compare_runs
 from nbprofile.report.died import DIED_IN, MISSING, died_summaries, is_died
-from nbprofile.report.footer import how
+from nbprofile.report.footer import hotspot_lines, how
 from nbprofile.report.tables import first_line
 from nbprofile.report.totals import total, total_method
 
@@ -81,6 +81,8 @@ class ReportModel:
     notes: list[str] = field(default_factory=list)
     #: one line per cell whose kernel died (:func:`~nbprofile.report.died.died_summary`)
     deaths: list[str] = field(default_factory=list)
+    #: where the time went in the cells that were sampled: (number, label, lines, how found)
+    hotspots: list[tuple[str, str, list[str], str]] = field(default_factory=list)
 
 
 def _budget(record: CellRecord) -> list[tuple[str, str]]:
@@ -160,6 +162,8 @@ def build(records: Sequence[CellRecord], run: dict[str, Any], *,
         title=f"nbprofile report: {notebook}", run=run, rows=rows, columns=present, totals=totals,
         methods=methods, environment=environment(run),
         failures=sum(1 for r in records if r.verdict_status == "fail"), deaths=died_summaries(records),
+        hotspots=[(row.number, row.label, *found) for row in rows
+                  if (found := hotspot_lines(row.record, top=5)) is not None],
     )
     if other is not None:
         model.comparison = compare_runs(other, records)

@@ -14,10 +14,11 @@ from typing import Any
 
 from nbprofile.budgets.evaluate import Verdict
 from nbprofile.format import UNAVAILABLE, format_duration, shown_value
+from nbprofile.insights import describe
 from nbprofile.metrics import label_of
 from nbprofile.record import CellRecord
 from nbprofile.report.died import MARK, MISSING, died_cause, died_summaries, died_summary, is_died
-from nbprofile.report.footer import how
+from nbprofile.report.footer import hotspots_of, how
 
 #: a died cell in Jupyter's HTML: the theme's error colour, as the footer's failed budget
 _DIED_STYLE = "color: var(--jp-error-color1, #c62828); font-weight: 600"
@@ -145,8 +146,13 @@ class RecordDetail:
         width = max(len(k) for k, _, _ in rows)
         lines += [f"  {key:<{width}}  {value:>12}  {detail}" for key, value, detail in rows]
         lines += [f"  budget: {status}: {text}" for status, text in self._verdict_items()]
+        lines += [f"  hot spot: {text}  ({where})" for text, where in self._hotspots()]
         lines += [f"  note: {note}" for note in self.record.notes]
         return "\n".join(lines)
+
+    def _hotspots(self) -> list[tuple[str, str]]:
+        hot = hotspots_of(self.record)
+        return [] if hot is None else [(describe(e), e.where) for e in hot.entries]
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
@@ -159,10 +165,11 @@ class RecordDetail:
         )
         verdict = "".join(f"<li>{esc(s)}: {esc(t)}</li>" for s, t in self._verdict_items())
         notes = "".join(f"<li>{esc(n)}</li>" for n in self.record.notes)
+        hot = "".join(f"<li>hot spot: {esc(t)} <code>{esc(w)}</code></li>" for t, w in self._hotspots())
         died = (f'<p style="{_DIED_STYLE}">{esc(MARK)} {esc(died_summary(self.record))}; other readings '
                 f"{esc(MISSING)}</p>" if is_died(self.record) else "")
         return (
             f"<div class=\"nbprofile-last\"><b>{esc(self._header())}</b>{died}"
             f"<table><tbody>{rows}</tbody></table>{f'<ul>{verdict}</ul>' if verdict else ''}"
-            f"{f'<ul>{notes}</ul>' if notes else ''}</div>"
+            f"{f'<ul>{hot}</ul>' if hot else ''}{f'<ul>{notes}</ul>' if notes else ''}</div>"
         )

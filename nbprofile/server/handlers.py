@@ -29,6 +29,7 @@ from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, finite, utc_iso
 from nbprofile.report import registry
 from nbprofile.report.compare import compare_runs
+from nbprofile.report.footer import hotspot_lines
 from nbprofile.report.json_report import dumps
 from nbprofile.server.kernel_usage import kernel_usage
 from nbprofile.store import open_store
@@ -148,6 +149,9 @@ def cell_payload(record: CellRecord) -> dict[str, Any]:
     payload = record.to_json()
     if record.verdict:
         payload["verdict"] = Verdict.from_json(record.verdict).to_json(shown=True)
+    hot = hotspot_lines(record, top=10)
+    # where the time went, in the footer's words (the panel shows them, it does not word them)
+    payload["hotspots"] = None if hot is None else {"lines": hot[0], "how": hot[1]}
     return payload
 
 

@@ -22,10 +22,10 @@ Meta = tuple[str, str, str, "str | None"]
 CELL_COLUMNS = (
     "run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at, status,"
     " error_type, wall_s, readings, overhead_s, name, budget, verdict, verdict_status, notes,"
-    " schema_version"
+    " schema_version, insights"
 )
 INSERT_CELL = (
-    f"INSERT INTO cells ({CELL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    f"INSERT INTO cells ({CELL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -75,6 +75,7 @@ def cell_row(r: CellRecord, meta_id: Callable[[Meta], int]) -> tuple[Any, ...]:
         r.verdict_status,
         _json(r.notes) if r.notes else None,
         r.schema_version,
+        _json(r.insights) if r.insights else None,
     )
 
 
@@ -87,7 +88,8 @@ def row_from_journal(fields: list[Any], meta_id: Callable[[Meta], int],
     ``ids`` keeps, across the lines of a batch, the store's id for each journal id."""
     (run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at, status,
      error_type, readings, overhead_s, name, budget, verdict, verdict_status, notes,
-     schema_version) = fields
+     schema_version) = fields[:18]
+    insights = fields[18] if len(fields) > 18 else None  # journals written before insights have 18
     stored = {}
     for key, r in readings.items():
         found = ids.get(r[1])
@@ -107,6 +109,7 @@ def row_from_journal(fields: list[Any], meta_id: Callable[[Meta], int],
         None if budget is None else _json(budget),
         None if verdict is None else _json(verdict),
         verdict_status, _json(notes) if notes else None, schema_version,
+        _json(insights) if insights else None,
     )
 
 
@@ -126,7 +129,7 @@ def reading_from_stored(data: list[Any], meta: Callable[[int], Meta]) -> Reading
 def record_from_row(row: Sequence[Any], meta: Callable[[int], Meta]) -> CellRecord:
     (rid, run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at,
      status, error_type, _wall, readings, overhead_s, name, budget, verdict, verdict_status,
-     notes, schema_version) = row
+     notes, schema_version, insights) = row
     return CellRecord(
         run_id=run_id, seq=seq, notebook=notebook, cell_id=cell_id,
         execution_count=execution_count, code_hash=code_hash, source=source,
@@ -136,6 +139,7 @@ def record_from_row(row: Sequence[Any], meta: Callable[[int], Meta]) -> CellReco
         budget=json.loads(budget) if budget else None,
         verdict=json.loads(verdict) if verdict else None,
         verdict_status=verdict_status, notes=json.loads(notes) if notes else [],
+        insights=json.loads(insights) if insights else None,
         id=rid, schema_version=schema_version,
     )
 

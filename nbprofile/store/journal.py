@@ -84,7 +84,7 @@ def record_entry(record: CellRecord, *, ends_cell: bool) -> dict[str, Any]:
     return {"k": "rec", "cell": ends_cell, "r": [
         r.run_id, r.seq, r.notebook, r.cell_id, r.execution_count, r.code_hash, r.source,
         r.started_at, r.status, r.error_type, r.readings, r.overhead_s, r.name, r.budget,
-        r.verdict, r.verdict_status, r.notes, r.schema_version]}
+        r.verdict, r.verdict_status, r.notes, r.schema_version, r.insights]}
 
 
 def run_entry(run: RunInfo) -> dict[str, Any]:

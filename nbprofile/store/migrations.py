@@ -59,12 +59,19 @@ def _m0004_journals(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m0005_insights(conn: sqlite3.Connection) -> None:
+    """What a record says about the inside of its cell (hot spots, projections): JSON, or NULL
+    for the cells too short to say anything (most of them)."""
+    conn.execute("ALTER TABLE cells ADD COLUMN insights TEXT")
+
+
 #: Applied in order, each once. Never edit or reorder a released migration; add one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lean_indexes", _m0002_lean_indexes),
     ("0003_reading_meta", _m0003_reading_meta),
     ("0004_journals", _m0004_journals),
+    ("0005_insights", _m0005_insights),
 ]
 
 

@@ -179,6 +179,14 @@ def _check(page: Any, lab: Lab, tmp_path: Path) -> None:
     assert _without_counts(saved2) == _without_counts(saved1)
     assert page.locator(FOOTERS).count() == MEASURED
 
+    # The panel's detail of the 4 s cell says where its time went (sampled after its first second).
+    page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='nbprofile-panel']")
+    page.locator("#nbprofile-panel .nbp-cells-table [data-record]").filter(has_text="import time").first.click()
+    hotspots = page.locator("#nbprofile-panel .nbp-detail [data-section='hotspots'] li")
+    hotspots.first.wait_for()
+    assert hotspots.first.inner_text().startswith("100 %"), hotspots.all_inner_texts()  # all of it in sleep
+    _shot(page, tmp_path, "nbprofile-footer-hotspots.png")
+
     # Clearing the outputs clears the footers too, as it would have when they were outputs.
     _menu(page, "Edit", "Clear Outputs of All Cells")
     page.wait_for_function(f"() => document.querySelectorAll('{FOOTERS}').length === 0")

@@ -85,6 +85,18 @@ export function CellDetail(props: {
           </div>
         </div>
       )}
+      {record.hotspots && (
+        <div className="nbp-detail-section" data-section="hotspots">
+          <div className="nbp-detail-heading" title={record.hotspots.how}>
+            Where the time went (sampled)
+          </div>
+          <ol className="nbp-detail-hotspots">
+            {record.hotspots.lines.map((line, i) => (
+              <li key={i}>{line}</li>
+            ))}
+          </ol>
+        </div>
+      )}
       <div className="nbp-detail-section">
         <div className="nbp-detail-heading">Readings</div>
         <ReadingList
