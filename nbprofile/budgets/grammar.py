@@ -1,4 +1,4 @@
-"""The budget grammar: ``[--enforce] [--strict] [--name NAME] LIMIT ...``.
+"""The budget grammar: ``[--enforce[=projected]] [--strict] [--name NAME] LIMIT ...``.
 
 One grammar serves the ``%%budget`` cell magic, ``%nbprofile budget`` (session
 totals), budget files and the CLI, so a limit means the same thing everywhere and
@@ -13,7 +13,8 @@ with :mod:`shlex`, and spaces around the operator and before a unit are allowed:
 continues the limit before it (that is how ``cost<=0.05 USD`` and
 ``time<=3 parsecs`` reach the unit check), unless the next word starts with an
 operator, in which case it starts a new limit (``ram <= 2GiB``). Flags may come
-anywhere: ``--enforce``, ``--strict``, ``--name NAME`` / ``--name=NAME``.
+anywhere: ``--enforce``, ``--enforce=projected`` (also stop as soon as the cell's progress bar
+projects a limit will break), ``--strict``, ``--name NAME`` / ``--name=NAME``.
 
 VALUE is one of:
 
@@ -245,7 +246,7 @@ def parse_limits(items: Iterable[str], *, allow_relative: bool = True) -> tuple[
     return tuple(out)
 
 
-_OPTIONS_HINT = "use --enforce, --strict, --name NAME"
+_OPTIONS_HINT = "use --enforce, --enforce=projected, --strict, --name NAME"
 
 
 def _chunks(tokens: list[str], flags: dict[str, Any]) -> list[str]:
@@ -260,6 +261,9 @@ def _chunks(tokens: list[str], flags: dict[str, Any]) -> list[str]:
             open_chunk = None  # a flag ends the limit before it
             if tok in ("--enforce", "--strict"):
                 flags[tok[2:]] = True
+                continue
+            if tok == "--enforce=projected":
+                flags["enforce"] = flags["projected"] = True
                 continue
             if tok == "--name" or tok.startswith("--name="):
                 if tok == "--name":
@@ -300,5 +304,5 @@ def parse_budget(line: str) -> BudgetSpec:
     if not limits:
         raise BudgetSyntaxError("no limits given: write at least one, e.g. time<=30s ram<=2GiB")
     return BudgetSpec(limits, bool(flags.get("enforce")), bool(flags.get("strict")),
-                      flags.get("name"))
+                      flags.get("name"), bool(flags.get("projected")))
 

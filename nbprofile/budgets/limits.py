@@ -71,22 +71,26 @@ class BudgetSpec:
     """A parsed budget line: its limits and flags.
 
     ``enforce`` asks the caller to raise when the budget fails; ``strict`` asks it
-    to treat a limit it could not measure as a failure.
+    to treat a limit it could not measure as a failure; ``projected`` (with ``enforce``,
+    from ``--enforce=projected``) to stop the cell as soon as its progress bar projects a
+    limit will break, rather than when it breaks.
     """
 
     limits: tuple[Limit, ...]
     enforce: bool = False
     strict: bool = False
     name: str | None = None
+    projected: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "limits", tuple(self.limits))
 
     def to_json(self) -> dict[str, Any]:
         return {"limits": [lim.to_json() for lim in self.limits], "enforce": self.enforce,
-                "strict": self.strict, "name": self.name}
+                "strict": self.strict, "name": self.name, "projected": self.projected}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> BudgetSpec:
         return cls(tuple(Limit.from_json(x) for x in d.get("limits", ())),
-                   bool(d.get("enforce", False)), bool(d.get("strict", False)), d.get("name"))
+                   bool(d.get("enforce", False)), bool(d.get("strict", False)), d.get("name"),
+                   bool(d.get("projected", False)))

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from time import perf_counter_ns
 
 from nbprofile.budgets.limits import Limit
+from nbprofile.engine.interrupt import interrupt_main_thread
 from nbprofile.engine.progress import ProgressWatcher, describe, will_break
 from nbprofile.engine.windows import Window
 from nbprofile.record import LiveNumbers
@@ -44,6 +45,11 @@ class LiveView:
         self.progress = ProgressWatcher()
         #: the running cell's budget limits, for saying early which ones the projection breaks
         self.limits: Callable[[], Sequence[Limit]] = tuple
+        #: whether the running cell asked to be stopped once a limit is projected to break
+        #: (``--enforce=projected``)
+        self.enforce_projected: Callable[[], bool] = bool
+        #: what the projection said when it stopped the running cell (taken by :meth:`take_stop`)
+        self._stopped_by: str | None = None
         #: why the listener was switched off (it raised); the cells go on without live numbers
         self.failure: str | None = None
         self._lock = threading.Lock()
@@ -60,7 +66,7 @@ class LiveView:
         self.progress.begin()
         with self._lock:
             self._window, self._cpu0, self._last = window, cpu, (cpu, window.began_ns)
-            self._projected = []
+            self._projected, self._stopped_by = [], None
 
     def end(self) -> list[list[float]]:
         """The cell is over: no more updates; what its progress bar projected, and when."""
@@ -70,6 +76,12 @@ class LiveView:
             self._window = None
             projected, self._projected = self._projected, []
         return projected
+
+    def take_stop(self) -> str | None:
+        """Why the projection stopped the running cell (``time<=3min will be exceeded at ≈ …``), once."""
+        with self._lock:
+            stopped, self._stopped_by = self._stopped_by, None
+        return stopped
 
     def tick(self, rss_peak: int | None, rss_now: int | None) -> None:
         """From the OOM guard's thread, about once a second while a cell runs."""
@@ -88,6 +100,9 @@ class LiveView:
             self.progress.poll()
             projection = self.progress.projection()  # time only: energy and dollars come at the end
             breaks = () if projection is None else tuple(will_break(projection, self.limits()))
+            if breaks and self._stopped_by is None and self.enforce_projected():
+                self._stopped_by = breaks[0]
+                interrupt_main_thread()  # as --enforce does at the limit, only sooner
             if projection is not None:
                 low, mid, high = projection.final_s
                 self._projected.append([round(elapsed, 3), round(projection.fraction, 4),

@@ -50,6 +50,14 @@ def run_budget_cell(hooks: CellHooks, line: str, cell: str) -> Any:
     try:
         value = _run_body(hooks.shell, line, cell)
     except KeyboardInterrupt as exc:
+        projected = profiler.live.take_stop() if spec.projected else None
+        if projected is not None:
+            if watchdog is not None:
+                watchdog.stop()
+            state.body_status, state.body_error_type = "interrupted", "BudgetExceeded"
+            stopped = BudgetExceeded(f"stopped by --enforce=projected: {projected}")
+            stopped.where = _users_line(hooks.shell, exc.__traceback__)
+            raise stopped from None
         if watchdog is None or watchdog.stop() is None:
             state.body_status, state.body_error_type = "interrupted", "KeyboardInterrupt"
             raise

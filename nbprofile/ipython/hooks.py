@@ -81,6 +81,7 @@ class CellHooks:
         if getattr(shell, "kernel", None) is not None:
             profiler.live.listener = self.live
             profiler.live.limits = self._running_limits
+            profiler.live.enforce_projected = self._enforce_projected
 
     # -- the hooks -----------------------------------------------------------
     def pre_run_cell(self, info: ExecutionInfo) -> None:
@@ -220,6 +221,10 @@ class CellHooks:
         """The running cell's %%budget limits (the live view's thread reads them)."""
         cell = self.cell
         return cell.budget.limits if cell is not None and cell.budget is not None else ()
+
+    def _enforce_projected(self) -> bool:
+        cell = self.cell
+        return cell is not None and cell.budget is not None and cell.budget.projected
 
     # -- hooking -------------------------------------------------------------
     def register(self) -> None:

@@ -164,6 +164,12 @@ def test_flags_anywhere() -> None:
                               enforce=True, strict=True, name="train")
 
 
+def test_enforce_projected_enforces_and_projects() -> None:
+    spec = parse_budget("--enforce=projected time<=3min")
+    assert spec.enforce and spec.projected and not parse_budget("--enforce time<=3min").projected
+    assert BudgetSpec.from_json(spec.to_json()) == spec
+
+
 def test_quoted_name() -> None:
     spec = parse_budget("--name 'load data' time<=30s")
     assert spec.name == "load data"
@@ -184,7 +190,8 @@ def test_absolute_and_relative_on_one_key() -> None:
 
 
 @pytest.mark.parametrize("line,message", [
-    ("--bogus time<=1s", "--bogus: unknown option (use --enforce, --strict, --name NAME)"),
+    ("--bogus time<=1s", "--bogus: unknown option (use --enforce, --enforce=projected, --strict, --name NAME)"),
+    ("--enforce=later time<=1s", "--enforce=later: unknown option (use --enforce, --enforce=projected, --strict, --name NAME)"),
     ("", "no limits given: write at least one, e.g. time<=30s ram<=2GiB"),
     ("--enforce --strict", "no limits given: write at least one, e.g. time<=30s ram<=2GiB"),
     ("time<=1s --name", "--name: missing NAME after --name"),

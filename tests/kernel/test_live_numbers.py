@@ -97,3 +97,16 @@ def test_without_a_progress_bar_nothing_is_projected(start_kernel) -> None:
     reply = k.run(LONG_CELL, cell_id="long")
     live = [m["live"] for m in reply.comm_msgs if "live" in m]
     assert live and all(m["numbers"]["projection"] is None and "≈" not in m["text"] for m in live)
+
+
+def test_enforce_projected_stops_the_cell_before_the_limit_breaks(start_kernel, _isolated_store) -> None:
+    pytest.importorskip("tqdm")
+    from tests.support.store import stored
+
+    k = start_kernel()
+    k.run("%load_ext nbprofile", cell_id="load")
+    reply = k.run(TQDM_CELL.replace("%%budget time<=4s", "%%budget --enforce=projected time<=4s"), cell_id="bar")
+    assert reply.error is not None and reply.error["ename"] == "BudgetExceeded"
+    assert "stopped by --enforce=projected: time<=4s will be exceeded at ≈" in reply.error["evalue"]
+    record = stored(_isolated_store)[-1]
+    assert record.status == "interrupted" and record.value("wall_s") < 4.0  # stopped early, not at the limit
