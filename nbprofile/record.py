@@ -145,6 +145,9 @@ class LiveNumbers:
     cpu_fraction: float | None
     rss_now_bytes: int | None
     rss_peak_bytes: int | None
+    #: LLM tokens and dollars of the calls the cell made so far (None: no call yet)
+    llm_tokens: int | None = None
+    llm_cost_usd: float | None = None
     #: where the cell's progress bar says it will end (``38 % · 1 min 12 s left · ≈ 3 min 10 s``)
     projection: str | None = None
     #: the budget limits the projection says will break (``time<=3min will be exceeded at ≈ …``)
@@ -153,6 +156,7 @@ class LiveNumbers:
     def to_json(self) -> dict[str, Any]:
         return {"elapsed_s": self.elapsed_s, "cpu_s": self.cpu_s, "cpu_fraction": self.cpu_fraction,
                 "rss_now_bytes": self.rss_now_bytes, "rss_peak_bytes": self.rss_peak_bytes,
+                "llm_tokens": self.llm_tokens, "llm_cost_usd": self.llm_cost_usd,
                 "projection": self.projection, "will_break": list(self.will_break)}
 
 

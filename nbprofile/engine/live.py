@@ -21,6 +21,7 @@ from nbprofile.budgets.limits import Limit
 from nbprofile.engine.interrupt import interrupt_main_thread
 from nbprofile.engine.progress import ProgressWatcher, describe, will_break
 from nbprofile.engine.windows import Window
+from nbprofile.llm.ledger import LEDGER, Totals
 from nbprofile.record import LiveNumbers
 
 #: a cell shorter than this never shows live numbers
@@ -55,6 +56,7 @@ class LiveView:
         self._lock = threading.Lock()
         self._window: Window | None = None
         self._cpu0 = 0.0
+        self._llm0 = Totals()  # the LLM ledger's running totals when the cell began
         self._last = (0.0, 0)  # (CPU seconds, perf_counter_ns) at the previous look
         #: [seconds into the cell, fraction done, final time low, mid, high] of each projection
         self._projected: list[list[float]] = []
@@ -63,8 +65,10 @@ class LiveView:
         if self.listener is None:
             return
         cpu = _cpu_now()
+        llm0 = LEDGER.totals()  # a tuple read: O(1)
         self.progress.begin()
         with self._lock:
+            self._llm0 = llm0
             self._window, self._cpu0, self._last = window, cpu, (cpu, window.began_ns)
             self._projected, self._stopped_by = [], None
 
@@ -97,8 +101,12 @@ class LiveView:
             last_cpu, last_ns = self._last
             self._last = (cpu, now)
             fraction = (cpu - last_cpu) / ((now - last_ns) / 1e9) if now > last_ns else None
+            llm = LEDGER.totals() - self._llm0
+            # only what is known: a call that did not report its usage makes the sum a lower bound
+            cost = float(llm.cost) if llm.calls and not llm.cost_unknown else None
             self.progress.poll()
-            projection = self.progress.projection()  # time only: energy and dollars come at the end
+            # time, and dollars when the calls so far were all priced (energy comes at the cell's end)
+            projection = self.progress.projection(cost_usd=cost)
             breaks = () if projection is None else tuple(will_break(projection, self.limits()))
             if breaks and self._stopped_by is None and self.enforce_projected():
                 self._stopped_by = breaks[0]
@@ -111,6 +119,8 @@ class LiveView:
                     self._projected = self._projected[::2]
             numbers = LiveNumbers(elapsed_s=elapsed, cpu_s=cpu - self._cpu0, cpu_fraction=fraction,
                                   rss_now_bytes=rss_now or None, rss_peak_bytes=rss_peak or None,
+                                  llm_tokens=llm.tokens if llm.calls and not llm.tokens_unknown else None,
+                                  llm_cost_usd=cost,
                                   projection=None if projection is None else describe(projection),
                                   will_break=breaks)
             try:

@@ -15,7 +15,15 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from nbprofile.budgets.evaluate import Verdict
-from nbprofile.format import UNAVAILABLE, format_bytes, format_duration, format_percent, shown_value
+from nbprofile.format import (
+    UNAVAILABLE,
+    format_bytes,
+    format_count,
+    format_duration,
+    format_percent,
+    format_usd,
+    shown_value,
+)
 from nbprofile.insights import HotSpots, describe
 from nbprofile.metrics import CATALOG, Metric
 from nbprofile.readings import Reading
@@ -180,6 +188,10 @@ def live_text(numbers: LiveNumbers) -> str:
         higher = peak is not None and peak > numbers.rss_now_bytes
         parts.append(f"RAM {format_bytes(numbers.rss_now_bytes)}"
                      + (f" (peak {format_bytes(peak)})" if higher and peak is not None else ""))
+    if numbers.llm_tokens is not None:
+        parts.append(f"{format_count(numbers.llm_tokens)} tokens")
+    if numbers.llm_cost_usd is not None:
+        parts.append(format_usd(numbers.llm_cost_usd))
     if numbers.projection is not None:
         parts.append(numbers.projection)
     parts.extend(f"⚠ {warning}" for warning in numbers.will_break)

@@ -110,3 +110,23 @@ def test_enforce_projected_stops_the_cell_before_the_limit_breaks(start_kernel, 
     assert "stopped by --enforce=projected: time<=4s will be exceeded at ≈" in reply.error["evalue"]
     record = stored(_isolated_store)[-1]
     assert record.status == "interrupted" and record.value("wall_s") < 4.0  # stopped early, not at the limit
+
+
+LLM_CELL = ("import time\nimport nbprofile.llm as llm\nfor _ in range(30):\n"
+            "    llm.record(model='m', input_tokens=900, output_tokens=100, cost_usd=0.001)\n"
+            "    time.sleep(0.1)")
+
+
+def test_the_tokens_and_dollars_so_far_rise_while_the_cell_runs(start_kernel) -> None:
+    k = start_kernel()
+    comm_id = load(k)
+    k.comm_send(comm_id, {"hello": 1})
+    reply = k.run(LLM_CELL, cell_id="llm")
+    live = [m["live"]["numbers"] for m in reply.comm_msgs if "live" in m]
+    assert len(live) >= 1, reply.comm_msgs
+    tokens = [n["llm_tokens"] for n in live]
+    # 1,000 tokens a call, about 10 calls a second, from 2 s on
+    assert tokens == sorted(tokens) and 1000 * 15 <= tokens[0] <= 1000 * 30, tokens
+    assert live[0]["llm_cost_usd"] == pytest.approx(tokens[0] / 1000 * 0.001)
+    text = next(m["live"]["text"] for m in reply.comm_msgs if "live" in m)
+    assert " tokens · $0.0" in text, text
