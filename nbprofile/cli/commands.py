@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from rich import box
 from rich.table import Table
 
 from nbprofile.budgets.file import BudgetFile, load_budget_file
@@ -43,6 +44,11 @@ def short_path(path: str | None, launched_by: str | None = None) -> str:
         return f"(no notebook: {launched_by})" if launched_by else "(no notebook)"
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
+
+
+def _tail(text: str, width: int) -> str:
+    """``…/folder/notebook.ipynb``: the end of a long path, where its name is."""
+    return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -179,17 +185,29 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if not runs:
             print("no runs stored" + (f" for {notebook}" if notebook else "") + f" in {store.path}")
             return 0
-        table = Table(title=f"runs in {store.path}", title_justify="left")
+        # no vertical rules: the notebook path fits whole in 80 columns
+        table = Table(title=f"runs in {store.path}", title_justify="left", box=box.SIMPLE_HEAD,
+                      pad_edge=False, collapse_padding=True)
     finally:
         store.close()
-    for header in ("run", "started (UTC)", "notebook", "cells", "executions",
-                   f"{label_of('wall_s')}, all executions", "budget failures"):
-        table.add_column(header, overflow="fold")
-    for run in runs:
-        started = datetime.fromtimestamp(run["started_at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    names = [_tail(short_path(run["notebook"], run["info"].get("launched_by")), 40) for run in runs]
+    table.add_column("run", no_wrap=True)
+    table.add_column("started (UTC)", max_width=10)  # the date above the time
+    # the notebook whole (its path cut from the left past 40 characters): the other columns wrap first
+    table.add_column("notebook", overflow="fold", min_width=max(len(n) for n in names))
+    table.add_column("cells", overflow="fold")
+    table.add_column(label_of("wall_s"))
+    table.add_column("failed", overflow="fold")
+    # a cell run twice in one kernel is one cell and two executions; the time is that of all of them
+    table.caption = ("cells: distinct cells (and executions, where a cell ran more than once); "
+                     f"{label_of('wall_s')}: all executions; failed: budget failures")
+    table.caption_justify = "left"
+    for run, name in zip(runs, names):
+        started = datetime.fromtimestamp(run["started_at"], timezone.utc).strftime("%Y-%m-%d %H:%M")
         wall = format_duration(run["wall_s"]) if run["wall_s"] is not None else ""
-        table.add_row(run["run_id"], started, short_path(run["notebook"], run["info"].get("launched_by")),
-                      str(run["cells"]), str(run.get("executions", run["cells"])),
+        cells, executions = run["cells"], run.get("executions", run["cells"])
+        table.add_row(run["run_id"], started, name,
+                      str(cells) if cells == executions else f"{cells} ({executions})",
                       wall, str(run["budget_failures"]))
     print(render_text(table, args.width))
     return 0
