@@ -5,6 +5,7 @@ every cell's record is in the store in the end."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -69,4 +70,9 @@ def test_attacks_on_the_store_change_nothing_the_user_sees_and_lose_nothing(
         time.sleep(0.5)
     assert [i for i in ids if i.startswith("c")][-1] == "c5" and {"c0", "c1", "c2", "c3", "c5"} <= set(ids), ids
     aside = [p for p in _isolated_store.parent.glob("records.db.damaged-*") if not p.name.endswith(("-wal", "-shm"))]
-    assert len(aside) == 1, aside
+    assert len(aside) <= 1, aside  # the damaged file is set aside once, never twice
+    if not aside:
+        # the kernel's writer checkpointed its WAL over the garbage before anyone read the file
+        # (a new store is mostly WAL; a loaded machine makes this likely): then the file is whole
+        with sqlite3.connect(_isolated_store) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
