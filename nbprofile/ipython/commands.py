@@ -23,6 +23,7 @@ from nbprofile import llm
 from nbprofile.budgets.limits import BudgetSyntaxError
 from nbprofile.derive.carbon import parse_carbon_args, resolve
 from nbprofile.derive.cost import parse_price_args
+from nbprofile.engine.live import LIVE_AFTER_S
 from nbprofile.engine.oom_guard import OomGuard
 from nbprofile.errors import NbprofileError
 from nbprofile.ipython.hooks import CellHooks
@@ -310,6 +311,17 @@ def _hotspots(hooks: CellHooks, opts: argparse.Namespace) -> None:
           f"{round(1 / sampler.interval_s)} times a second (a cell with `# nbprofile: no-hotspots` is not)")
 
 
+def _live(hooks: CellHooks, opts: argparse.Namespace) -> None:
+    live = hooks.profiler.live
+    if opts.state == "on":
+        live.listener = hooks.live
+    elif opts.state == "off":
+        live.listener = None
+    state = "on" if live.listener is not None else "off"
+    print(f"nbprofile: live numbers {state}: a cell running over {LIVE_AFTER_S:g} s shows its numbers so far, "
+          "and where its progress bar says it will end")
+
+
 def _commands() -> dict[str, Command]:
     made: list[Command] = []
 
@@ -360,6 +372,8 @@ def _commands() -> dict[str, Command]:
     oom.add_argument("at", nargs="?", metavar="at=PCT%")
     hot = add("hotspots", "where a long cell's time goes: sample its stack (on by default)", _hotspots)
     hot.add_argument("state", nargs="?", choices=("on", "off"))
+    live = add("live", "a long cell's numbers while it runs, and its projection (on by default)", _live)
+    live.add_argument("state", nargs="?", choices=("on", "off"))
     return {c.name: c for c in made}
 
 

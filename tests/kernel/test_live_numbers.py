@@ -130,3 +130,13 @@ def test_the_tokens_and_dollars_so_far_rise_while_the_cell_runs(start_kernel) ->
     assert live[0]["llm_cost_usd"] == pytest.approx(tokens[0] / 1000 * 0.001)
     text = next(m["live"]["text"] for m in reply.comm_msgs if "live" in m)
     assert " tokens · $0.0" in text, text
+
+
+def test_live_numbers_can_be_switched_off(start_kernel) -> None:
+    k = start_kernel()
+    comm_id = load(k)
+    k.comm_send(comm_id, {"hello": 1})
+    assert "live numbers off" in k.run("%nbprofile live off").stdout
+    reply = k.run(LONG_CELL, cell_id="long")
+    assert [m for m in reply.comm_msgs if "live" in m] == [] and "footer" in reply.comm_msgs[-1]
+    assert "live numbers on" in k.run("%nbprofile live on").stdout
