@@ -145,6 +145,9 @@ class LiveNumbers:
     cpu_fraction: float | None
     rss_now_bytes: int | None
     rss_peak_bytes: int | None
+    #: (GPU index, energy so far in J, mean power over the last second in W or None) per device
+    #: whose energy counter answered
+    gpus: tuple[tuple[int, float, float | None], ...] = ()
     #: LLM tokens and dollars of the calls the cell made so far (None: no call yet)
     llm_tokens: int | None = None
     llm_cost_usd: float | None = None
@@ -156,6 +159,7 @@ class LiveNumbers:
     def to_json(self) -> dict[str, Any]:
         return {"elapsed_s": self.elapsed_s, "cpu_s": self.cpu_s, "cpu_fraction": self.cpu_fraction,
                 "rss_now_bytes": self.rss_now_bytes, "rss_peak_bytes": self.rss_peak_bytes,
+                "gpus": [list(g) for g in self.gpus],
                 "llm_tokens": self.llm_tokens, "llm_cost_usd": self.llm_cost_usd,
                 "projection": self.projection, "will_break": list(self.will_break)}
 

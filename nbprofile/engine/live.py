@@ -46,6 +46,9 @@ class LiveView:
         self.progress = ProgressWatcher()
         #: the running cell's budget limits, for saying early which ones the projection breaks
         self.limits: Callable[[], Sequence[Limit]] = tuple
+        #: each GPU's energy since the running window began, by index ({} when NVML cannot say)
+        self.gpu_energy: Callable[[Window], dict[int, float]] = lambda window: {}
+        self._gpu_last: dict[int, float] = {}
         #: whether the running cell asked to be stopped once a limit is projected to break
         #: (``--enforce=projected``)
         self.enforce_projected: Callable[[], bool] = bool
@@ -70,7 +73,7 @@ class LiveView:
         with self._lock:
             self._llm0 = llm0
             self._window, self._cpu0, self._last = window, cpu, (cpu, window.began_ns)
-            self._projected, self._stopped_by = [], None
+            self._projected, self._stopped_by, self._gpu_last = [], None, {}
 
     def end(self) -> list[list[float]]:
         """The cell is over: no more updates; what its progress bar projected, and when."""
@@ -101,6 +104,12 @@ class LiveView:
             last_cpu, last_ns = self._last
             self._last = (cpu, now)
             fraction = (cpu - last_cpu) / ((now - last_ns) / 1e9) if now > last_ns else None
+            energies = self.gpu_energy(window)
+            seconds = (now - last_ns) / 1e9
+            gpus = tuple((index, joules, (joules - self._gpu_last[index]) / seconds
+                          if index in self._gpu_last and seconds > 0 else None)
+                         for index, joules in sorted(energies.items()))
+            self._gpu_last = energies
             llm = LEDGER.totals() - self._llm0
             # only what is known: a call that did not report its usage makes the sum a lower bound
             cost = float(llm.cost) if llm.calls and not llm.cost_unknown else None
@@ -119,6 +128,7 @@ class LiveView:
                     self._projected = self._projected[::2]
             numbers = LiveNumbers(elapsed_s=elapsed, cpu_s=cpu - self._cpu0, cpu_fraction=fraction,
                                   rss_now_bytes=rss_now or None, rss_peak_bytes=rss_peak or None,
+                                  gpus=gpus,
                                   llm_tokens=llm.tokens if llm.calls and not llm.tokens_unknown else None,
                                   llm_cost_usd=cost,
                                   projection=None if projection is None else describe(projection),

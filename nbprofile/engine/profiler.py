@@ -29,6 +29,7 @@ from nbprofile.engine.recorder import Recorder
 from nbprofile.engine.warn import OnceWarnings
 from nbprofile.engine.windows import MeterSet, Window
 from nbprofile.meters.base import Meter
+from nbprofile.meters.nvml import NvmlMeter
 from nbprofile.meters.memory_limit import OomCounter, find_oom_counter
 from nbprofile.readings import Readings
 from nbprofile.record import BASELINE_ENV, RUN_ID_ENV, CellRecord, RunInfo, Status, new_run_id
@@ -64,6 +65,9 @@ class Profiler:
         self.live = LiveView()
         #: where a long cell's time goes: samples the main thread's stack once a cell passes a second
         self.hotspots = HotSpotSampler()
+        nvml = self.windows.find(NvmlMeter)
+        if isinstance(nvml, NvmlMeter):  # GPU energy so far, for the live numbers
+            self.live.gpu_energy = lambda window: nvml.live_energy_j(window.key)
         self._cell_window: Window | None = None
         self._insights: dict[str, Any] | None = None
         self._oom_counter: OomCounter | None | bool = False  # False: not looked for yet

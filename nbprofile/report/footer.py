@@ -20,8 +20,10 @@ from nbprofile.format import (
     format_bytes,
     format_count,
     format_duration,
+    format_energy,
     format_percent,
     format_usd,
+    format_value,
     shown_value,
 )
 from nbprofile.insights import HotSpots, describe
@@ -188,6 +190,9 @@ def live_text(numbers: LiveNumbers) -> str:
         higher = peak is not None and peak > numbers.rss_now_bytes
         parts.append(f"RAM {format_bytes(numbers.rss_now_bytes)}"
                      + (f" (peak {format_bytes(peak)})" if higher and peak is not None else ""))
+    for index, joules, watts in numbers.gpus:
+        power = "" if watts is None else f" {format_value(watts, 'W')}"
+        parts.append(f"GPU{index}{power} {format_energy(joules)}")
     if numbers.llm_tokens is not None:
         parts.append(f"{format_count(numbers.llm_tokens)} tokens")
     if numbers.llm_cost_usd is not None:

@@ -71,9 +71,14 @@ def _run_below_and_save(page: Any, lab: Lab, last_count: int, *, watch_live: boo
         live.wait_for()
         first = live.inner_text()
         assert first.startswith("running 2") and "RAM 2" in first, first  # from 2 s on; the 200 MB held
+        # the panel shows the running cell too, with the same numbers
+        running = page.locator("#nbprofile-panel .nbp-running")
+        running.wait_for()
+        assert "▶ import time" in running.inner_text() and "running " in running.inner_text()
         page.wait_for_function(
             """([el, before]) => el.textContent !== before""", arg=[live.element_handle(), first])
         _shot(page, lab.root.parent, "nbprofile-footer-live.png")
+        running.wait_for(state="detached")  # gone once the cell ended
     page.wait_for_function(
         """([sel, n, before]) => {
             const prompts = document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt');
@@ -171,7 +176,8 @@ def _check(page: Any, lab: Lab, tmp_path: Path) -> None:
     assert printed["output_type"] == "stream" and "".join(printed["text"]) == "hello from the cell\n"
     assert outputs[2] == [] and outputs[3] == []
 
-    # Run 2 in the same kernel (over the channel now): the same file but for the counts.
+    # Run 2 in the same kernel (over the channel now), the panel open: the same file but for the counts.
+    page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='nbprofile-panel']")
     counts1 = [c["execution_count"] for c in saved1["cells"] if c["cell_type"] == "code"]
     saved2 = _run_below_and_save(page, lab, counts1[-1], watch_live=True)
     counts2 = [c["execution_count"] for c in saved2["cells"] if c["cell_type"] == "code"]
@@ -180,7 +186,6 @@ def _check(page: Any, lab: Lab, tmp_path: Path) -> None:
     assert page.locator(FOOTERS).count() == MEASURED
 
     # The panel's detail of the 4 s cell says where its time went (sampled after its first second).
-    page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='nbprofile-panel']")
     page.locator("#nbprofile-panel .nbp-cells-table [data-record]").filter(has_text="import time").first.click()
     hotspots = page.locator("#nbprofile-panel .nbp-detail [data-section='hotspots'] li")
     hotspots.first.wait_for()

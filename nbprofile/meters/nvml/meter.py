@@ -181,6 +181,23 @@ class NvmlMeter(Meter):
             self._confirm_order_from_torch()
         return readings
 
+    def live_energy_j(self, key: object) -> dict[int, float]:
+        """Each device's energy since ``key``'s window began, by GPU index: counter deltas, read
+        now from any thread (the live view's, once a second). Devices whose counter cannot say
+        (MIG slices, a failed read, a counter that went backwards) are left out."""
+        window = self._open.get(key)
+        if self._off is not None or window is None:
+            return {}
+        found: dict[int, float] = {}
+        for i, gpu in enumerate(self.gpus):
+            start = window.energy_mj[i]
+            if gpu.mig or start is None:
+                continue
+            now, error = _read_energy(self._nvml, gpu)
+            if error is None and now is not None and now >= start:
+                found[gpu.index] = (now - start) / 1000
+        return found
+
     def discard(self, key: object) -> None:
         if self._open.pop(key, None) is not None:
             self._stop_accumulating(key)
