@@ -11,6 +11,7 @@ import { Debouncer } from '@lumino/polling';
 
 import { footerPlugin } from './footer/plugin.js';
 import { PanelModel } from './model.js';
+import { IRunningCells, RunningCells } from './running.js';
 import { CellTarget, NbprofilePanel } from './panel.js';
 import { DEFAULT_SETTINGS, NotebookRef, PanelSettings } from './state.js';
 import { statusPlugin } from './status/plugin.js';
@@ -95,15 +96,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The nbprofile panel: the runs of the current notebook, cell by cell, against their budgets.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ISettingRegistry, ILayoutRestorer],
+  optional: [ISettingRegistry, ILayoutRestorer, IRunningCells],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     settingRegistry: ISettingRegistry | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    running: RunningCells | null
   ) => {
     const model = new PanelModel(() => describeNotebook(tracker.currentWidget));
-    const panel = new NbprofilePanel(model, target => revealCell(app, tracker.currentWidget, target));
+    const panel = new NbprofilePanel(model, target => revealCell(app, tracker.currentWidget, target), running);
     panel.id = PANEL_ID;
     panel.title.icon = gaugeIcon;
     panel.title.caption = 'nbprofile';

@@ -10,6 +10,7 @@ import * as React from 'react';
 import type { PanelModel } from './model.js';
 import { markDataArrived } from './perf.js';
 import type { Reveal } from './reveal.js';
+import type { RunningCells } from './running.js';
 import { PanelView } from './views/shell.js';
 
 export { PERF } from './perf.js';
@@ -18,11 +19,13 @@ export type { CellTarget, Reveal } from './reveal.js';
 export class NbprofilePanel extends ReactWidget {
   constructor(
     readonly model: PanelModel,
-    private readonly _reveal: Reveal
+    private readonly _reveal: Reveal,
+    private readonly _running: RunningCells | null = null
   ) {
     super();
     this.addClass('nbp-panel');
     model.changed.connect(() => this.update(), this);
+    _running?.changed.connect(() => this.isVisible && this.update(), this);
     model.detailArrived.connect(markDataArrived, this);
   }
 
@@ -45,6 +48,8 @@ export class NbprofilePanel extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    return <PanelView model={this.model} reveal={this._reveal} />;
+    const state = this.model.state;
+    const notebook = state.kind === 'no-notebook' || state.kind === 'no-server' ? null : state.notebook;
+    return <PanelView model={this.model} reveal={this._reveal} running={this._running?.of(notebook) ?? null} />;
   }
 }

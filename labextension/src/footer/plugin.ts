@@ -8,24 +8,27 @@ import { IConsoleTracker } from '@jupyterlab/console';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { IRunningCells, RunningCells } from '../running.js';
 import { KernelChannels } from './channel.js';
 import { FooterDrawer } from './drawer.js';
 
 const FOOTER_PLUGIN_ID = 'nbprofile:footer';
 
-export const footerPlugin: JupyterFrontEndPlugin<void> = {
+export const footerPlugin: JupyterFrontEndPlugin<RunningCells> = {
   id: FOOTER_PLUGIN_ID,
   description: "Draws nbprofile's footer under each measured cell, without saving it into the notebook.",
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ISettingRegistry, IConsoleTracker],
+  provides: IRunningCells,
   activate: (
     _app: JupyterFrontEnd,
     tracker: INotebookTracker,
     settingRegistry: ISettingRegistry | null,
     consoles: IConsoleTracker | null
-  ) => {
+  ): RunningCells => {
     const drawer = new FooterDrawer();
+    const running = new RunningCells();
     const channels = new KernelChannels((kernel, message) => {
       tracker.forEach(panel => {
         if (panel.sessionContext.session?.kernel !== kernel) {
@@ -36,11 +39,14 @@ export const footerPlugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         if ('bundle' in message) {
+          running.clear(panel.context.path);
           drawer.draw(panel.content.rendermime, cell, message).catch((reason: unknown) => {
             console.error('nbprofile: could not draw a footer', reason);
           });
         } else {
           drawer.showLive(cell, message);
+          const source = cell.model.sharedModel.getSource().trim().split('\n')[0] ?? '';
+          running.set({ notebook: panel.context.path, cellId: message.cell_id, source, text: message.text });
         }
       });
     });
@@ -59,6 +65,13 @@ export const footerPlugin: JupyterFrontEndPlugin<void> = {
       drawer.clear(cell);
       drawer.adopt(notebook.rendermime, cell);
     });
+    // a cell that ends without a footer (hidden, or a fast cell) is no longer running either
+    NotebookActions.executed.connect((_, { notebook }) => {
+      const panel = tracker.find(p => p.content === notebook);
+      if (panel) {
+        running.clear(panel.context.path);
+      }
+    });
 
     if (settingRegistry) {
       settingRegistry
@@ -74,5 +87,6 @@ export const footerPlugin: JupyterFrontEndPlugin<void> = {
           console.error('nbprofile: cannot load the footer settings; using the defaults.', reason);
         });
     }
+    return running;
   }
 };

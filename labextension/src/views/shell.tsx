@@ -12,13 +12,14 @@ import { EmptyMessage } from '../components/empty-state.js';
 import { Tabs } from '../components/tabs.js';
 import type { PanelModel } from '../model.js';
 import type { CellTarget, Reveal } from '../reveal.js';
+import type { RunningCell } from '../running.js';
 import { CellsView } from './cells.js';
 import { CompareView } from './compare.js';
 import { RowDetail } from './row-detail.js';
 import { RunsView } from './runs.js';
 
-export function PanelView(props: { model: PanelModel; reveal: Reveal }): JSX.Element {
-  const { model, reveal } = props;
+export function PanelView(props: { model: PanelModel; reveal: Reveal; running?: RunningCell | null }): JSX.Element {
+  const { model, reveal, running } = props;
   const [notice, setNotice] = React.useState<string | null>(null);
   const body = React.useRef<HTMLDivElement>(null);
   const state = model.state;
@@ -48,6 +49,12 @@ export function PanelView(props: { model: PanelModel; reveal: Reveal }): JSX.Ele
         <div className="nbp-banner" role="status">
           nbprofile is not loaded in this kernel: run <code>%load_ext nbprofile</code> to record new runs. Showing
           earlier runs.
+        </div>
+      )}
+      {running && (
+        <div className="nbp-running" role="status" data-cell-id={running.cellId} title={running.text}>
+          <span className="nbp-running-source">▶ {running.source}</span>
+          <span className="nbp-running-text">{running.text}</span>
         </div>
       )}
       {notice !== null && (
