@@ -40,10 +40,13 @@ def clear_display(shell: Any, display_id: str) -> None:
 def footer_message(record: CellRecord, mode: str) -> dict[str, Any]:
     """What the frontend draws under the cell, and the compact summary it may keep in the
     cell's metadata (an option, for numbers that travel with the file)."""
+    bundle = footer_bundle(record, mode)
+    # the compact footer's text is the bundle's own text in the default mode: not made twice
+    compact = bundle["text/plain"] if mode == "compact" else footer_text(record, "compact")
     return {"footer": {
         "cell_id": record.cell_id, "run_id": record.run_id, "seq": record.seq,
-        "execution_count": record.execution_count, "bundle": footer_bundle(record, mode),
-        "summary": {"text": footer_text(record, "compact"), **footer_marker(record)},
+        "execution_count": record.execution_count, "bundle": bundle,
+        "summary": {"text": compact, **footer_marker(record)},
     }}
 
 
