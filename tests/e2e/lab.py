@@ -187,3 +187,45 @@ def start_lab(root: Path, *, db: Path, timeout: float = 60) -> Lab:
                 lab.stop()
                 raise RuntimeError(f"jupyter lab did not answer within {timeout} s:\n{lab.tail()}") from None
             time.sleep(0.2)
+
+
+def shot(page: Any, folder: Path, name: str) -> Path:
+    """A screenshot in ``folder`` (the test's), copied to /tmp/<name> for a person to look at."""
+    path = folder / name
+    page.screenshot(path=str(path))
+    shutil.copyfile(path, Path("/tmp") / name)
+    return path
+
+
+def menu(page: Any, *labels: str) -> None:
+    """Click through JupyterLab's main menu: ``menu(page, "Run", "Run All Cells")``."""
+    page.click(f".lm-MenuBar-itemLabel:text-is('{labels[0]}')")
+    for label in labels[1:-1]:
+        page.hover(f".lm-Menu-itemLabel:text-is('{label}')")
+    page.click(f".lm-Menu-itemLabel:text-is('{labels[-1]}')")
+
+
+def in_browser(lab: Lab, folder: Path, check: Any, *, failure: str,
+               viewport: tuple[int, int] = (1280, 800), timeout_ms: int = 90_000) -> None:
+    """Run ``check(page)`` in Debian's chromium: on failure a screenshot (``failure``) and the
+    server's log; afterwards, no page error and no console error that names nbprofile."""
+    from playwright import sync_api
+
+    chromium = chromium_path()
+    assert chromium is not None, "no chromium (apt-get install chromium)"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "nbprofile" in m.text else None)
+        page.set_default_timeout(timeout_ms)
+        try:
+            check(page)
+        except Exception:
+            shot(page, folder, failure)
+            print(lab.tail(60))
+            raise
+        finally:
+            browser.close()
+        assert not errors, errors

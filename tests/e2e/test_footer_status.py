@@ -11,19 +11,18 @@ its elapsed time rising and the kernel's memory. Screenshots: ``/tmp/nbprofile-f
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.lab import CHROMIUM_FLAGS, Lab, chromium_path, start_lab, write_notebook
+from tests.e2e.lab import Lab, chromium_path, in_browser, menu, shot, start_lab, write_notebook
 
 CHROMIUM = chromium_path()
 if CHROMIUM is None:
     pytest.skip("no chromium at /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 pytest.importorskip("jupyterlab", reason="pip install jupyterlab")
 
 pytestmark = pytest.mark.kernel
@@ -51,21 +50,11 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     server.stop()
 
 
-def _shot(page: Any, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / name))
-    shutil.copyfile(tmp_path / name, Path("/tmp") / name)
-
-
-def _menu(page: Any, *labels: str) -> None:
-    page.click(f".lm-MenuBar-itemLabel:text-is('{labels[0]}')")
-    page.click(f".lm-Menu-itemLabel:text-is('{labels[-1]}')")
-
-
 def _run_below_and_save(page: Any, lab: Lab, last_count: int, *, watch_live: bool = False) -> dict[str, Any]:
     """Run the cells after `%load_ext` again, wait for each one's footer, save; the saved notebook.
     With ``watch_live``: the 4 s cell's live numbers show where its footer will be, and change."""
     page.locator(".jp-NotebookPanel .jp-CodeCell").nth(1).locator(".jp-InputPrompt").click()
-    _menu(page, "Run", "Run Selected Cell and All Below")
+    menu(page, "Run", "Run Selected Cell and All Below")
     if watch_live:
         live = page.locator(".jp-NotebookPanel .jp-CodeCell").nth(2).locator(".nbp-cell-live")
         live.wait_for()
@@ -77,7 +66,7 @@ def _run_below_and_save(page: Any, lab: Lab, last_count: int, *, watch_live: boo
         assert "▶ import time" in running.inner_text() and "running " in running.inner_text()
         page.wait_for_function(
             """([el, before]) => el.textContent !== before""", arg=[live.element_handle(), first])
-        _shot(page, lab.root.parent, "nbprofile-footer-live.png")
+        shot(page, lab.root.parent, "nbprofile-footer-live.png")
         running.wait_for(state="detached")  # gone once the cell ended
     page.wait_for_function(
         """([sel, n, before]) => {
@@ -95,7 +84,7 @@ def _run_below_and_save(page: Any, lab: Lab, last_count: int, *, watch_live: boo
 def _save(page: Any, lab: Lab) -> dict[str, Any]:
     page.wait_for_timeout(300)  # an adopted output is moved on the next microtask: let it settle
     before = (lab.root / NOTEBOOK).stat().st_mtime_ns
-    _menu(page, "File", "Save Notebook")
+    menu(page, "File", "Save Notebook")
     page.wait_for_function(
         "() => !document.querySelector('.jp-NotebookPanel .lm-TabBar-tab.jp-mod-dirty, .lm-TabBar-tab.jp-mod-current.jp-mod-dirty')")
     for _ in range(50):
@@ -116,22 +105,8 @@ def _without_counts(nb: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_footers_are_drawn_but_never_saved_and_the_status_bar_counts(lab: Lab, tmp_path: Path) -> None:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "nbprofile" in m.text else None)
-        page.set_default_timeout(TIMEOUT_MS)
-        try:
-            _check(page, lab, tmp_path)
-        except Exception:
-            _shot(page, tmp_path, "nbprofile-footer-failure.png")
-            print(lab.tail(60))
-            raise
-        finally:
-            browser.close()
-        assert not errors, errors
+    in_browser(lab, tmp_path, lambda page: _check(page, lab, tmp_path), failure="nbprofile-footer-failure.png",
+               viewport=(1280, 900), timeout_ms=TIMEOUT_MS)
 
 
 def _check(page: Any, lab: Lab, tmp_path: Path) -> None:
@@ -140,7 +115,7 @@ def _check(page: Any, lab: Lab, tmp_path: Path) -> None:
     lab.wait_kernel_idle(NOTEBOOK)
 
     # Run 1, in a fresh kernel. While the 4 s cell runs, the status bar counts up.
-    _menu(page, "Run", "Run All Cells")
+    menu(page, "Run", "Run All Cells")
     status = page.locator(".jp-StatusBar-Widget .nbp-status")
     # the memory the cell holds shows while it runs (the server reads it every 2 s)
     page.wait_for_function(
@@ -151,7 +126,7 @@ def _check(page: Any, lab: Lab, tmp_path: Path) -> None:
     second = status.inner_text()
     assert second != first, (first, second)  # the elapsed time counts up
     assert "RSS" in (status.get_attribute("title") or "")
-    _shot(page, tmp_path, "nbprofile-footer-status.png")
+    shot(page, tmp_path, "nbprofile-footer-status.png")
     page.wait_for_function(f"() => document.querySelectorAll('{FOOTERS}').length === {MEASURED}",
                            timeout=TIMEOUT_MS)
     saved1 = _save(page, lab)
@@ -165,7 +140,7 @@ def _check(page: Any, lab: Lab, tmp_path: Path) -> None:
     assert "✗" in footers.nth(MEASURED - 1).inner_text()
     code_cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
     assert code_cells.nth(1).locator(".jp-OutputArea-output").first.inner_text().strip() == "hello from the cell"
-    _shot(page, tmp_path, "nbprofile-footer.png")
+    shot(page, tmp_path, "nbprofile-footer.png")
 
     # Nothing of nbprofile's is in the saved file: the outputs are the user's own.
     outputs = [cell.get("outputs", []) for cell in saved1["cells"] if cell["cell_type"] == "code"]
@@ -190,8 +165,8 @@ def _check(page: Any, lab: Lab, tmp_path: Path) -> None:
     hotspots = page.locator("#nbprofile-panel .nbp-detail [data-section='hotspots'] li")
     hotspots.first.wait_for()
     assert hotspots.first.inner_text().startswith("100 %"), hotspots.all_inner_texts()  # all of it in sleep
-    _shot(page, tmp_path, "nbprofile-footer-hotspots.png")
+    shot(page, tmp_path, "nbprofile-footer-hotspots.png")
 
     # Clearing the outputs clears the footers too, as it would have when they were outputs.
-    _menu(page, "Edit", "Clear Outputs of All Cells")
+    menu(page, "Edit", "Clear Outputs of All Cells")
     page.wait_for_function(f"() => document.querySelectorAll('{FOOTERS}').length === 0")

@@ -19,7 +19,6 @@ Needs the built frontend (``pip install -e .`` builds it) and ``/usr/bin/chromiu
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,12 +29,12 @@ import pytest
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, code_hash
 from nbprofile.store import SQLiteStore
-from tests.e2e.lab import CHROMIUM_FLAGS, Lab, chromium_path, labextension_dir, start_lab, write_notebook
+from tests.e2e.lab import Lab, chromium_path, in_browser, labextension_dir, menu, shot, start_lab, write_notebook
 
 CHROMIUM = chromium_path()
 if CHROMIUM is None:
     pytest.skip("no chromium at /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 pytest.importorskip("jupyterlab", reason="pip install jupyterlab")
 
 pytestmark = pytest.mark.kernel
@@ -80,22 +79,6 @@ def artifacts(tmp_path: Path) -> Path:
     out = tmp_path / "artifacts"
     out.mkdir()
     return out
-
-
-def _shot(page: Any, artifacts: Path, name: str) -> Path:
-    """A screenshot in the test's artifacts dir, copied to /tmp/<name> for a person to look at."""
-    path = artifacts / name
-    page.screenshot(path=str(path))
-    shutil.copyfile(path, Path("/tmp") / name)
-    return path
-
-
-def _menu(page: Any, *labels: str) -> None:
-    """Click through the main menu: _menu(page, "Run", "Run All Cells")."""
-    page.click(f".lm-MenuBar-itemLabel:text-is('{labels[0]}')")
-    for label in labels[1:-1]:
-        page.hover(f".lm-Menu-itemLabel:text-is('{label}')")
-    page.click(f".lm-Menu-itemLabel:text-is('{labels[-1]}')")
 
 
 def _rows(page: Any) -> Any:
@@ -204,22 +187,8 @@ def _active_cell_in_view(page: Any) -> dict[str, Any]:
 
 
 def test_panel_runs_budgets_compare_and_reveal(lab: Lab, artifacts: Path) -> None:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "nbprofile" in m.text else None)
-        page.set_default_timeout(TIMEOUT_MS)
-        try:
-            _run(page, lab, artifacts)
-        except Exception:
-            _shot(page, artifacts, "nbprofile-panel-failure.png")
-            print(lab.tail(60))
-            raise
-        finally:
-            browser.close()
-        assert not errors, errors
+    in_browser(lab, artifacts, lambda page: _run(page, lab, artifacts), failure="nbprofile-panel-failure.png",
+               viewport=(1280, 800), timeout_ms=TIMEOUT_MS)
 
 
 def _run(page: Any, lab: Lab, artifacts: Path) -> None:
@@ -242,7 +211,7 @@ def _run(page: Any, lab: Lab, artifacts: Path) -> None:
 
 def _first_run(page: Any, lab: Lab, artifacts: Path) -> str:
     """Run 1: the panel fills while the cells run, one row per measured cell, each fitting the sidebar."""
-    _menu(page, "Run", "Run All Cells")
+    menu(page, "Run", "Run All Cells")
     run1 = _wait_rows(page, MEASURED_CELLS)
     rows = _rows(page)
     failed = page.locator(f"{PANEL} .nbp-cells-table [data-verdict='fail']")
@@ -274,7 +243,7 @@ def _first_run(page: Any, lab: Lab, artifacts: Path) -> str:
     assert page.locator(f"{PANEL} b").count() == 0
     assert page.locator(f"{PANEL} img").count() == 0 and page.locator(f"{PANEL} script").count() == 0
     assert page.evaluate("window.__nbp_xss") is None, "markup from a cell ran in the panel"
-    _shot(page, artifacts, "nbprofile-panel-run1.png")
+    shot(page, artifacts, "nbprofile-panel-run1.png")
 
     # Click the failed row: its detail opens under the view with the chip, value against limit,
     # and every reading with its label, value and method (n/a with its reason).
@@ -304,7 +273,7 @@ def _first_run(page: Any, lab: Lab, artifacts: Path) -> str:
                   ?.textContent.includes('sleep(0.3)') ?? false"""
     )
     _assert_fits(page, "cells+detail")
-    _shot(page, artifacts, "nbprofile-panel-detail.png")
+    shot(page, artifacts, "nbprofile-panel-detail.png")
     detail.locator(".nbp-detail-close").click()
     assert page.locator(f"{PANEL} .nbp-detail").count() == 0
 
@@ -315,7 +284,7 @@ def _first_run(page: Any, lab: Lab, artifacts: Path) -> str:
     assert "time" in labels and "CPU" in labels and "peak RAM" in labels, labels
     assert not any("_" in label for label in labels), labels
     _assert_fits(page, "chooser")
-    _shot(page, artifacts, "nbprofile-panel-chooser.png")
+    shot(page, artifacts, "nbprofile-panel-chooser.png")
     page.locator(f"{PANEL} .nbp-chooser-item input[data-metric='cpu_s']").uncheck()
     deadline = time.monotonic() + 10
     while "cpu_s" in (columns := lab.api("lab/api/settings/nbprofile:plugin")["settings"].get("columns", ["cpu_s"])):
@@ -330,14 +299,14 @@ def _first_run(page: Any, lab: Lab, artifacts: Path) -> str:
 
 def _second_run_twice(page: Any, artifacts: Path, run1: str) -> str:
     """Run 2 after a restart, then Run All again in the same kernel: one run, each cell twice."""
-    _menu(page, "Kernel", "Restart Kernel and Run All Cells…")
+    menu(page, "Kernel", "Restart Kernel and Run All Cells…")
     page.click(".jp-Dialog .jp-mod-accept")
     run2 = _wait_rows(page, MEASURED_CELLS, run_other_than=run1)
     assert run2 != run1
     page.wait_for_selector(f"{PANEL} .nbp-tab[data-view='runs']:has-text('Runs (2)')")
-    _shot(page, artifacts, "nbprofile-panel.png")
+    shot(page, artifacts, "nbprofile-panel.png")
 
-    _menu(page, "Run", "Run All Cells")
+    menu(page, "Run", "Run All Cells")
     twice = page.locator(f"{PANEL} .nbp-cells-table [data-executions='2']")
     page.wait_for_function(
         "(sel) => document.querySelectorAll(sel).length === 6",
@@ -362,7 +331,7 @@ def _second_run_twice(page: Any, artifacts: Path, run1: str) -> str:
     all_total = totals.locator("[data-total='all']").inner_text()
     assert latest_total != all_total  # every cell counted twice in one, once in the other
     _assert_fits(page, "cells x2")
-    _shot(page, artifacts, "nbprofile-panel-twice.png")
+    shot(page, artifacts, "nbprofile-panel-twice.png")
 
     # Every execution, in order, on demand.
     page.check(f"{PANEL} input[name='all-executions']")
@@ -371,7 +340,7 @@ def _second_run_twice(page: Any, artifacts: Path, run1: str) -> str:
     labels = _rows(page).locator(".nbp-index").all_inner_texts()
     assert labels == sorted(labels, key=lambda t: int(t.strip("[]#"))), labels  # in execution order
     _assert_fits(page, "every execution")
-    _shot(page, artifacts, "nbprofile-panel-executions.png")
+    shot(page, artifacts, "nbprofile-panel-executions.png")
     page.uncheck(f"{PANEL} input[name='all-executions']")
     _wait_rows(page, shown_rows)
 
@@ -389,7 +358,7 @@ def _second_run_twice(page: Any, artifacts: Path, run1: str) -> str:
     assert "all executions" in head.inner_text() and "every execution" in (head.get_attribute("title") or "")
     assert newest.locator("[data-total='all']").inner_text() == all_total
     _assert_fits(page, "runs")
-    _shot(page, artifacts, "nbprofile-panel-runs.png")
+    shot(page, artifacts, "nbprofile-panel-runs.png")
     return run2
 
 
@@ -443,7 +412,7 @@ def _compare_and_reveal(page: Any, lab: Lab, artifacts: Path, run1: str, run2: s
     detail = page.locator(f"{PANEL} .nbp-detail")
     assert detail.locator(".nbp-compare-metric[data-metric='wall_s']").count() == 1
     _assert_fits(page, "compare+detail")
-    _shot(page, artifacts, "nbprofile-panel-compare.png")
+    shot(page, artifacts, "nbprofile-panel-compare.png")
     detail.locator(".nbp-detail-close").click()
 
     # The cells view's row does the same for a cell found by its id; the labelled totals agree:
@@ -487,7 +456,7 @@ def _compare_and_reveal(page: Any, lab: Lab, artifacts: Path, run1: str, run2: s
     cpu.click()
     regression = page.locator(f"{PANEL} .nbp-detail .nbp-detail-regression")
     assert regression.count() == 1 and regression.inner_text().startswith("CPU +50")
-    _shot(page, artifacts, "nbprofile-panel-regressions.png")
+    shot(page, artifacts, "nbprofile-panel-regressions.png")
     page.locator(f"{PANEL} .nbp-detail .nbp-detail-close").click()
 
 
@@ -507,12 +476,12 @@ def _poll_theme_and_died(page: Any, lab: Lab, artifacts: Path, run2: str) -> Non
         page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='nbprofile-panel']")  # polls again
 
     # Theme-aware: the dark theme restyles the panel through JupyterLab's variables.
-    _menu(page, "Settings", "Theme", "JupyterLab Dark")
+    menu(page, "Settings", "Theme", "JupyterLab Dark")
     page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
     page.wait_for_timeout(300)
     background = page.evaluate(f"getComputedStyle(document.querySelector('{PANEL}')).backgroundColor")
     assert background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), background
-    _shot(page, artifacts, "nbprofile-panel-dark.png")
+    shot(page, artifacts, "nbprofile-panel-dark.png")
 
     # A kernel that died mid-cell: the journal's record (written here straight to the store, as a
     # newer run) is a row with a red "✝ died" badge, its summary as the tooltip; its detail says n/a
@@ -536,12 +505,12 @@ def _poll_theme_and_died(page: Any, lab: Lab, artifacts: Path, run2: str) -> Non
     assert cpu.locator(".nbp-num").inner_text() == "n/a"
     assert "kernel died" in cpu.locator(".nbp-reading-how").inner_text()
     _assert_fits(page, "died")
-    _shot(page, artifacts, "nbprofile-panel-died.png")
+    shot(page, artifacts, "nbprofile-panel-died.png")
 
 
 def _wider_sidebar(page: Any, artifacts: Path) -> None:
     """Widened by the user, the cells view shows a column per metric, as many as fit."""
-    _menu(page, "Settings", "Theme", "JupyterLab Light")
+    menu(page, "Settings", "Theme", "JupyterLab Light")
     page.wait_for_function("document.body.dataset.jpThemeLight === 'true'")
     page.locator(f"{PANEL} .nbp-detail .nbp-detail-close").click()
     _widen_sidebar(page, 760)
@@ -551,7 +520,7 @@ def _wider_sidebar(page: Any, artifacts: Path) -> None:
     headers = page.locator(f"{PANEL} .nbp-cells-table .nbp-row-head [role=columnheader]").all_inner_texts()
     assert "time" in headers and "CPU" in headers, headers
     _assert_fits(page, "wide")
-    _shot(page, artifacts, "nbprofile-panel-wide.png")
+    shot(page, artifacts, "nbprofile-panel-wide.png")
 
 
 DIED_SUMMARY = "kernel died in cell #9 (id 3f2a…) at 22.8 GiB: out of memory"

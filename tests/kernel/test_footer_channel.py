@@ -21,11 +21,17 @@ def load(k) -> str:
     return str(opened["comm_id"])
 
 
+def with_frontend(k) -> str:
+    """Load nbprofile and say hello on its channel, as JupyterLab with the extension does."""
+    comm_id = load(k)
+    k.comm_send(comm_id, {"hello": 1})
+    return comm_id
+
+
 def test_a_frontend_that_said_hello_gets_the_footer_and_no_output_is_saved(start_kernel,
                                                                         _isolated_store: Path) -> None:
     k = start_kernel()
-    comm_id = load(k)
-    k.comm_send(comm_id, {"hello": 1})
+    with_frontend(k)
     reply = k.run("print('hi')\nx = sum(range(10_000))", cell_id="cell-a")
     assert reply.stdout == "hi\n"
     assert reply.displays == [], "the footer must not be an output (it would be saved into the .ipynb)"
@@ -50,8 +56,7 @@ def test_without_a_hello_the_footer_stays_an_output(start_kernel) -> None:
 
 def test_cells_no_notebook_sent_and_frontends_that_left_get_outputs(start_kernel) -> None:
     k = start_kernel()
-    comm_id = load(k)
-    k.comm_send(comm_id, {"hello": 1})
+    comm_id = with_frontend(k)
     console = k.run("x = 1")  # no cellId: a console or another client of the same kernel
     assert len(console.footers) == 1 and console.comm_msgs == []
     k.comm_send(comm_id, {"goodbye": 1})

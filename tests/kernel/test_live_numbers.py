@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.kernel.test_footer_channel import load
+from tests.kernel.test_footer_channel import load, with_frontend
 
 pytestmark = pytest.mark.kernel
 
@@ -23,8 +23,7 @@ def elapsed(text: str) -> float:
 
 def test_over_the_channel_live_numbers_rise_then_the_footer_comes(start_kernel) -> None:
     k = start_kernel()
-    comm_id = load(k)
-    k.comm_send(comm_id, {"hello": 1})
+    with_frontend(k)
     reply = k.run(LONG_CELL, cell_id="long")
     live = [m["live"] for m in reply.comm_msgs if "live" in m]
     assert len(live) >= 3, reply.comm_msgs
@@ -53,8 +52,7 @@ def test_without_the_channel_one_output_is_updated_then_replaced_by_the_footer(s
 
 def test_a_short_cell_shows_no_live_numbers(start_kernel) -> None:
     k = start_kernel()
-    comm_id = load(k)
-    k.comm_send(comm_id, {"hello": 1})
+    with_frontend(k)
     reply = k.run("import time\ntime.sleep(1.5)", cell_id="short")
     assert [m for m in reply.comm_msgs if "live" in m] == []
     assert len(reply.comm_msgs) == 1 and "footer" in reply.comm_msgs[0]
@@ -75,8 +73,7 @@ TQDM_CELL = ("%%budget time<=4s\nimport time\nfrom tqdm.auto import tqdm\n"
 def test_a_progress_bar_projects_the_end_and_the_limit_it_will_break(start_kernel) -> None:
     pytest.importorskip("tqdm")
     k = start_kernel()
-    comm_id = load(k)
-    k.comm_send(comm_id, {"hello": 1})
+    with_frontend(k)
     reply = k.run(TQDM_CELL, cell_id="bar")
     live = [m["live"] for m in reply.comm_msgs if "live" in m]
     projected = [m for m in live if m["numbers"]["projection"]]
@@ -92,8 +89,7 @@ def test_a_progress_bar_projects_the_end_and_the_limit_it_will_break(start_kerne
 
 def test_without_a_progress_bar_nothing_is_projected(start_kernel) -> None:
     k = start_kernel()
-    comm_id = load(k)
-    k.comm_send(comm_id, {"hello": 1})
+    with_frontend(k)
     reply = k.run(LONG_CELL, cell_id="long")
     live = [m["live"] for m in reply.comm_msgs if "live" in m]
     assert live and all(m["numbers"]["projection"] is None and "≈" not in m["text"] for m in live)
@@ -119,8 +115,7 @@ LLM_CELL = ("import time\nimport nbprofile.llm as llm\nfor _ in range(30):\n"
 
 def test_the_tokens_and_dollars_so_far_rise_while_the_cell_runs(start_kernel) -> None:
     k = start_kernel()
-    comm_id = load(k)
-    k.comm_send(comm_id, {"hello": 1})
+    with_frontend(k)
     reply = k.run(LLM_CELL, cell_id="llm")
     live = [m["live"]["numbers"] for m in reply.comm_msgs if "live" in m]
     assert len(live) >= 1, reply.comm_msgs
@@ -134,8 +129,7 @@ def test_the_tokens_and_dollars_so_far_rise_while_the_cell_runs(start_kernel) ->
 
 def test_live_numbers_can_be_switched_off(start_kernel) -> None:
     k = start_kernel()
-    comm_id = load(k)
-    k.comm_send(comm_id, {"hello": 1})
+    with_frontend(k)
     assert "live numbers off" in k.run("%nbprofile live off").stdout
     reply = k.run(LONG_CELL, cell_id="long")
     assert [m for m in reply.comm_msgs if "live" in m] == [] and "footer" in reply.comm_msgs[-1]
