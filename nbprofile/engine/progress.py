@@ -9,9 +9,12 @@ the cell has imported already (``sys.modules``).
   ``n`` only when it redraws (every ``mininterval``, 0.1 s); ``last_print_t``/``last_print_n``
   say exactly when it was at that count, which is what the rate is measured from.
 * rich: a started ``Progress`` (``track`` starts one) is the renderable of a ``Live`` that its
-  console keeps on ``_live_stack``; the global console (``rich.get_console()``) is looked at.
-  A ``Progress`` on a console of the user's own making is not found (that would need wrapping
-  ``Progress.__init__``: a patch on the user's path, left out on purpose).
+  console keeps on ``_live_stack``. The consoles looked at: the global one (``rich.get_console()``)
+  and those the notebook's own namespace holds (``__main__``'s globals, reached through the main
+  thread's frames: ``console = Console()`` or ``progress = Progress(console=...)`` in a cell). A
+  ``Progress`` on a console kept only in a function's locals is not found: reading a running
+  function's locals from another thread is not safe, and wrapping ``Progress.__init__`` would be a
+  patch on the user's path.
 
 The containers are copied with C-level ``list()`` calls, which run under the GIL without a
 switch, so the cell's thread is never locked out and no lock of the cell's is taken.
@@ -31,7 +34,9 @@ fraction nears 1 the time left, and with it the range, shrinks. Energy, CO2e and
 assumed to keep accruing at their average rate so far: projected = so far × final / elapsed.
 No projection before ``min_fraction`` (5 %) and ``min_elapsed_s`` and three observations:
 early numbers from one or two steps are noise. A cell that runs bars one after another
-(an epoch loop without an outer bar) is projected to the end of the current bar only.
+(an epoch loop without an outer bar) cannot say how many more will come: its projection is
+to the end of the current bar, a lower bound (``bars_done`` says so, and the words say "at
+least"); a limit broken by that lower bound is still broken, so warnings stand.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -100,12 +106,40 @@ def _tqdm_bars(now: float) -> list[Bar]:
     return bars
 
 
+def _main_namespaces() -> list[dict[str, Any]]:
+    """The ``__main__`` globals on the main thread's stack (IPython's user namespace is one):
+    plain dicts, safe to copy from another thread, unlike a running function's locals."""
+    frame = sys._current_frames().get(threading.main_thread().ident or -1)
+    found: dict[int, dict[str, Any]] = {}
+    while frame is not None:
+        space = frame.f_globals
+        if space.get("__name__") == "__main__":
+            found.setdefault(id(space), space)
+        frame = frame.f_back
+    return list(found.values())
+
+
+def _rich_consoles(module: Any) -> list[Any]:
+    """The global console, then those a cell made and keeps in the notebook's namespace."""
+    consoles: dict[int, Any] = {}
+    default = getattr(sys.modules.get("rich"), "_console", None)  # get_console()'s, once made
+    if default is not None:
+        consoles[id(default)] = default
+    console_type = getattr(sys.modules.get("rich.console"), "Console", None)
+    for space in _main_namespaces():
+        for value in list(space.values()):  # one C-level copy: the cell may add names meanwhile
+            if isinstance(value, module.Progress):
+                value = getattr(getattr(value, "live", None), "console", None)
+            if console_type is not None and isinstance(value, console_type):
+                consoles.setdefault(id(value), value)
+    return list(consoles.values())
+
+
 def _rich_bars(now: float) -> list[Bar]:
     module = sys.modules.get("rich.progress")
-    console = getattr(sys.modules.get("rich"), "_console", None)  # get_console()'s, once made
-    if module is None or console is None:
+    if module is None:
         return []
-    lives = list(getattr(console, "_live_stack", ()))
+    lives = [live for console in _rich_consoles(module) for live in list(getattr(console, "_live_stack", ()))]
     offset = now - time.monotonic()  # rich's clock (Console.get_time) is time.monotonic()
     bars = []
     for live in lives:
@@ -164,6 +198,9 @@ class Projection:
     energy_j: Range | None = None
     co2_g: Range | None = None
     cost_usd: Range | None = None
+    #: bars this cell finished before the current one: when > 0 the cell runs bars one after
+    #: another, and the projection is to the end of the current bar only, a lower bound
+    bars_done: int = 0
 
     def projected(self, key: str) -> Range | None:
         """The projected range of a reading key (``wall_s`` is the time), None if not projected."""
@@ -179,12 +216,15 @@ class Projection:
             span = getattr(self, key)
             if span is not None:
                 out[key] = [float(f"{x:.4g}") for x in span]
+        if self.bars_done:
+            out["bars_done"] = self.bars_done
         return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Projection:
         spans = {key: Range(*map(float, d[key])) for key, _ in QUANTITIES if d.get(key) is not None}
-        return cls(float(d["f"]), float(d["t"]), float(d["left"]), Range(*map(float, d["wall_s"])), **spans)
+        return cls(float(d["f"]), float(d["t"]), float(d["left"]), Range(*map(float, d["wall_s"])), **spans,
+                   bars_done=int(d.get("bars_done", 0)))
 
 
 def _at(observations: Sequence[tuple[float, float]], t: float) -> float:
@@ -199,9 +239,11 @@ def _at(observations: Sequence[tuple[float, float]], t: float) -> float:
 
 def project(elapsed_s: float, observations: Sequence[tuple[float, float]], *,
             energy_j: float | None = None, co2_g: float | None = None, cost_usd: float | None = None,
-            min_fraction: float = MIN_FRACTION, min_elapsed_s: float = MIN_ELAPSED_S) -> Projection | None:
+            min_fraction: float = MIN_FRACTION, min_elapsed_s: float = MIN_ELAPSED_S,
+            bars_done: int = 0) -> Projection | None:
     """Project a cell ``elapsed_s`` into its run from ``observations`` (seconds since the cell
-    began, fraction done; rising) and the quantities so far; None when it is too early to say."""
+    began, fraction done; rising) and the quantities so far; None when it is too early to say.
+    ``bars_done``: bars the cell finished before this one (the projection is then a lower bound)."""
     if len(observations) < MIN_OBSERVATIONS or elapsed_s < min_elapsed_s:
         return None
     (t_first, f_first), (t_last, f_last) = observations[0], observations[-1]
@@ -225,18 +267,25 @@ def project(elapsed_s: float, observations: Sequence[tuple[float, float]], *,
     for key, so_far in (("energy_j", energy_j), ("co2_g", co2_g), ("cost_usd", cost_usd)):
         ok = so_far is not None and math.isfinite(so_far)
         spans[key] = Range(*(so_far * f / elapsed_s for f in final_s)) if ok and so_far is not None else None
-    return Projection(f_last, elapsed_s, final_s.mid - elapsed_s, final_s, **spans)
+    return Projection(f_last, elapsed_s, final_s.mid - elapsed_s, final_s, **spans, bars_done=bars_done)
 
 
 def describe(projection: Projection) -> str:
-    """``38 % · 1 min 12 s left · ≈ 3 min 10 s, ≈ 41.0 Wh, ≈ $0.12`` (what is known, mid values)."""
-    parts = [f"≈ {format_duration(projection.final_s.mid)}"]
+    """``38 % · 1 min 12 s left · ≈ 3 min 10 s, ≈ 41.0 Wh, ≈ $0.12`` (what is known, mid values).
+
+    After bars one after another, what is known is a floor: ``bar 3: 38 % · 1 min 12 s left in
+    it · ≥ 3 min 10 s, ≥ 41.0 Wh``."""
+    mark = "≥" if projection.bars_done else "≈"
+    parts = [f"{mark} {format_duration(projection.final_s.mid)}"]
     for key, fmt in QUANTITIES:
         span = getattr(projection, key)
         if span is not None:
-            parts.append(f"≈ {fmt(span.mid)}")
+            parts.append(f"{mark} {fmt(span.mid)}")
     left = format_duration(projection.left_s)
-    return f"{math.floor(projection.fraction * 100)} % · {left} left · {', '.join(parts)}"
+    done = f"{math.floor(projection.fraction * 100)} %"
+    if projection.bars_done:
+        return f"bar {projection.bars_done + 1}: {done} · {left} left in it · {', '.join(parts)}"
+    return f"{done} · {left} left · {', '.join(parts)}"
 
 
 def will_break(projection: Projection, limits: Iterable[Limit | LimitVerdict], *,
@@ -283,6 +332,7 @@ class ProgressWatcher:
         self._before: dict[Key, tuple[float, float]] = {}
         self._bar: Key | None = None
         self._obs: list[tuple[float, float]] = []
+        self._seen: set[Key] = set()  # the bars this cell has followed, one after another
 
     @property
     def observations(self) -> list[tuple[float, float]]:
@@ -293,11 +343,11 @@ class ProgressWatcher:
         """At a cell's start (its thread): note the bars open now, which are not this cell's unless they move."""
         now = self._clock()
         self._before = {b.key: (b.n, b.origin) for b in self._read(now)}
-        self._bar, self._obs, self._t0 = None, [], now
+        self._bar, self._obs, self._seen, self._t0 = None, [], set(), now
 
     def end(self) -> None:
         """At a cell's end: forget its bars."""
-        self._t0, self._bar, self._obs, self._before = None, None, [], {}
+        self._t0, self._bar, self._obs, self._before, self._seen = None, None, [], {}, set()
 
     def poll(self) -> float | None:
         """Read the bars (any thread; read-only); the fraction done of this cell's bar, or None."""
@@ -323,14 +373,15 @@ class ProgressWatcher:
             if len(obs) > MAX_OBSERVATIONS:
                 obs = obs[:1] + obs[1:-1:2] + obs[-1:]
         if self._t0 == t0:  # not ended (or begun anew) meanwhile: a new list, never one being read
-            self._bar, self._obs = bar.key, obs
+            self._bar, self._obs, self._seen = bar.key, obs, self._seen | {bar.key}
         return fraction
 
     def projection(self, *, energy_j: float | None = None, co2_g: float | None = None,
                    cost_usd: float | None = None) -> Projection | None:
         """The projection now, from the bar's observations and the quantities so far (read now)."""
-        t0, obs = self._t0, self._obs
+        t0, obs, seen = self._t0, self._obs, self._seen
         if t0 is None:
             return None
         return project(self._clock() - t0, obs, energy_j=energy_j, co2_g=co2_g, cost_usd=cost_usd,
-                       min_fraction=self.min_fraction, min_elapsed_s=self.min_elapsed_s)
+                       min_fraction=self.min_fraction, min_elapsed_s=self.min_elapsed_s,
+                       bars_done=max(0, len(seen) - 1))

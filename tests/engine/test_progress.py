@@ -160,14 +160,58 @@ def test_a_rich_progress_with_several_tasks_is_read_by_its_outer_task() -> None:
     assert w.poll() is None  # stopped: gone from the console's live stack
 
 
-def test_a_rich_progress_on_a_console_of_the_users_own_is_not_found() -> None:
-    # a documented limit (finding it would mean patching Progress): no projection, never a wrong one
+@pytest.mark.parametrize("made", ["console = Console(file=io.StringIO())\n"
+                                  "with Progress(console=console, auto_refresh=False) as progress:\n",
+                                  "progress = Progress(console=Console(file=io.StringIO()),"
+                                  " auto_refresh=False)\n"
+                                  "with progress:\n"],
+                         ids=["console-in-a-name", "progress-in-a-name"])
+def test_a_rich_progress_on_a_console_a_cell_made_is_found(made: str) -> None:
+    # a cell runs as module-level code in the notebook's ``__main__`` namespace: run it the same way
+    w = ProgressWatcher()
+    w.begin()
+    cell = ("import io\nfrom rich.console import Console\nfrom rich.progress import Progress\n" + made
+            + "    progress.advance(progress.add_task('work', total=4), 1)\n"
+            "    seen = poll()\n"
+            "after = poll()\n")
+    namespace: dict[str, Any] = {"__name__": "__main__", "poll": w.poll}
+    exec(compile(cell, "<cell>", "exec"), namespace)
+    assert namespace["seen"] == pytest.approx(0.25)
+    assert namespace["after"] is None  # stopped: gone from its console's live stack
+
+
+def test_a_rich_progress_whose_console_only_a_function_holds_is_not_found() -> None:
+    # a documented limit: a running function's locals are not read from another thread
     w = ProgressWatcher()
     w.begin()
     console = rich_progress.Console(file=io.StringIO())
     with rich_progress.Progress(console=console, auto_refresh=False) as progress:
         progress.advance(progress.add_task("work", total=4), 1)
         assert w.poll() is None
+
+
+def test_bars_one_after_another_project_a_floor_to_the_end_of_the_current_bar() -> None:
+    clock = [0.0]
+    w = ProgressWatcher(clock=lambda: clock[0], min_elapsed_s=0.0)
+    w.begin()
+    for epoch in range(2):
+        bar = tqdm.tqdm(total=10, file=io.StringIO(), mininterval=0)
+        try:
+            for _ in range(5):
+                clock[0] += 1.0
+                bar.update(1)
+                bar.last_print_t, bar.last_print_n = time.time(), bar.n  # redrawn now, on the test's clock
+                w.poll()
+        finally:
+            bar.close()
+        if epoch == 0:
+            first = w.projection()
+            assert first is not None and first.bars_done == 0
+            w.poll()  # the first bar closed: nothing to follow until the next one
+    p = w.projection()
+    assert p is not None and p.bars_done == 1
+    assert describe(p).startswith("bar 2: ") and "≥" in describe(p) and "≈" not in describe(p)
+    assert Projection.from_json(p.to_json()).bars_done == 1
 
 
 def test_without_a_bar_there_is_no_projection() -> None:
