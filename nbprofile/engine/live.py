@@ -6,6 +6,12 @@ one look at ``getrusage`` and at its progress bars a second, and a trivial cell 
 drives a progress bar (tqdm, rich), the numbers say where it will end and which budget limits
 that breaks (:mod:`nbprofile.engine.progress`); without one, no projection is made up.
 
+Energy, CO2e and dollars are projected from the same readings and formulas as the cell's record:
+the meters that can say what an open window has measured so far (``Meter.so_far``: the CPU
+energy; each GPU's energy counter), then the profiler's derivers (total energy, CO2e, dollars).
+On a machine with GPUs the dollars projected are the LLM calls' only: a GPU's hourly price is
+charged by the GPU time the record measures at the cell's end, which is not known before it.
+
 The listener (the IPython layer) shows the numbers under the cell; it is called under this
 view's lock, so once :meth:`LiveView.end` returns no late update can land after the cell's footer.
 """
@@ -22,6 +28,7 @@ from nbprofile.engine.interrupt import interrupt_main_thread
 from nbprofile.engine.progress import ProgressWatcher, describe, will_break
 from nbprofile.engine.windows import Window
 from nbprofile.llm.ledger import LEDGER, Totals
+from nbprofile.readings import Reading, Readings
 from nbprofile.record import LiveNumbers
 
 #: a cell shorter than this never shows live numbers
@@ -49,6 +56,11 @@ class LiveView:
         #: each GPU's energy since the running window began, by index ({} when NVML cannot say)
         self.gpu_energy: Callable[[Window], dict[int, float]] = lambda window: {}
         self._gpu_last: dict[int, float] = {}
+        #: the running window's readings until now, completed by the derivers (energy_j, co2_g,
+        #: cost_usd): given what the view measured itself (wall, GPU energy, LLM dollars)
+        self.so_far: Callable[[Window, Readings], Readings] | None = None
+        #: why the projection's energy and dollars were switched off (``so_far`` raised)
+        self.so_far_failure: str | None = None
         #: whether the running cell asked to be stopped once a limit is projected to break
         #: (``--enforce=projected``)
         self.enforce_projected: Callable[[], bool] = bool
@@ -90,6 +102,32 @@ class LiveView:
             stopped, self._stopped_by = self._stopped_by, None
         return stopped
 
+    def _totals(self, window: Window, elapsed: float, gpu_energy: dict[int, float],
+                llm_cost: float | None) -> dict[str, float | None]:
+        """Energy, CO2e and dollars so far, for the projection: None for each one not known."""
+        measured: Readings = {"wall_s": Reading(elapsed, "s", "measured", "clock")}
+        if gpu_energy:
+            measured["gpu_energy_j"] = Reading(sum(gpu_energy.values()), "J", "measured",
+                                               "NVML energy counter")
+        if llm_cost is not None:
+            measured["llm_cost_usd"] = Reading(llm_cost, "USD", "measured", "nbprofile.llm")
+        readings: Readings = {}
+        if self.so_far is not None:
+            try:
+                readings = self.so_far(window, measured)
+            except Exception as exc:  # a meter's read failed: the projection goes on with time alone
+                self.so_far = None
+                self.so_far_failure = f"the projection's energy and dollars were switched off: {exc!r}"
+        totals: dict[str, float | None] = {}
+        for key in ("energy_j", "co2_g", "cost_usd"):
+            reading = readings.get(key)
+            totals[key] = reading.value if reading is not None else None
+        if gpu_energy:  # the GPU-hours are charged at the end (see the module docstring)
+            totals["cost_usd"] = llm_cost
+        elif not readings:
+            totals["cost_usd"] = llm_cost
+        return totals
+
     def tick(self, rss_peak: int | None, rss_now: int | None) -> None:
         """From the OOM guard's thread, about once a second while a cell runs."""
         with self._lock:
@@ -113,9 +151,9 @@ class LiveView:
             llm = LEDGER.totals() - self._llm0
             # only what is known: a call that did not report its usage makes the sum a lower bound
             cost = float(llm.cost) if llm.calls and not llm.cost_unknown else None
-            self.progress.poll()
-            # time, and dollars when the calls so far were all priced (energy comes at the cell's end)
-            projection = self.progress.projection(cost_usd=cost)
+            fraction_done = self.progress.poll()
+            totals = self._totals(window, elapsed, energies, cost) if fraction_done is not None else {}
+            projection = self.progress.projection(**totals)
             breaks = () if projection is None else tuple(will_break(projection, self.limits()))
             if breaks and self._stopped_by is None and self.enforce_projected():
                 self._stopped_by = breaks[0]

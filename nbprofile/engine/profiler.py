@@ -29,8 +29,8 @@ from nbprofile.engine.recorder import Recorder
 from nbprofile.engine.warn import OnceWarnings
 from nbprofile.engine.windows import MeterSet, Window
 from nbprofile.meters.base import Meter
-from nbprofile.meters.nvml import NvmlMeter
 from nbprofile.meters.memory_limit import OomCounter, find_oom_counter
+from nbprofile.meters.nvml import NvmlMeter
 from nbprofile.readings import Readings
 from nbprofile.record import BASELINE_ENV, RUN_ID_ENV, CellRecord, RunInfo, Status, new_run_id
 from nbprofile.store.base import RecordStore
@@ -68,6 +68,7 @@ class Profiler:
         nvml = self.windows.find(NvmlMeter)
         if isinstance(nvml, NvmlMeter):  # GPU energy so far, for the live numbers
             self.live.gpu_energy = lambda window: nvml.live_energy_j(window.key)
+        self.live.so_far = self._so_far
         self._cell_window: Window | None = None
         self._insights: dict[str, Any] | None = None
         self._oom_counter: OomCounter | None | bool = False  # False: not looked for yet
@@ -97,6 +98,17 @@ class Profiler:
     def _describe_run(self) -> dict[str, Any]:
         """What the run record keeps beyond the machine: carbon settings and GPUs."""
         return {"carbon": carbon_info(self.carbon), **assembly.gpu_info(self.windows.meters)}
+
+    def _so_far(self, window: Window, measured: Readings) -> Readings:
+        """A running window's readings until now: what its meters can say, what the live view
+        measured itself, and what the derivers make of them (total energy, CO2e, dollars)."""
+        readings: Readings = {}
+        for meter in self.windows.meters:
+            readings.update(meter.so_far(window.key))
+        readings.update(measured)
+        for derive in self.windows.derivers:
+            readings.update(derive(readings))
+        return readings
 
     # -- windows and records -------------------------------------------------
     def open_window(self, key: object) -> Window:
@@ -141,6 +153,10 @@ class Profiler:
         """The started cell is over: what the OOM guard did to it, if anything (its message)."""
         hotspots = self.hotspots.stop()
         projections = self.live.end()
+        for part, failure in (("live", self.live.failure), ("live-totals", self.live.so_far_failure),
+                              ("hotspots", self.hotspots.failure)):
+            if failure is not None:  # switched off for the session: say so once, the cells go on
+                self.warn_once(f"{part}-failed", failure)
         insights: dict[str, Any] = {}
         if hotspots is not None:
             insights["hotspots"] = hotspots.to_json()

@@ -43,6 +43,12 @@ class Meter(ABC):
     def end(self, key: object) -> Readings:
         """Close a window and return its readings."""
 
+    def so_far(self, key: object) -> Readings:
+        """What the open window ``key`` has measured until now, for a running cell's live numbers
+        and projection: called from another thread, about once a second, so only cheap reads.
+        ``{}`` (the default) when this meter cannot say before the window closes."""
+        return {}
+
     def discard(self, key: object) -> None:
         """Forget a window without reading it (the cell never ran)."""
 

@@ -265,6 +265,20 @@ class CpuEnergyMeter(Meter):
         reason = self._unavailable_reason or "the meter was not probed"
         return {k: Reading.unavailable("J", reason) for k in self.keys}
 
+    def so_far(self, key: object) -> Readings:
+        """The CPU energy of the open window until now (the same method as :meth:`end`'s)."""
+        start = self._open.get(key)
+        if start is None:
+            return {}
+        if self.mode == "rapl":
+            return {"cpu_energy_j": Reading(self._totals()[0] - start[1], "J", "measured", self._pkg_source,
+                                            self._pkg_note)}
+        est = self.estimate
+        if self.mode == "estimate" and est is not None:
+            return {"cpu_energy_j": Reading((_cpu_time() - start[1]) * est.w_per_thread, "J", "estimated",
+                                            est.source, f"estimated: {est.method}")}
+        return {}
+
     def _never_opened(self) -> Readings:
         return {k: Reading.unavailable("J", "the window was never opened") for k in self.keys}
 

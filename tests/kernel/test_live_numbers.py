@@ -82,6 +82,8 @@ def test_a_progress_bar_projects_the_end_and_the_limit_it_will_break(start_kerne
     # 60 steps of 0.1 s: about 6 s in all, said before the 4 s limit is reached
     final = re.search(r"≈ (\d+(?:\.\d+)?) s", first["numbers"]["projection"])
     assert final and 5.0 <= float(final.group(1)) <= 7.5, first["numbers"]["projection"]
+    # energy and CO2e from the CPU energy meter so far (estimated here), by the record's own formulas
+    assert "CO2e" in first["numbers"]["projection"], first["numbers"]["projection"]
     assert elapsed(first["text"]) < 4.0
     assert any(w.startswith("time<=4s will be exceeded at ≈") for w in first["numbers"]["will_break"]), first
     assert "⚠ time<=4s will be exceeded" in first["text"]
