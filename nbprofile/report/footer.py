@@ -31,6 +31,7 @@ from nbprofile.metrics import CATALOG, Metric
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, LiveNumbers
 from nbprofile.report.died import MARK, died_summary, is_died
+from nbprofile.report.hotspot_share import share_words, shares
 
 SEP = " · "
 _MUTED = "color: var(--jp-ui-font-color2, #777)"
@@ -130,7 +131,12 @@ def hotspot_lines(record: CellRecord, top: int = 3) -> tuple[list[str], str] | N
     how_found = (f"share of {hot.samples} samples of the main thread's stack, one every "
                  f"{format_duration(hot.interval_s)} over the cell's last {format_duration(hot.covered_s)} "
                  "(sampled)")
-    return [describe(e) for e in hot.entries[:top]], how_found
+    lines = [describe(e) for e in hot.entries[:top]]
+    split = shares(record, hot)
+    if split is None:
+        return lines, how_found
+    shared = zip(lines, split.energy_j, split.cost_usd)
+    return [f"{line} · {share_words(j, usd)}" for line, j, usd in shared], f"{how_found}; {split.how}"
 
 
 def hotspot_parts(record: CellRecord, top: int = 3) -> list[Part]:

@@ -14,11 +14,10 @@ from typing import Any
 
 from nbprofile.budgets.evaluate import Verdict
 from nbprofile.format import UNAVAILABLE, format_duration, shown_value
-from nbprofile.insights import describe
 from nbprofile.metrics import label_of
 from nbprofile.record import CellRecord
 from nbprofile.report.died import MARK, MISSING, died_cause, died_summaries, died_summary, is_died
-from nbprofile.report.footer import hotspots_of, how
+from nbprofile.report.footer import hotspot_lines, hotspots_of, how
 
 #: a died cell in Jupyter's HTML: the theme's error colour, as the footer's failed budget
 _DIED_STYLE = "color: var(--jp-error-color1, #c62828); font-weight: 600"
@@ -152,7 +151,8 @@ class RecordDetail:
 
     def _hotspots(self) -> list[tuple[str, str]]:
         hot = hotspots_of(self.record)
-        return [] if hot is None else [(describe(e), e.where) for e in hot.entries]
+        found = None if hot is None else hotspot_lines(self.record, top=len(hot.entries))
+        return [] if hot is None or found is None else list(zip(found[0], (e.where for e in hot.entries)))
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord
 from nbprofile.report.footer import footer_text
@@ -36,3 +38,34 @@ def test_reports_have_a_section_for_the_sampled_cells_escaped() -> None:
     assert "<h2>Where the time went</h2>" in html and "62 % train.py:forward ← cell line 14" in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert "Where the time went" not in export("md", [record(None)], run)
+
+
+def busy_python(**readings: float) -> CellRecord:
+    """A 2.5 s cell sampled over 2.4 s, with the readings given (seconds, joules, dollars)."""
+    units = {"wall_s": "s", "cpu_s": "s", "gpu_time_s": "s", "cpu_energy_j": "J", "energy_j": "J",
+             "compute_cost_usd": "USD"}
+    hot = {**HOTSPOTS, "s": 2.4}
+    made = record({"hotspots": hot})
+    made.readings = {k: Reading(v, units[k], "estimated" if k != "wall_s" else "measured", "test")
+                     for k, v in {"wall_s": 2.5, **readings}.items()}
+    return made
+
+
+def test_a_cpu_bound_cells_energy_and_dollars_are_shared_out_by_its_hot_spots_as_estimates() -> None:
+    cell = busy_python(cpu_s=2.45, cpu_energy_j=100.0, energy_j=100.0, compute_cost_usd=0.002)
+    full = footer_text(cell, "full")
+    # 62 % of 100 J, and of the electricity's $0.002; "~" marks an estimate, as in every report
+    assert "62 % train.py:forward ← cell line 14 · ~62.0 J, ~$0.00124" in full, full
+    assert "~62.0 J" in repr(RecordDetail(cell))
+    assert "~62.0 J" in export("md", [cell], {"run_id": "r1", "notebook": "/nb/a.ipynb", "started_at": 1.7e9})
+
+
+@pytest.mark.parametrize("readings", [
+    {"cpu_s": 0.3, "cpu_energy_j": 100.0},                        # mostly waiting: the time is not the energy
+    {"cpu_s": 7.5, "cpu_energy_j": 100.0},                        # three threads busy: not the sampled one's
+    {"cpu_s": 2.45, "cpu_energy_j": 100.0, "gpu_time_s": 2.0},    # a GPU did the work
+    {"cpu_s": 2.45},                                              # no CPU energy to share
+], ids=["io-bound", "threads", "gpu", "no-energy"])
+def test_energy_is_not_shared_out_where_that_would_not_be_honest(readings: dict[str, float]) -> None:
+    full = footer_text(busy_python(**readings), "full")
+    assert "62 % train.py:forward ← cell line 14" in full and " J" not in full.split("hot:")[1], full
