@@ -14,6 +14,7 @@ import type {
   ReportFormat,
   RunDetail,
   RunsResponse,
+  Scope,
   StatusResponse
 } from './types.js';
 
@@ -103,8 +104,8 @@ export class NbprofileAPI {
     return requestAPI<FormatsResponse>(['formats'], {}, this.settings);
   }
 
-  runs(notebook: string, kernel: string | null): Promise<RunsResponse> {
-    return requestAPI<RunsResponse>(['runs'], { notebook, kernel }, this.settings);
+  runs(notebook: string, kernel: string | null, scope: Scope = 'team'): Promise<RunsResponse> {
+    return requestAPI<RunsResponse>(['runs'], { notebook, kernel, scope }, this.settings);
   }
 
   run(runId: string): Promise<RunDetail> {

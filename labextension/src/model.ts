@@ -25,7 +25,7 @@ import {
   describe,
   failureState
 } from './state.js';
-import type { CompareResponse, RunDetail, RunSummary } from './types.js';
+import type { CompareResponse, RunDetail, RunSummary, Scope } from './types.js';
 
 const MAX_BACKOFF_MS = 60_000;
 
@@ -69,6 +69,8 @@ export class PanelModel {
   detailOpen = false;
   /** The cells view shows every execution in order, not one row per cell (its latest execution). */
   allExecutions = false;
+  /** Whose runs are listed: everyone's (a team store keeps them all) or the user's own. */
+  scope: Scope = 'team';
   settings: PanelSettings = DEFAULT_SETTINGS;
   /** Writes the columns to the user's settings (set by index.ts); without it a choice lasts until a reload. */
   saveColumns: ((columns: string[]) => Promise<void>) | null = null;
@@ -192,6 +194,12 @@ export class PanelModel {
     this._emit();
   }
 
+  setScope(scope: Scope): void {
+    this.scope = scope;
+    this._emit();
+    void this.refresh();
+  }
+
   setAllExecutions(all: boolean): void {
     this.allExecutions = all;
     this._emit();
@@ -241,7 +249,7 @@ export class PanelModel {
     try {
       [catalog, runs] = await Promise.all([
         this._loadCatalog(),
-        this.api.runs(notebook, ref.kernelId).then(response => response.runs)
+        this.api.runs(notebook, ref.kernelId, this.scope).then(response => response.runs)
       ]);
     } catch (error) {
       if (!current()) {

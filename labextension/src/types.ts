@@ -71,11 +71,18 @@ export interface RunSummary {
   budget_failures: number;
   kernel_id: string | null;
   host: string;
+  /** Who ran it (a team store keeps everyone's runs); absent from older servers. */
+  user?: string | null;
   nbprofile: string;
 }
 
+/** Whose runs the panel lists: everyone's in the store (a team store's), or the user's own. */
+export type Scope = 'team' | 'mine';
+
 export interface RunsResponse {
   notebook: string;
+  /** Absent from older servers (which list every run in the store). */
+  scope?: Scope;
   /** Newest first. */
   runs: RunSummary[];
 }

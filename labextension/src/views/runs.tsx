@@ -4,7 +4,8 @@
  * many executions that took (Run All twice: each cell twice), and its total
  * adds up all executions, what the session really spent. At the sidebar's
  * opening width a run takes two lines; a wider sidebar gives it one
- * (style/runs.css).
+ * (style/runs.css). On a team store, where others' runs of the notebook are
+ * listed too, each run names its user and a choice lists only the user's own.
  */
 import * as React from 'react';
 
@@ -15,15 +16,39 @@ import { formatStart } from '../show.js';
 import type { RunSummary } from '../types.js';
 import { ALL_TOTAL, ALL_TOTAL_TITLE, count } from './executions.js';
 
+/** The users of these runs, when more than one ran them (a team store); else empty. */
+export function usersOf(runs: RunSummary[]): string[] {
+  const users = new Set(runs.map(r => r.user).filter((u): u is string => !!u));
+  return users.size > 1 ? [...users].sort() : [];
+}
+
 export function RunsView(props: { model: PanelModel; runs: RunSummary[]; kernelId: string | null }): JSX.Element {
   const { model, runs, kernelId } = props;
+  const users = usersOf(runs);
+  // the choice is offered once there is a choice: other people's runs, or "mine" picked earlier
+  const scoped = users.length > 0 || model.scope === 'mine';
   return (
     <div className="nbp-runs">
-      {runs.length >= 2 && (
+      {(runs.length >= 2 || scoped) && (
         <div className="nbp-toolbar">
-          <button className="nbp-button" onClick={() => model.setCompare(runs[1].run_id, runs[0].run_id)}>
-            Compare the last two runs
-          </button>
+          {runs.length >= 2 && (
+            <button className="nbp-button" onClick={() => model.setCompare(runs[1].run_id, runs[0].run_id)}>
+              Compare the last two runs
+            </button>
+          )}
+          {scoped && (
+            <label className="nbp-scope" title="runs of everyone who uses this store, or your own">
+              Runs of{' '}
+              <select
+                className="nbp-select"
+                value={model.scope}
+                onChange={e => model.setScope(e.currentTarget.value === 'mine' ? 'mine' : 'team')}
+              >
+                <option value="team">everyone</option>
+                <option value="mine">me</option>
+              </select>
+            </label>
+          )}
         </div>
       )}
       <div className="nbp-table" role="table">
@@ -46,6 +71,7 @@ export function RunsView(props: { model: PanelModel; runs: RunSummary[]; kernelI
             key={run.run_id}
             run={run}
             thisKernel={kernelId !== null && run.kernel_id === kernelId}
+            showUser={users.length > 0}
             model={model}
           />
         ))}
@@ -54,7 +80,7 @@ export function RunsView(props: { model: PanelModel; runs: RunSummary[]; kernelI
   );
 }
 
-function RunRow(props: { run: RunSummary; thisKernel: boolean; model: PanelModel }): JSX.Element {
+function RunRow(props: { run: RunSummary; thisKernel: boolean; showUser: boolean; model: PanelModel }): JSX.Element {
   const { run, model } = props;
   const kernel = run.kernel_id ? `, kernel ${run.kernel_id}` : '';
   const executions = run.executions ?? run.cells;
@@ -66,13 +92,19 @@ function RunRow(props: { run: RunSummary; thisKernel: boolean; model: PanelModel
       data-run={run.run_id}
       data-cells={run.cells}
       data-executions={executions}
-      title={`run ${run.run_id} on ${run.host}, nbprofile ${run.nbprofile}${kernel}`}
+      data-user={run.user ?? undefined}
+      title={`run ${run.run_id} by ${run.user ?? 'an unknown user'} on ${run.host}, nbprofile ${run.nbprofile}${kernel}`}
       onClick={() => model.showRun(run.run_id)}
       onKeyDown={e => e.key === 'Enter' && model.showRun(run.run_id)}
     >
       <span className="nbp-run-start">
         {formatStart(run.started_at)}
         {props.thisKernel && <span className="nbp-tag">this kernel</span>}
+        {props.showUser && run.user && (
+          <span className="nbp-tag nbp-user" title={`run by ${run.user} on ${run.host}`}>
+            {run.user}
+          </span>
+        )}
       </span>
       <span className="nbp-run-counts">
         {count(run.cells, 'cell')} · {count(executions, 'execution')}
