@@ -43,7 +43,7 @@ from nbprofile.meters.memory import PeakRss
 from nbprofile.meters.nvml import NvmlMeter
 from nbprofile.meters.torch_cuda import TorchCudaMeter
 
-TESTS = Path(__file__).resolve().parent.parent / "tests"  # the fakes: fake_nvml.py, fake_torch.py
+TESTS = Path(__file__).resolve().parent.parent / "tests" / "fakes"  # fake_nvml.py, fake_torch.py
 
 Setup = Callable[[], Callable[[int], None]]  # prepares a variant; returns "run n windows"
 

@@ -24,6 +24,7 @@ from typing import Literal, NamedTuple
 
 from nbprofile.derive.energy import J_PER_KWH
 from nbprofile.derive.gpus import gpus_in_use
+from nbprofile.derive.mig import is_mig, mig_slice
 from nbprofile.derive.needs import needs, reason
 from nbprofile.meters.torch_cuda import cuda_device_name
 from nbprofile.readings import Deriver, Method, Reading, Readings, weakest
@@ -35,11 +36,14 @@ USAGE = "%nbprofile compute-price gpu_hour=<$/GPU-hour> gpu:<model>=<$/GPU-hour>
 # Default on-demand prices, $/GPU-hour, single GPU, late 2026. Rounded from public on-demand list
 # prices of GPU clouds and hyperscalers seen 2025-2026 (Lambda, RunPod, CoreWeave; AWS p5 after its
 # June 2025 cut; GCP/Azure list prices): providers differ by 2-3x, so these are a ballpark, always
-# labelled "default". First match on the device name (torch.cuda.get_device_name) wins.
+# labelled "default". First match on the device name (torch.cuda.get_device_name) wins; (?<!G) keeps
+# the superchips off their GPU's entry (GB200 is rented by the NVL72 rack: its per-GPU share, ballpark).
+# A MIG slice's default price is its share of the whole GPU's (nbprofile.derive.mig).
 DEFAULT_GPU_HOUR_USD: tuple[tuple[str, str, float], ...] = (
-    (r"B200", "B200", 5.50),
+    (r"GB200", "GB200", 6.50),
+    (r"(?<!G)B200", "B200", 5.50),
     (r"GH200", "GH200", 3.20),
-    (r"H200", "H200", 3.80),
+    (r"(?<!G)H200", "H200", 3.80),
     (r"H100|H800", "H100", 3.00),
     (r"A100.*80\s*GB", "A100 80GB", 1.80),
     (r"A100|A800", "A100 40GB", 1.40),
@@ -90,6 +94,8 @@ class ComputePrices:
         for pattern, label, usd in sorted(self._compiled, key=lambda e: e[1] == "*"):
             if label == "*" or (name is not None and pattern.search(name)):
                 return Price(usd, "user", name or "GPU (model unknown)")
+        if name is not None and is_mig(name):
+            return _mig_price(name)
         if name is not None:
             for regex, label, usd in _DEFAULT_PATTERNS:
                 if regex.search(name):
@@ -120,6 +126,15 @@ class ComputePrices:
             return parse_price_args(args, cls())
         except ValueError as exc:
             raise ValueError(f"{exc} (from the environment: {GPU_HOUR_ENV}, {KWH_ENV})") from None
+
+
+def _mig_price(name: str) -> Price:
+    """A MIG slice's share of its whole GPU's default price (the generic price's share if unlisted)."""
+    part = mig_slice(name)
+    if part is None:  # a profile we cannot read: charge the generic GPU-hour, and say why
+        return Price(GENERIC_GPU_HOUR_USD, "default", f"generic GPU ({name}: MIG slice of unknown size)")
+    whole = ComputePrices().gpu_price(part.gpu)
+    return Price(whole.usd * part.fraction, "default", f"{whole.what} {part.label}")
 
 
 def parse_price_args(args: list[str], current: ComputePrices) -> ComputePrices:

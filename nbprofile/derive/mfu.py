@@ -2,7 +2,8 @@
 
 The time is ``gpu_time_s`` when available, else ``wall_s``; the peak is the
 device's dense BF16 datasheet figure (:data:`PEAK_FLOPS`). No known peak (a CPU,
-an unlisted GPU): unavailable.
+an unlisted GPU, a MIG slice whose profile cannot be read): unavailable. A MIG
+slice gets its share of the whole GPU's peak (:mod:`nbprofile.derive.mig`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from nbprofile.derive.gpus import gpus_in_use
+from nbprofile.derive.mig import is_mig, mig_slice
 from nbprofile.meters.torch_cuda import cuda_device_name
 from nbprofile.readings import Deriver, Reading, Readings, weakest
 
@@ -22,16 +24,20 @@ class Peak(NamedTuple):
 
 
 # Dense BF16 tensor-core peaks per GPU, FLOP/s, from NVIDIA's and AMD's datasheets (the dense figure:
-# half of the "with sparsity" one). First match on the device name wins, so the specific come first.
+# half of the "with sparsity" one). First match on the device name wins, so the specific come first;
+# (?<!G) keeps the Grace-Hopper/Blackwell superchips (GH200, GB200) off their GPU's entry.
+# H800 PCIe / H800 SXM: the H100 PCIe / SXM dies with a narrower interconnect, the same tensor peaks.
 PEAK_FLOPS: tuple[tuple[str, str, float], ...] = (
-    (r"H100.*PCIe", "H100 PCIe, bf16 dense", 756e12),
+    (r"H[18]00.*PCIe", "H100/H800 PCIe, bf16 dense", 756e12),
     (r"H100.*NVL", "H100 NVL, bf16 dense", 835e12),
     (r"GH200", "GH200, bf16 dense", 989.4e12),
-    (r"H200.*NVL", "H200 NVL, bf16 dense", 835e12),
-    (r"H200", "H200, bf16 dense", 989e12),
+    (r"(?<!G)H200.*NVL", "H200 NVL, bf16 dense", 835e12),
+    (r"(?<!G)H200", "H200, bf16 dense", 989e12),
     (r"H100|H800", "H100 SXM, bf16 dense", 989.4e12),
-    (r"B200", "B200, bf16 dense", 2250e12),
+    (r"GB200", "GB200 (per GPU), bf16 dense", 2500e12),
+    (r"(?<!G)B200", "B200, bf16 dense", 2250e12),
     (r"A100|A800", "A100, bf16 dense", 312e12),
+    (r"\bA30\b", "A30, bf16 dense", 165e12),
     (r"MI300X", "MI300X, bf16 dense", 1307.4e12),
     (r"L40S", "L40S, bf16 dense", 362e12),
     (r"\bL4\b", "L4, bf16 dense", 121e12),
@@ -40,13 +46,32 @@ PEAK_FLOPS: tuple[tuple[str, str, float], ...] = (
     (r"\bT4\b", "T4, fp16 dense (no bf16)", 65e12),
 )
 _PEAKS = tuple((re.compile(p, re.IGNORECASE), what, f) for p, what, f in PEAK_FLOPS)
+NO_PEAK = "peak throughput unknown for this device (a CPU, or a GPU not in nbprofile's table)"
+MIG_UNKNOWN = "a MIG slice whose profile cannot be read from its name: its share of the GPU's peak is unknown"
+
+
 def peak_for(device_name: str | None) -> Peak | None:
-    """The dense BF16 peak of a GPU by its name, or None (unknown, or a CPU)."""
-    if device_name:
-        for regex, what, flops in _PEAKS:
-            if regex.search(device_name):
-                return Peak(flops, what)
+    """The dense BF16 peak of a GPU by its name, or None (unknown, or a CPU).
+
+    A MIG slice (``... MIG 1g.10gb``) gets its share of the whole GPU's peak; a MIG
+    device whose profile cannot be read gets None, never the whole GPU's figure.
+    """
+    if not device_name:
+        return None
+    if is_mig(device_name):
+        part = mig_slice(device_name)
+        whole = peak_for(part.gpu) if part is not None else None
+        if part is None or whole is None:
+            return None
+        return Peak(whole.flops_per_s * part.fraction, f"{whole.what}, {part.label}")
+    for regex, what, flops in _PEAKS:
+        if regex.search(device_name):
+            return Peak(flops, what)
     return None
+
+
+def _no_peak_reason(device_name: str | None) -> str:
+    return MIG_UNKNOWN if is_mig(device_name) and mig_slice(device_name) is None else NO_PEAK
 
 
 def device_peak() -> Peak | None:
@@ -66,8 +91,8 @@ def derive_mfu(peak: Peak | float | Callable[[], Peak | None] | None) -> Deriver
             return {"mfu_fraction": Reading.unavailable("", f"no FLOP count: {flops.note}")}
         p = peak() if callable(peak) else Peak(peak, "your peak") if isinstance(peak, (int, float)) else peak
         if p is None:
-            return {"mfu_fraction": Reading.unavailable(
-                "", "peak throughput unknown for this device (a CPU, or a GPU not in nbprofile's table)")}
+            why = _no_peak_reason(cuda_device_name()) if callable(peak) else NO_PEAK
+            return {"mfu_fraction": Reading.unavailable("", why)}
         time = readings.get("gpu_time_s")
         if time is None or time.value is None:
             time = readings.get("wall_s")

@@ -9,6 +9,13 @@ That raises ``KeyboardInterrupt`` inside the meter, where the engine catches it
 (``take_fire()`` tells it apart from the user's own Ctrl-C) and switches that
 meter off. A call into C code that never returns and ignores signals cannot be
 interrupted from inside the process; it is blamed when it returns.
+
+Some meters wait for work on purpose: the torch meter's ``torch.cuda.synchronize()``
+waits for the kernels a cell left queued, which can take minutes. Such a meter
+keeps its own, longer limit on that wait, and tells the engine when the wait
+starts and ends (its ``wait_hook``); the engine moves the deadline with
+:meth:`HangGuard.allow` for the wait alone, so the rest of the meter's call, and
+the meters after it, get the usual :data:`DEFAULT_TIMEOUT_S`.
 """
 
 from __future__ import annotations
@@ -53,6 +60,13 @@ class HangGuard(Watcher):
         self._fired = self._phase
         self._blamed = self.current
         return True
+
+    def allow(self, seconds: float) -> None:
+        """From now, the running phase may go on ``seconds`` more (a meter that waits on purpose,
+        or the meters after it getting their own time again)."""
+        with self.lock:
+            if self._deadline:
+                self._deadline = time.monotonic() + seconds
 
     @property
     def sent_interrupt(self) -> bool:

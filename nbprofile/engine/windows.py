@@ -6,6 +6,12 @@ derivers on what the meters returned. A meter that raises, or that the hang
 guard has to interrupt, is switched off for the rest of the run with one
 warning; the window notes it, and from then on its readings say why they are
 missing. The cell never sees any of it.
+
+A meter that waits for work on purpose (the torch meter waits for the GPU's
+queued kernels) has a ``wait_hook`` attribute: the MeterSet sets it to one that moves
+the hang guard's deadline for the length of that wait, and back to the usual
+:data:`~nbprofile.engine.hang_guard.DEFAULT_TIMEOUT_S` after it, so the rest of
+the meter's call is guarded as any other.
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ class MeterSet:
         self._ending: tuple[Meter, ...] = ()  # and in end order
         self._end_order: list[Meter] = []
         self.order_meters()
+        for meter in self.meters:
+            if hasattr(meter, "wait_hook"):
+                setattr(meter, "wait_hook", self._waiting)  # noqa: B010 - not every Meter has one
 
     def _probe(self, meter: Meter) -> Availability:
         try:
@@ -63,6 +72,11 @@ class MeterSet:
         self._end_order = self.meters[::-1]
         self._beginning = tuple(m for m in self.meters if m.name not in self.disabled)
         self._ending = self._beginning[::-1]
+
+    def _waiting(self, seconds: float | None) -> None:
+        """A meter starts (``seconds``: how long it may take) or ends (None) a wait on purpose."""
+        if self.guard.active:  # only the main thread's phases are guarded
+            self.guard.allow(self.guard.timeout_s if seconds is None else seconds)
 
     def active(self) -> list[Meter]:
         return [m for m in self.meters if m.name not in self.disabled]

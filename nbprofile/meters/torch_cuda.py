@@ -8,8 +8,14 @@ context costs hundreds of MB of device memory and about a second).
 
 At each edge it synchronises every device that already has a CUDA context, so
 that kernels still queued when a cell's Python code returns are charged to that
-cell and not to the next one. ``gpu_time_s`` is the host-clock span between the
-two synchronised edges: the time the cell kept the GPU busy or waiting, kernels
+cell and not to the next one. That wait can take minutes and is part of the
+measurement: it runs on the meter's own thread under its own limit (ten
+minutes by default, :mod:`nbprofile.meters.cuda_sync`), and for that wait alone
+the meter asks the engine's hang guard for that long (``wait_hook``, set by the
+engine), so a cell with much queued GPU work keeps its GPU time and the meter
+stays on, while anything else in the meter that hangs is still stopped in 2 s.
+``gpu_time_s`` is the host-clock span between the two synchronised edges: the
+time the cell kept the GPU busy or waiting, kernels
 queued at its end included. It is a span, not the GPU's busy time (NVML's
 utilisation samples give that).
 
@@ -47,6 +53,7 @@ from time import perf_counter_ns
 from typing import Any
 
 from nbprofile.meters.base import Meter
+from nbprofile.meters.cuda_sync import Synchronizer, sync_timeout_from_env
 from nbprofile.readings import Availability, Method, Reading, Readings
 
 TORCH_NOT_IMPORTED = "torch is not imported in this kernel"
@@ -55,6 +62,8 @@ CUDA_INITIALISED_IN_WINDOW = "CUDA was initialised during this cell: the span in
 NEVER_OPENED = "the window was never opened"
 SOURCE_SPAN = "cuda.synchronize+perf_counter"
 SOURCE_ALLOCATOR = "torch.cuda memory stats"
+#: the hang guard's deadline exceeds the meter's own wait limit by this much, so the meter's fires first
+GUARD_MARGIN_S = 5.0
 
 
 @dataclass(slots=True)
@@ -80,6 +89,10 @@ class TorchCudaMeter(Meter):
     numbering) that has a context at the window's end. ``vram_peak_bytes``, the
     max over devices with NVML as fallback, is made by :func:`derive_vram_peak`.
 
+    ``sync_timeout_s``: how long an edge waits for the GPU's queued work
+    (default ``NBPROFILE_GPU_SYNC_TIMEOUT_S`` or 600 s); past it the window's
+    GPU time is unavailable with the reason, and the notebook goes on.
+
     ``reset_peaks``: reset torch's peak statistics at every window start (the
     default). Turn it off when the notebook reads ``max_memory_allocated()``
     itself across cells: the reset is global, so the meter would change what the
@@ -93,9 +106,15 @@ class TorchCudaMeter(Meter):
 
     name = "torch_cuda"
 
-    def __init__(self, reset_peaks: bool = True, clock_ns: Callable[[], int] = perf_counter_ns) -> None:
+    def __init__(self, reset_peaks: bool = True, clock_ns: Callable[[], int] = perf_counter_ns,
+                 sync_timeout_s: float | None = None) -> None:
         self.reset_peaks = reset_peaks
         self._clock = clock_ns
+        self._sync = Synchronizer(sync_timeout_from_env() if sync_timeout_s is None else sync_timeout_s)
+        #: how long one synchronisation may take before the engine's hang guard steps in
+        self.guard_timeout_s = self._sync.timeout_s + GUARD_MARGIN_S
+        #: set by the engine: called with guard_timeout_s as a wait starts, and with None when it ends
+        self.wait_hook: Callable[[float | None], None] | None = None
         self._open: dict[object, _Window] = {}
         self.keys: tuple[str, ...] = ("gpu_time_s",)
         self._devices_seen: int = 0
@@ -128,7 +147,7 @@ class TorchCudaMeter(Meter):
             self._open[key] = _Window(self._clock(), False)
             return
         devices = _devices_in_use(torch)
-        window = _Window(0, True, sync_error=_synchronize(torch, devices))
+        window = _Window(0, True, sync_error=self._synchronize(torch, devices))
         cuda = torch.cuda
         if self.reset_peaks:
             if self._open:  # the reset below is global: keep what the open windows reached
@@ -150,7 +169,7 @@ class TorchCudaMeter(Meter):
         if not _cuda_initialised(torch):
             return dict(self._no_cuda)
         devices = _devices_in_use(torch)
-        sync_error = _synchronize(torch, devices)
+        sync_error = self._synchronize(torch, devices)
         t1 = self._clock()
         readings: Readings = {"gpu_time_s": self._span(window, t1, sync_error)}
         cuda = torch.cuda
@@ -163,11 +182,25 @@ class TorchCudaMeter(Meter):
     def discard(self, key: object) -> None:
         self._open.pop(key, None)
 
+    def close(self) -> None:
+        self._sync.stop()
+
     # -- helpers -------------------------------------------------------------
+    def _synchronize(self, torch: Any, devices: list[int]) -> str | None:
+        """Wait for the devices' queued work on the meter's thread; why not, if it failed or took too long."""
+        hook = self.wait_hook
+        if hook is not None:
+            hook(self.guard_timeout_s)
+        try:
+            return self._sync.run(lambda: _synchronize(torch, devices))
+        finally:
+            if hook is not None:
+                hook(None)
+
     def _span(self, window: _Window, t1: int, sync_error: str | None) -> Reading:
         error = window.sync_error or sync_error
         if error is not None:
-            return Reading.unavailable("s", f"CUDA failed while synchronising: {error}", SOURCE_SPAN)
+            return Reading.unavailable("s", error, SOURCE_SPAN)
         note = None if window.cuda_at_begin else CUDA_INITIALISED_IN_WINDOW
         return Reading((t1 - window.t0_ns) / 1e9, "s", "measured", SOURCE_SPAN, note)
 
@@ -230,7 +263,7 @@ def _synchronize(torch: Any, devices: list[int]) -> str | None:
         try:
             torch.cuda.synchronize(d)
         except RuntimeError as exc:  # torch raises RuntimeError (AcceleratorError) for CUDA errors
-            return f"{type(exc).__name__}: {exc}"
+            return f"CUDA failed while synchronising: {type(exc).__name__}: {exc}"
     return None
 
 

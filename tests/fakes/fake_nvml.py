@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 GiB = 1024**3
+MiB = 1024**2
+GPM_SM_UTIL = 2  # NVML_GPM_METRIC_SM_UTIL
+GPM_ANY_TENSOR_UTIL = 5  # NVML_GPM_METRIC_ANY_TENSOR_UTIL
 
 NVML_SUCCESS = 0
 NVML_ERROR_UNINITIALIZED = 1
@@ -33,10 +36,12 @@ NVML_ERROR_INVALID_ARGUMENT = 2
 NVML_ERROR_NOT_SUPPORTED = 3
 NVML_ERROR_NO_PERMISSION = 4
 NVML_ERROR_NOT_FOUND = 6
+NVML_ERROR_INSUFFICIENT_SIZE = 7
 NVML_ERROR_DRIVER_NOT_LOADED = 9
 NVML_ERROR_LIBRARY_NOT_FOUND = 12
 NVML_ERROR_FUNCTION_NOT_FOUND = 13
 NVML_ERROR_GPU_IS_LOST = 15
+NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25
 NVML_ERROR_UNKNOWN = 999
 
 _ERRORS = {
@@ -45,10 +50,12 @@ _ERRORS = {
     NVML_ERROR_NOT_SUPPORTED: ("NotSupported", "Not Supported"),
     NVML_ERROR_NO_PERMISSION: ("NoPermission", "Insufficient Permissions"),
     NVML_ERROR_NOT_FOUND: ("NotFound", "Not Found"),
+    NVML_ERROR_INSUFFICIENT_SIZE: ("InsufficientSize", "Insufficient Size"),
     NVML_ERROR_DRIVER_NOT_LOADED: ("DriverNotLoaded", "Driver Not Loaded"),
     NVML_ERROR_LIBRARY_NOT_FOUND: ("LibraryNotFound", "NVML Shared Library Not Found"),
     NVML_ERROR_FUNCTION_NOT_FOUND: ("FunctionNotFound", "Function Not Found"),
     NVML_ERROR_GPU_IS_LOST: ("GpuIsLost", "GPU is lost"),
+    NVML_ERROR_ARGUMENT_VERSION_MISMATCH: ("ArgumentVersionMismatch", "Argument version mismatch"),
     NVML_ERROR_UNKNOWN: ("Unknown", "Unknown Error"),
 }
 
@@ -114,23 +121,33 @@ class FakeGpu:
     counter_period_s: float = 0.1
     samples: bool = True  # nvmlDeviceGetSamples supported
     sample_period_s: float = 1 / 6
+    buffer_len: int = 120  # samples the driver keeps per kind: ~20 s at 1/6 s
     instant_power: bool = True  # the POWER_INSTANT field
     mig_capable: bool = True
     migs: list[FakeMig] | None = None  # MIG mode on, with these instances
     mem_total: int = 80 * GiB
-    mem_used: int = 1 * GiB
+    mem_used: int = 1 * GiB  # what processes allocated (v2's used)
+    mem_reserved: int = 600 * MiB  # the driver's own: in v1's used, apart in v2
     processes: list[int] = field(default_factory=list)
-    fail: dict[str, int] = field(default_factory=dict)  # function name -> error code to raise
+    gpm: bool = True  # Hopper or newer: GPM metrics
+    # function name -> error code raised on every call, or codes consumed one call at a time (None: succeed)
+    fail: dict[str, int | list[int | None]] = field(default_factory=dict)
     # driver state
     energy_mj: float = 1_000_000.0  # the true cumulative energy
     counter_mj: int = 1_000_000  # what the counter shows (moves every counter_period_s)
     power_w: float = 0.0
     util_pct: float = 0.0
-    power_buffer: list[tuple[int, int]] = field(default_factory=list)  # (µs, mW)
-    util_buffer: list[tuple[int, int]] = field(default_factory=list)  # (µs, %)
+    sm_pct: float = 0.0
+    tensor_pct: float = 0.0
+    gpm_sm_s: float = 0.0  # SM-busy seconds since boot (integrated), and tensor-busy seconds
+    gpm_tensor_s: float = 0.0
+    power_buffer: collections.deque[tuple[int, int]] = field(init=False)  # (µs, mW), bounded
+    util_buffer: collections.deque[tuple[int, int]] = field(init=False)  # (µs, %), bounded
 
     def __post_init__(self) -> None:
         self.power_w = self.idle_w
+        self.power_buffer = collections.deque(maxlen=self.buffer_len)
+        self.util_buffer = collections.deque(maxlen=self.buffer_len)
 
 
 @dataclass(frozen=True)
@@ -139,11 +156,34 @@ class Handle:
     mig: FakeMig | None = None
 
 
+@dataclass
+class GpmSample:
+    """What ``nvmlGpmSampleAlloc`` returns; filled by ``nvmlGpmSampleGet``."""
+
+    uuid: str | None = None
+    t_ns: int = 0
+    sm_s: float = 0.0
+    tensor_s: float = 0.0
+    freed: bool = False
+
+
+class GpmMetricsGet:
+    """``c_nvmlGpmMetricsGet_t``: the caller sets version, numMetrics, sample1/2 and metric ids."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.numMetrics = 0
+        self.sample1: Any = None
+        self.sample2: Any = None
+        self.metrics = [SimpleNamespace(metricId=0, nvmlReturn=0, value=0.0) for _ in range(8)]
+
+
 class FakeNvml:
     """The fake driver; ``module`` is what ``import pynvml`` returns."""
 
     def __init__(self, gpus: list[FakeGpu], clock: FakeClock | None = None, *,
-                 init_error: int | None = None, driver: str = "550.54.15", log: list[str] | None = None) -> None:
+                 init_error: int | None = None, driver: str = "550.54.15",
+                 log: list[str] | None = None) -> None:
         self.gpus = gpus
         self.clock = clock or FakeClock()
         self.init_error = init_error
@@ -154,14 +194,19 @@ class FakeNvml:
 
     # -- scripting -----------------------------------------------------------
     def run(self, seconds: float, watts: float | list[float] | None = None,
-            util: float | list[float] = 100.0, step_s: float = 0.001) -> None:
-        """Advance the clock by ``seconds`` while every GPU draws ``watts`` (per GPU if a list)."""
+            util: float | list[float] = 100.0, step_s: float = 0.001, *,
+            sm: float | None = None, tensor: float = 0.0) -> None:
+        """Advance the clock by ``seconds`` while every GPU draws ``watts`` (per GPU if a list),
+        busy ``util`` % of the time, with ``sm`` % of SMs active (default: ``util``) and tensor
+        cores ``tensor`` % of the time (GPM)."""
         n = len(self.gpus)
         power = [watts] * n if not isinstance(watts, list) else watts
         utils = [util] * n if not isinstance(util, list) else util
         for g, w, u in zip(self.gpus, power, utils):
             g.power_w = g.idle_w if w is None else w
             g.util_pct = u
+            g.sm_pct = u if sm is None else sm
+            g.tensor_pct = tensor
         steps = max(1, round(seconds / step_s))
         for _ in range(steps):
             before = self.clock.ns
@@ -174,6 +219,8 @@ class FakeNvml:
 
     def _step(self, g: FakeGpu, t0_ns: int, t1_ns: int) -> None:
         g.energy_mj += g.power_w * (t1_ns - t0_ns) / 1e6
+        g.gpm_sm_s += g.sm_pct / 100 * (t1_ns - t0_ns) / 1e9
+        g.gpm_tensor_s += g.tensor_pct / 100 * (t1_ns - t0_ns) / 1e9
         if _crossed(t0_ns, t1_ns, g.counter_period_s):
             g.counter_mj = int(g.energy_mj)
         if _crossed(t0_ns, t1_ns, g.sample_period_s):
@@ -188,7 +235,9 @@ class FakeNvml:
             NVMLError=NVMLError, **ERROR_CLASSES,
             NVML_SUCCESS=NVML_SUCCESS, NVML_DEVICE_MIG_ENABLE=1, NVML_TOTAL_POWER_SAMPLES=0,
             NVML_GPU_UTILIZATION_SAMPLES=1, NVML_FI_DEV_POWER_INSTANT=186, nvmlMemory_v2=0x02000028,
-            NVML_VALUE_TYPE_UNSIGNED_INT=1,
+            NVML_VALUE_TYPE_UNSIGNED_INT=1, NVML_GPM_METRIC_SM_UTIL=GPM_SM_UTIL,
+            NVML_GPM_METRIC_ANY_TENSOR_UTIL=GPM_ANY_TENSOR_UTIL, NVML_GPM_METRICS_GET_VERSION=1,
+            c_nvmlGpmMetricsGet_t=GpmMetricsGet,
         )
         for name in dir(self):
             if name.startswith("nvml"):
@@ -199,8 +248,8 @@ class FakeNvml:
         def call(*args: Any, **kwargs: Any) -> Any:
             self.calls[name] += 1
             handle = args[0] if args and isinstance(args[0], Handle) else None
-            if handle is not None and name in handle.gpu.fail:
-                raise NVMLError(handle.gpu.fail[name])
+            if handle is not None:
+                _maybe_fail(handle.gpu, name)
             return fn(*args, **kwargs)
 
         call.__name__ = name
@@ -256,11 +305,11 @@ class FakeNvml:
         if not handle.gpu.samples or handle.mig is not None:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
         buffer = handle.gpu.power_buffer if kind == 0 else handle.gpu.util_buffer
-        found = [SimpleNamespace(timeStamp=ts, sampleValue=SimpleNamespace(uiVal=v))
+        found = [SimpleNamespace(timeStamp=ts, sampleValue=SimpleNamespace(uiVal=v, ullVal=v))
                  for ts, v in buffer if ts > since_us]
         if not found:
             raise NVMLError(NVML_ERROR_NOT_FOUND)
-        return 1, found
+        return 1, found  # NVML_VALUE_TYPE_UNSIGNED_INT: power in mW, utilisation in %
 
     def nvmlDeviceGetFieldValues(self, handle: Handle, field_ids: list[int]) -> list[Any]:
         values = []
@@ -280,12 +329,57 @@ class FakeNvml:
     def nvmlDeviceGetMemoryInfo(self, handle: Handle, version: int | None = None) -> Any:
         total, used = ((handle.mig.mem_total, handle.mig.mem_used) if handle.mig
                        else (handle.gpu.mem_total, handle.gpu.mem_used))
-        reserved = 512 * 1024**2
-        return SimpleNamespace(total=total, free=total - used, used=used + (0 if version else reserved),
-                               reserved=reserved)
+        reserved = handle.gpu.mem_reserved
+        free = total - used - reserved
+        if not version:  # v1: used is total - free, the driver's reservation included
+            return SimpleNamespace(total=total, free=free, used=total - free)
+        _maybe_fail(handle.gpu, "nvmlDeviceGetMemoryInfo_v2")
+        return SimpleNamespace(version=version, total=total, reserved=reserved, free=free, used=used)
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle: Handle) -> list[Any]:
         return [SimpleNamespace(pid=pid, usedGpuMemory=GiB) for pid in handle.gpu.processes]
+
+    # GPM (Hopper and newer)
+    def nvmlGpmQueryDeviceSupport(self, handle: Handle) -> Any:
+        return SimpleNamespace(version=1, isSupportedDevice=int(handle.gpu.gpm))
+
+    def nvmlGpmSampleAlloc(self) -> GpmSample:
+        return GpmSample()
+
+    def nvmlGpmSampleFree(self, sample: GpmSample) -> None:
+        sample.freed = True
+
+    def nvmlGpmSampleGet(self, handle: Handle, sample: GpmSample) -> GpmSample:
+        if not handle.gpu.gpm or handle.mig is not None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        sample.uuid, sample.t_ns = handle.gpu.uuid, self.clock.ns
+        sample.sm_s, sample.tensor_s = handle.gpu.gpm_sm_s, handle.gpu.gpm_tensor_s
+        return sample
+
+    def nvmlGpmMetricsGet(self, get: GpmMetricsGet) -> GpmMetricsGet:
+        a, b = get.sample1, get.sample2
+        if get.version != 1 or a.freed or b.freed or a.uuid is None or a.uuid != b.uuid:
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        seconds = (b.t_ns - a.t_ns) / 1e9
+        for m in get.metrics[:get.numMetrics]:
+            busy = {GPM_SM_UTIL: b.sm_s - a.sm_s,
+                    GPM_ANY_TENSOR_UTIL: b.tensor_s - a.tensor_s}.get(m.metricId)
+            m.nvmlReturn = NVML_SUCCESS if busy is not None and seconds > 0 else NVML_ERROR_NOT_SUPPORTED
+            m.value = 100 * busy / seconds if busy is not None and seconds > 0 else 0.0
+        return get
+
+
+def _maybe_fail(gpu: FakeGpu, name: str) -> None:
+    """Raise the error ``gpu.fail`` scripts for this call of ``name``, if any."""
+    plan = gpu.fail.get(name)
+    if isinstance(plan, list):
+        code = plan.pop(0) if plan else None
+        if not plan:
+            del gpu.fail[name]
+    else:
+        code = plan
+    if code is not None:
+        raise NVMLError(code)
 
 
 def _crossed(t0_ns: int, t1_ns: int, period_s: float) -> bool:

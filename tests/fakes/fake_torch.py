@@ -8,10 +8,19 @@ context, the caching allocator's current and peak bytes per device (reset by
 reset and stats read is appended to ``log``, and a synchronise of a device
 without a context is recorded in ``contexts_created`` (the meter must never do
 it).
+
+``real_time=True`` makes ``synchronize`` sleep for the queued seconds instead
+of advancing the fake clock (for the engine's hang guard, which runs on real
+time), and ``hang`` (an Event) makes it block until the event is set, as a
+wedged GPU does. ``get_device_properties(i)`` carries ``uuid``, ``pci_bus_id``,
+``pci_domain_id``, ``pci_device_id``, ``name`` and ``multi_processor_count``
+as torch's does (``names``/``pci``/``sms`` set them per device).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -22,6 +31,9 @@ from tests.fakes.fake_nvml import FakeClock
 @dataclass
 class _Device:
     uuid: str
+    name: str = "NVIDIA H100 80GB HBM3"
+    pci: tuple[int, int, int] = (0, 0, 0)  # (domain, bus, device)
+    sms: int = 132
     context: bool = False
     allocated: int = 0
     allocated_peak: int = 0
@@ -32,11 +44,20 @@ class _Device:
 
 class FakeTorch:
     def __init__(self, devices: int = 1, clock: FakeClock | None = None, log: list[str] | None = None,
-                 uuids: list[str] | None = None, has_context_api: bool = True) -> None:
+                 uuids: list[str] | None = None, has_context_api: bool = True, *, real_time: bool = False,
+                 names: list[str] | None = None, pci: list[tuple[int, int, int]] | None = None,
+                 sms: list[int] | None = None, props_uuid: bool = True) -> None:
         self.clock = clock or FakeClock()
         self.log = log if log is not None else []
         ids = uuids or [f"{i:08x}-0000-4000-8000-00000000000{i}" for i in range(devices)]
         self.devices = [_Device(u) for u in ids]
+        for i, d in enumerate(self.devices):
+            d.name = names[i] if names else d.name
+            d.pci = pci[i] if pci else (0, 0x10 + i, 0)
+            d.sms = sms[i] if sms else d.sms
+        self.real_time = real_time
+        self.hang: threading.Event | None = None
+        self.props_uuid = props_uuid  # False: a torch too old for .uuid
         self.initialized = False
         self.current = 0
         self.contexts_created: list[int] = []
@@ -78,13 +99,22 @@ class FakeTorch:
             max_memory_allocated=lambda d=None: self._dev(d).allocated_peak,
             max_memory_reserved=lambda d=None: self._dev(d).reserved_peak,
             memory_stats_as_nested_dict=self._stats,
-            get_device_properties=lambda d: SimpleNamespace(uuid=self.devices[d].uuid),
+            get_device_properties=self._props,
+            get_device_name=lambda d=None: self._dev(d).name,
         )
         c_api = SimpleNamespace()
         if has_context_api:
             c_api._cuda_hasPrimaryContext = lambda d: self.devices[d].context
         torch.__dict__.update(cuda=cuda, _C=c_api, version=SimpleNamespace(cuda="12.4"))
         return torch
+
+    def _props(self, index: int) -> SimpleNamespace:
+        d = self.devices[index]
+        props = SimpleNamespace(name=d.name, multi_processor_count=d.sms, pci_domain_id=d.pci[0],
+                                pci_bus_id=d.pci[1], pci_device_id=d.pci[2])
+        if self.props_uuid:
+            props.uuid = d.uuid
+        return props
 
     def _dev(self, device: int | None) -> _Device:
         return self.devices[self.current if device is None else device]
@@ -98,7 +128,12 @@ class FakeTorch:
             d.context = True
         if self.sync_error is not None:
             raise RuntimeError(self.sync_error)
-        self.clock.advance(d.queued_s)
+        if self.hang is not None:
+            self.hang.wait()
+        if self.real_time:
+            time.sleep(d.queued_s)
+        else:
+            self.clock.advance(d.queued_s)
         d.queued_s = 0.0
 
     def _reset(self, device: int | None = None) -> None:

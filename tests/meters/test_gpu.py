@@ -23,7 +23,14 @@ from nbprofile.derive.vram import derive_vram_peak
 from nbprofile.engine.profiler import Profiler
 from nbprofile.meters.base import Meter
 from nbprofile.meters.clock import WallClock
-from nbprofile.meters.nvml import COUNTER_UPDATE_PERIOD_S, MIG_ENERGY, NO_COUNTER, NOT_INSTALLED, NvmlMeter
+from nbprofile.meters.nvml import (
+    COUNTER_UPDATE_PERIOD_S,
+    MIG_ENERGY,
+    NO_COUNTER,
+    NOT_INSTALLED,
+    NvmlMeter,
+    sharing,
+)
 from nbprofile.meters.torch_cuda import CUDA_NOT_INITIALISED, TORCH_NOT_IMPORTED, TorchCudaMeter
 from nbprofile.readings import Reading
 from tests.fakes.fake_nvml import (
@@ -311,7 +318,10 @@ def test_counter_and_samples_far_apart_get_a_note(install_nvml: Callable[..., Fa
     meter = nvml_on(clock)
     meter.begin("c")
     fake.run(2.0, 300)
-    fake.gpus[0].power_buffer[-6:] = [(t, 100_000) for t, _ in fake.gpus[0].power_buffer[-6:]]
+    buffer = fake.gpus[0].power_buffer
+    kept = list(buffer)
+    buffer.clear()
+    buffer.extend(kept[:-6] + [(t, 100_000) for t, _ in kept[-6:]])
     energy = meter.end("c")["gpu0_energy_j"]
     assert energy.method == "measured" and "the counter is the primary figure" in energy.note
 
@@ -371,25 +381,28 @@ def test_multi_gpu_sum_and_per_device_keys(install_nvml: Callable[..., FakeNvml]
     assert r["gpu1_energy_j"].value == pytest.approx(300, abs=1)
     total = r["gpu_energy_j"]
     assert total.value == pytest.approx(800, abs=2) and total.method == "measured"
-    assert total.source == "sum over devices" and total.note is None
+    # no sign of which GPUs this process uses (no torch, no PID of ours): every visible one, said so
+    assert total.source == "all 2 visible GPUs: which ones this process uses is not known"
+    assert total.note is None
+    assert r["gpu_energy_other_j"].value is None
     assert r["gpu1_util_pct"].value == pytest.approx(50)
     assert r["gpu1_mem_used_bytes"].value == 5 * GiB
-    assert len(meter.keys) == 1 + 2 * 6
+    assert len(meter.keys) == 2 + 2 * 9  # the two totals; 6 NVML readings, reserved memory, 2 GPM per device
 
 
 def test_multi_gpu_sum_weakest_method_and_missing_devices(install_nvml: Callable[..., FakeNvml],
                                                           clock: FakeClock) -> None:
-    fake = install_nvml(FakeGpu(UUIDS[0]), FakeGpu(UUIDS[1], energy_counter=False),
-                        FakeGpu(UUIDS[2], migs=[FakeMig("MIG-dddd4444-0000-4000-8000-000000000000")]))
+    # (a MIG device cannot be the third: CUDA shows no whole GPU beside a MIG device, see test_gpu_mig.py)
+    fake = install_nvml(FakeGpu(UUIDS[0]), FakeGpu(UUIDS[1], energy_counter=False))
     meter = nvml_on(clock)
     r = window(meter, lambda: fake.run(1.0, 100))
     total = r["gpu_energy_j"]
-    assert r["gpu1_energy_j"].method == "estimated" and r["gpu2_energy_j"].value is None
+    assert r["gpu1_energy_j"].method == "estimated"
     assert r["gpu0_energy_j"].value == pytest.approx(100, abs=1)  # 100 W for 1 s, from the counter
     assert r["gpu1_energy_j"].value == pytest.approx(100, rel=0.01)  # the same, from the power samples
     assert total.method == "estimated"
-    assert total.value == pytest.approx(200, abs=2)  # gpu0 + gpu1; gpu2 (MIG) left out, and named
-    assert f"without gpu2: {MIG_ENERGY}" in total.note and f"gpu1: {NO_COUNTER}" in total.note
+    assert total.value == pytest.approx(200, abs=2)  # gpu0 + gpu1
+    assert f"gpu1: {NO_COUNTER}" in total.note
 
 
 def test_mig_energy_and_utilisation_unavailable_memory_per_instance(install_nvml: Callable[..., FakeNvml],
@@ -399,15 +412,14 @@ def test_mig_energy_and_utilisation_unavailable_memory_per_instance(install_nvml
             FakeMig("MIG-2222bbbb-0000-4000-8000-000000000000", mem_used=3 * GiB)]
     fake = install_nvml(FakeGpu(UUIDS[0], migs=migs))
     meter = nvml_on(clock)
-    assert [(g.uuid, g.mig) for g in meter.gpus] == [(m.uuid, True) for m in migs]
+    assert [(g.uuid, g.mig) for g in meter.gpus] == [(migs[0].uuid, True)]  # CUDA enumerates one MIG device
     availability = meter.probe()
     assert "no energy (MIG)" in availability.detail and "-mig 0" in availability.fix
     r = window(meter, lambda: fake.run(1.0, 300))
-    for i in (0, 1):
-        assert r[f"gpu{i}_energy_j"].value is None and r[f"gpu{i}_energy_j"].note == MIG_ENERGY
-        assert r[f"gpu{i}_power_mean_w"].value is None and r[f"gpu{i}_util_pct"].value is None
+    assert r["gpu0_energy_j"].value is None and r["gpu0_energy_j"].note == MIG_ENERGY
+    assert r["gpu0_power_mean_w"].value is None and r["gpu0_util_pct"].value is None
     assert r["gpu_energy_j"].value is None and MIG_ENERGY in r["gpu_energy_j"].note
-    assert r["gpu1_mem_used_bytes"].value == 3 * GiB  # the instance's memory, not the whole GPU's
+    assert r["gpu0_mem_used_bytes"].value == 2 * GiB  # the instance's memory, not the whole GPU's
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-2222")
     only = nvml_on(clock)
@@ -415,38 +427,47 @@ def test_mig_energy_and_utilisation_unavailable_memory_per_instance(install_nvml
     assert window(only, lambda: None)["gpu0_mem_used_bytes"].value == 3 * GiB
 
 
-def test_memory_v1_fallback_still_uses_total_minus_free(install_nvml: Callable[..., FakeNvml],
-                                                        clock: FakeClock) -> None:
-    fake = install_nvml(FakeGpu(UUIDS[0], mem_used=7 * GiB))
+def test_memory_v1_fallback_is_total_minus_free_and_says_it_counts_the_reserved(
+        install_nvml: Callable[..., FakeNvml], clock: FakeClock) -> None:
+    fake = install_nvml(FakeGpu(UUIDS[0], mem_used=7 * GiB, mem_reserved=600 * MiB))
     del fake.module.nvmlMemory_v2  # old bindings
     r = window(nvml_on(clock), lambda: None)
-    assert r["gpu0_mem_used_bytes"].value == 7 * GiB
+    assert r["gpu0_mem_used_bytes"].value == 7 * GiB + 600 * MiB  # v1 cannot take the reservation out
+    assert "includes the memory the driver reserves" in r["gpu0_mem_used_bytes"].note
+    assert r["gpu0_mem_reserved_bytes"].value is None
 
 
-def test_nvml_error_at_the_end_makes_that_device_unavailable(install_nvml: Callable[..., FakeNvml],
-                                                            clock: FakeClock) -> None:
+def test_a_failing_memory_call_takes_only_the_memory_readings(install_nvml: Callable[..., FakeNvml],
+                                                              clock: FakeClock) -> None:
     fake = install_nvml(FakeGpu(UUIDS[0]), FakeGpu(UUIDS[1]))
-    meter = nvml_on(clock)
+    meter = nvml_on(clock, sample_memory=False)
     meter.begin("c")
     fake.run(1.0, 200)
     fake.gpus[1].fail["nvmlDeviceGetMemoryInfo"] = NVML_ERROR_GPU_IS_LOST
     r = meter.end("c")
-    assert all(r[k].value is None and r[k].note == "NVML failed on gpu1: GPU is lost"
-               for k in meter.gpus[1].keys)
-    assert r["gpu0_energy_j"].value == pytest.approx(200, abs=1)
-    assert r["gpu_energy_j"].value == pytest.approx(200, abs=1) and "without gpu1" in r["gpu_energy_j"].note
+    assert r["gpu1_mem_used_bytes"].value is None
+    assert r["gpu1_mem_used_bytes"].note == "nvmlDeviceGetMemoryInfo failed on gpu1: GPU is lost"
+    # the counter, the samples and GPM of the same device still stand
+    assert r["gpu1_energy_j"].value == pytest.approx(200, abs=1) and r["gpu1_energy_j"].method == "measured"
+    assert r["gpu1_power_mean_w"].value == pytest.approx(200)
+    assert r["gpu1_util_pct"].value == pytest.approx(100)
+    assert r["gpu1_sm_active_pct"].value == pytest.approx(100)
+    assert r["gpu_energy_j"].value == pytest.approx(400, abs=2) and r["gpu_energy_j"].method == "measured"
 
 
 def test_per_window_nvml_calls_stay_few(install_nvml: Callable[..., FakeNvml], clock: FakeClock) -> None:
     fake = install_nvml(FakeGpu(UUIDS[0]), FakeGpu(UUIDS[1]))
     meter = nvml_on(clock)
+    window(meter, lambda: fake.run(1.0, 200))  # the first window allocates the GPM sample buffers
     fake.calls.clear()
     meter.begin("c")
-    assert sum(fake.calls.values()) == 2  # one energy read per device
+    assert sum(fake.calls.values()) == 2 * 2, fake.calls  # per device: the energy counter, a GPM sample
     fake.run(1.0, 200)
     meter.end("c")
-    # per device: energy, power samples, utilisation samples, memory
-    assert sum(fake.calls.values()) == 2 + 2 * 4, fake.calls
+    # per device: energy, power samples, utilisation samples, memory, a GPM sample and its metrics;
+    # no process list (it is re-read off the cells' path)
+    assert sum(fake.calls.values()) == 2 * 2 + 2 * 6, fake.calls
+    assert fake.calls["nvmlDeviceGetComputeRunningProcesses"] == 0
 
 
 # -- NVML: shared GPUs -----------------------------------------------------------
@@ -465,14 +486,12 @@ def test_only_this_process_is_not_shared(install_nvml: Callable[..., FakeNvml], 
     assert r["gpu0_energy_j"].note is None
 
 
-def test_foreign_pids_are_counted_as_others(install_nvml: Callable[..., FakeNvml], clock: FakeClock,
-                                            install_torch: Callable[..., FakeTorch]) -> None:
-    fake = install_nvml(FakeGpu(UUIDS[0], processes=[987654]))  # a host PID: us in a container, or not
+def test_foreign_pids_outside_a_container_are_others(install_nvml: Callable[..., FakeNvml], clock: FakeClock,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sharing, "pid_namespace_isolated", lambda: False)  # the host's PID namespace
+    fake = install_nvml(FakeGpu(UUIDS[0], processes=[987654]))
     r = window(nvml_on(clock), lambda: fake.run(1.0, 300))
-    assert "shared GPU: 1 other process (counted" in r["gpu0_energy_j"].note
-    install_torch().init(0)  # torch uses CUDA here: the one foreign PID is most likely this kernel
-    r = window(nvml_on(clock), lambda: fake.run(1.0, 300))
-    assert r["gpu0_energy_j"].note is None
+    assert r["gpu0_energy_j"].note == "shared GPU: 1 other process; energy is the whole GPU's"
 
 
 def test_process_list_is_checked_at_most_every_few_seconds(install_nvml: Callable[..., FakeNvml],
@@ -487,7 +506,7 @@ def test_process_list_is_checked_at_most_every_few_seconds(install_nvml: Callabl
     fake.idle(5.0)
     r = window(meter, lambda: fake.run(0.5, 200))
     assert fake.calls["nvmlDeviceGetComputeRunningProcesses"] == 2
-    assert r["gpu0_energy_j"].note.startswith("shared GPU: 1 other process;")
+    assert "shared GPU: 1 other process;" in r["gpu0_energy_j"].note
 
 
 # -- NVML: polling --------------------------------------------------------------
@@ -795,7 +814,7 @@ def test_profiler_order_gpu_meters_enclose_the_clock(install_nvml: Callable[...,
     """NVML outermost, torch inside it, the wall clock innermost: the final synchronise comes before
     the final energy read, so kernels still queued at the cell's end are in its energy."""
     fake = install_nvml(FakeGpu(UUIDS[0]))
-    torch = install_torch()
+    torch = install_torch(uuids=[UUIDS[0].removeprefix("GPU-")])  # the same device, as torch prints it
     torch.init(0)
     nvml = NvmlMeter(poll_interval_s=None, clock_ns=clock.now_ns, epoch_us=clock.epoch_us)
     profiler = Profiler(meters=[nvml, TorchCudaMeter(clock_ns=clock.now_ns), WallClock()])

@@ -23,31 +23,64 @@ which the counter did not move while the GPU drew power, gets mean power x
 duration instead, labelled ``estimated`` with the reason. Under MIG the sensors
 see the whole GPU, shared by every instance, so energy, power and utilisation
 are unavailable rather than charged to the cell.
+Windows shorter than a second state the counter's error in the note (up to
+one update's energy: "±30.0 J (50 % of this 200 ms window) ..."), since the
+readings at both edges can each be up to one update stale.
 
-**Power and utilisation** come from the driver's own sample buffer
-(``nvmlDeviceGetSamples`` since the window's start, one call each at its end,
-no thread); a daemon thread polls them only where a device has no sample buffer.
-The same thread samples memory (``total - free``) every 100 ms for the peak.
+**Which GPUs are charged.** ``gpu_energy_j`` adds the GPUs this process uses
+(a CUDA context torch has on it, or this process's PID in its process list);
+the other visible GPUs' energy is ``gpu_energy_other_j``. When nothing says
+which GPUs are used, every visible GPU is charged and the source says so.
+
+**Power and utilisation** come from the driver's own sample buffers
+(``nvmlDeviceGetSamples``), which keep only the latest samples (~120 power
+samples ~1/6 s apart on an H100: about 20 s). The polling thread drains them
+every :data:`~nbprofile.meters.nvml.buffers.DRAIN_INTERVAL_S` while a window is
+open (the live view's once-a-second look does too), and the window's end reads
+the rest; a figure whose samples were overwritten before they were read says
+which span it covers (:mod:`.buffers`). The thread also polls power and
+utilisation where a device has no sample buffer, and memory (v2's ``used``)
+every 100 ms for the peak.
+
+**Memory**: v2 memory info's ``used`` (allocations, without the memory the
+driver reserves, reported apart as ``gpu{i}_mem_reserved_bytes``); with
+bindings or drivers without v2, v1's ``total - free``, labelled as including it.
+
+**GPM** (Hopper and newer): SM and tensor-core activity per window from two
+``nvmlGpmSampleGet`` snapshots per device (:mod:`.gpm`); unavailable with the
+reason elsewhere.
 
 **Shared GPUs.** Energy and power are the whole GPU's; when other processes
-have contexts on it (``nvmlDeviceGetComputeRunningProcesses``, ~0.5 ms, so
-checked at most every :data:`PROCESS_CHECK_INTERVAL_S`) the readings say so.
+have contexts on it the readings say so. The process list
+(``nvmlDeviceGetComputeRunningProcesses``, up to milliseconds on some drivers)
+is read off the cells' path (probe, then the polling thread every
+:data:`PROCESS_CHECK_INTERVAL_S`); in a container, where NVML's host PIDs
+cannot be matched, the note says it cannot tell rather than count (:mod:`.sharing`).
 
-**Cost per window** (per device): begin, one NVML call (the energy counter);
-end, six (energy counter, two ``GetSamples`` calls of two driver calls each,
-memory), plus the process list when its check is due. Python's share is ~1 µs
-a call; the driver's is expected at tens of µs a call (to confirm on hardware:
-``bench/gpu_overhead.py``). Field-value batching (``nvmlDeviceGetFieldValues``)
-is per device and the energy counter is the only field read at both edges, so
+**Each reading stands or falls on its own**: an ``NVMLError`` from the sample
+buffer takes power and utilisation, one from the memory call the memory
+readings, one from GPM the activity readings; the counter's energy stays. At
+probe, an optional query refused (``NoPermission``, an old driver's
+``ArgumentVersionMismatch``) turns off only that query.
+
+**Cost per window** (per device): begin, two NVML calls (the energy counter, a
+GPM snapshot on Hopper+); end, seven or eight (energy counter, two
+``GetSamples`` calls of two driver calls each, memory, a GPM snapshot and its
+metrics). No process list on the cell's path. Python's share, measured against
+the fake NVML, is in ``bench/nvml_cell_cost.py``; the driver's is to be
+measured on hardware. Field-value batching (``nvmlDeviceGetFieldValues``) is
+per device and the energy counter is the only field read at both edges, so
 there is nothing to batch; the instant-power field is read only when a window
 caught no power sample. Without NVML: no call at all, and ``end`` returns a
 prebuilt dict.
 
 **Modules**, one concept each, imported one way (``meter`` imports the rest):
 ``discovery`` (pynvml, the CUDA devices, what each supports), ``reads`` (one
-NVML read of one device), ``sharing`` (other processes on a GPU), ``poller``
-(the polling thread), ``energy`` (arithmetic on readings) and ``meter``
-(:class:`NvmlMeter`).
+NVML read of one device), ``buffers`` (the sample buffers over a window),
+``gpm`` (SM and tensor activity), ``sharing`` (which GPUs this process uses,
+and other processes on them), ``poller`` (the polling thread), ``energy``
+(arithmetic on readings), ``figures`` (power, utilisation and memory readings)
+and ``meter`` (:class:`NvmlMeter`).
 """
 
 from nbprofile.meters.nvml.discovery import MIG_ENERGY, NO_COUNTER, NOT_INSTALLED, Gpu

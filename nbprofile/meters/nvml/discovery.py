@@ -1,15 +1,17 @@
 """Finding the GPUs: importing pynvml, the CUDA devices NVML can see, and what each supports.
 
 Devices are numbered as CUDA (and torch) number them: ``CUDA_VISIBLE_DEVICES``
-is resolved with torch's rules (:func:`_resolve_visible`), MIG instances are
-matched to the whole GPU that measures them, and :func:`_torch_order` checks an
-assumed order against torch's device UUIDs once torch has initialised CUDA.
+is resolved with torch's rules (:func:`_resolve_visible`) and CUDA's MIG rules
+(:func:`_cuda_rules`), MIG instances are matched to the whole GPU that measures
+them, and :func:`_torch_order` matches the devices to torch's by UUID (else PCI
+bus id) once torch has initialised CUDA: the order is never taken on trust.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import os
 import sys
 import warnings
@@ -43,6 +45,7 @@ class Gpu:
     util_samples: bool = False
     instant_power: bool = False  #: the POWER_INSTANT field (else GetPowerUsage, a 1 s average on Ampere+)
     memory_v2: bool = True
+    pci: tuple[int, int, int] | None = None  #: (domain, bus, device), the whole GPU's
     others: int | None = None  #: other processes with a context on the GPU, when last checked
     others_by_count: bool = False  #: PIDs could not be matched to ours (container PID namespace)
     others_checked_ns: int | None = None
@@ -62,6 +65,7 @@ class _Physical:
     name: str
     mig: bool
     instances: list[tuple[Any, str]] = field(default_factory=list)  # MIG (handle, uuid)
+    pci: tuple[int, int, int] | None = None
 
 
 # A CUDA device before probing: (physical GPU, memory handle, uuid, is MIG)
@@ -82,8 +86,20 @@ def _physical_gpus(nvml: Any) -> list[_Physical]:
         mig = _mig_enabled(nvml, handle)
         gpus.append(_Physical(i, handle, _text(nvml.nvmlDeviceGetUUID(handle)),
                               _text(nvml.nvmlDeviceGetName(handle)), mig,
-                              _mig_instances(nvml, handle) if mig else []))
+                              _mig_instances(nvml, handle) if mig else [], _pci(nvml, handle)))
     return gpus
+
+
+def _pci(nvml: Any, handle: Any) -> tuple[int, int, int] | None:
+    """(domain, bus, device) of a GPU, to match torch's ``pci_*_id`` where a UUID cannot be had."""
+    get = getattr(nvml, "nvmlDeviceGetPciInfo", None)
+    if get is None:
+        return None
+    try:
+        info = get(handle)
+        return int(info.domain), int(info.bus), int(info.device)
+    except (nvml.NVMLError, AttributeError, TypeError, ValueError):  # matching falls back to UUIDs only
+        return None
 
 
 def _mig_enabled(nvml: Any, handle: Any) -> bool:
@@ -104,28 +120,46 @@ def _mig_instances(nvml: Any, handle: Any) -> list[tuple[Any, str]]:
     return instances
 
 
+# CUDA's MIG rules, from NVIDIA's Multi-Instance GPU user guide ("MIG Device Names", "CUDA Device
+# Enumeration", R450-R580 drivers with CUDA 11/12): "a single CUDA process can only enumerate a single
+# MIG device"; "CUDA is limited to use a single CI and will pick the first one available if several of
+# them are visible"; and "CUDA will not enumerate non-MIG GPU if any compute instance is enumerated on
+# any other GPU". So with CUDA_VISIBLE_DEVICES unset on a machine with MIG instances, CUDA (and torch)
+# sees exactly one device, the first instance, and no whole GPU at all.
+
+def _enumerable(g: _Physical) -> _Target | None:
+    """What CUDA makes of one physical GPU: itself, its first MIG instance, or nothing (MIG, no instance)."""
+    if not g.mig:
+        return g, g.handle, g.uuid, False
+    if g.instances:
+        handle, uuid = g.instances[0]
+        return g, handle, uuid, True
+    return None
+
+
+def _cuda_rules(chosen: list[_Target]) -> list[_Target]:
+    """At most one MIG device, and no whole GPU beside it (CUDA's rules above)."""
+    migs = [t for t in chosen if t[3]]
+    return migs[:1] if migs else chosen
+
+
 def _cuda_order(gpus: list[_Physical]) -> list[_Target]:
-    """CUDA devices with CUDA_VISIBLE_DEVICES unset: whole GPUs, and the instances of MIG-enabled ones."""
-    order: list[_Target] = []
-    for g in gpus:
-        if g.mig:
-            order.extend((g, handle, uuid, True) for handle, uuid in g.instances)
-        else:
-            order.append((g, g.handle, g.uuid, False))
-    return order
+    """CUDA devices with CUDA_VISIBLE_DEVICES unset: the whole GPUs, or the first MIG instance alone."""
+    return _cuda_rules([t for g in gpus if (t := _enumerable(g)) is not None])
 
 
 def _resolve_visible(gpus: list[_Physical], visible: str | None) -> list[_Target]:
     """The CUDA devices ``CUDA_VISIBLE_DEVICES`` selects, in CUDA order.
 
     Torch's emulation of CUDA's rules (``torch.cuda._parse_visible_devices``):
-    a list of ordinals read like ``strtoul`` (``"1gpu"`` is 1), or of ``GPU-``
+    a list of ordinals read like ``strtoul`` (``"1gpu"`` is 1; an ordinal names a
+    physical GPU, a MIG-enabled one meaning its first instance), or of ``GPU-``
     or ``MIG-`` UUID prefixes; the first invalid entry ends the list; a repeated
-    entry makes it empty.
+    entry makes it empty. CUDA's MIG rules then apply to what was chosen.
     """
-    base = _cuda_order(gpus)
     if visible is None:
-        return base
+        return _cuda_order(gpus)
+    base = [_enumerable(g) for g in gpus]
     chosen: list[_Target] = []
     by_uuid = visible.startswith(("GPU-", "MIG-"))
     for elem in visible.split(","):
@@ -140,7 +174,7 @@ def _resolve_visible(gpus: list[_Physical], visible: str | None) -> list[_Target
         if any(target[2] == c[2] for c in chosen):
             return []
         chosen.append(target)
-    return chosen
+    return _cuda_rules(chosen)
 
 
 def _by_uuid_prefix(gpus: list[_Physical], prefix: str) -> _Target | None:
@@ -148,9 +182,10 @@ def _by_uuid_prefix(gpus: list[_Physical], prefix: str) -> _Target | None:
         parent = prefix[4:].split("/")[0]
         found = [g for g in gpus if g.uuid == parent]
         return (found[0], found[0].handle, prefix, True) if found else None
-    candidates: list[_Target] = [(g, g.handle, g.uuid, False) for g in gpus if not g.mig]
-    candidates += [(g, handle, uuid, True) for g in gpus for handle, uuid in g.instances]
-    matches = [c for c in candidates if c[2].startswith(prefix)]
+    # a MIG-enabled GPU named by its GPU- UUID is its first instance to CUDA
+    candidates = [(g.uuid, t) for g in gpus if (t := _enumerable(g)) is not None]
+    candidates += [(uuid, (g, handle, uuid, True)) for g in gpus for handle, uuid in g.instances]
+    matches = [t for uuid, t in candidates if uuid.startswith(prefix)]
     return matches[0] if len(matches) == 1 else None  # an ambiguous prefix is invalid
 
 
@@ -164,13 +199,37 @@ def _strtoul(text: str) -> int:
 def _describe(nvml: Any, index: int, target: _Target) -> Gpu:
     """CUDA device ``index`` and the readings its handles support (processes are checked by the caller)."""
     physical, memory, uuid, mig = target
-    gpu = Gpu(index, uuid, physical.name, physical.nvml_index, physical.handle, memory, mig)
+    name = _mig_name(nvml, memory, physical.name) if mig else physical.name
+    gpu = Gpu(index, uuid, name, physical.nvml_index, physical.handle, memory, mig, pci=physical.pci)
     gpu.energy_reason = MIG_ENERGY if mig else _energy_support(nvml, physical.handle)
     gpu.power_samples = not mig and _samples_supported(nvml, physical.handle, _POWER)
     gpu.util_samples = not mig and _samples_supported(nvml, physical.handle, _UTIL)
     gpu.instant_power = not mig and _instant_power_supported(nvml, physical.handle)
     gpu.memory_v2 = _memory_v2_supported(nvml, memory)
     return gpu
+
+
+def _mig_name(nvml: Any, handle: Any, gpu_name: str) -> str:
+    """A MIG device's name with its profile ("NVIDIA H100 80GB HBM3 MIG 1g.10gb"), as CUDA names it.
+
+    NVML names a MIG handle so; where it gives the whole GPU's name instead, the profile is
+    rebuilt from the instance's slice counts (``nvmlDeviceGetAttributes``); failing both, the
+    name says "MIG" alone, so that no whole-GPU peak or price is ever matched to a slice.
+    """
+    try:
+        name = _text(nvml.nvmlDeviceGetName(handle))
+    except nvml.NVMLError:  # the parent's name and the attributes below still tell
+        name = gpu_name
+    if " MIG " in f" {name} ":
+        return name
+    get: Any = getattr(nvml, "nvmlDeviceGetAttributes", None)
+    try:
+        a = get(handle)  # None (an old binding) raises TypeError: the fallback below
+        gi, ci, mb = int(a.gpuInstanceSliceCount), int(a.computeInstanceSliceCount), int(a.memorySizeMB)
+    except (nvml.NVMLError, AttributeError, TypeError, ValueError):
+        return f"{gpu_name} MIG"
+    gb = -(-mb // 1024)  # the profile's figure is the memory rounded up: 9856 MiB is "10gb"
+    return f"{gpu_name} MIG {ci}c.{gi}g.{gb}gb" if ci != gi else f"{gpu_name} MIG {gi}g.{gb}gb"
 
 
 def _energy_support(nvml: Any, handle: Any) -> str | None:
@@ -208,7 +267,7 @@ def _memory_v2_supported(nvml: Any, handle: Any) -> bool:
         return False
     try:
         nvml.nvmlDeviceGetMemoryInfo(handle, version=nvml.nvmlMemory_v2)
-    except (nvml.NVMLError_NotSupported, nvml.NVMLError_FunctionNotFound):
+    except (nvml.NVMLError, TypeError):  # an old driver's ArgumentVersionMismatch, NoPermission: v1 then
         return False
     return True
 
@@ -228,7 +287,7 @@ def _availability(gpus: list[Gpu], driver_version: str | None, order_assumed: bo
                          f"(nvidia-smi -i {g.nvml_index} -mig 0)")
         elif g.energy_reason is not None:
             fixes.append(f"gpu{g.index}: {g.energy_reason}; energy is mean power x time")
-    if order_assumed:
+    if order_assumed and len(gpus) > 1 and os.environ.get("CUDA_DEVICE_ORDER") != "PCI_BUS_ID":
         fixes.append("CUDA's device order is assumed to be PCI order until torch confirms it; "
                      "set CUDA_DEVICE_ORDER=PCI_BUS_ID to make it certain")
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -240,16 +299,56 @@ def _availability(gpus: list[Gpu], driver_version: str | None, order_assumed: bo
 # -- CUDA order ---------------------------------------------------------------------
 
 def _torch_order(torch: Any, gpus: list[Gpu]) -> list[Gpu] | None:
-    """The devices reordered by the UUIDs torch reports, or None when the order stands."""
+    """The devices as torch numbers them, matched by UUID (else PCI bus id); None when the order stands.
+
+    A torch device none of ``gpus`` is (an ordinal resolved to the wrong GPU) is looked up
+    among every NVML device; a torch device found nowhere leaves the order as it was.
+    """
     try:
-        uuids = [_norm(str(torch.cuda.get_device_properties(i).uuid))
-                 for i in range(torch.cuda.device_count())]
-    except (AttributeError, RuntimeError):  # torch too old for .uuid, or CUDA failing: keep PCI order
+        props = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
+    except (AttributeError, RuntimeError):  # CUDA failing: keep the order we have
         return None
-    by_uuid = {_norm(g.uuid): g for g in gpus}
-    if sorted(uuids) != sorted(by_uuid) or uuids == [_norm(g.uuid) for g in gpus]:
+    if not props:
         return None
-    return [_reindexed(by_uuid[u], i) for i, u in enumerate(uuids)]
+    matched = [_match(p, gpus) for p in props]
+    if any(m is None for m in matched):
+        everything = _all_devices()
+        matched = [m if m is not None else _match(p, everything) for m, p in zip(matched, props)]
+    found = [m for m in matched if m is not None]
+    if len(found) != len(props) or len({id(m) for m in found}) != len(found):
+        return None
+    if [g.uuid for g in found] == [g.uuid for g in gpus]:
+        return None
+    return [_reindexed(g, i) for i, g in enumerate(found)]
+
+
+def _match(props: Any, gpus: list[Gpu]) -> Gpu | None:
+    """The device torch describes by ``props``: its UUID (a MIG instance's, or under older CUDA its
+    parent GPU's), else its PCI address where that names one device."""
+    uuid = getattr(props, "uuid", None)
+    if uuid is not None:
+        u = _norm(str(uuid))
+        for g in gpus:
+            if _norm(g.uuid) == u:
+                return g
+    address = tuple(getattr(props, k, None) for k in ("pci_domain_id", "pci_bus_id", "pci_device_id"))
+    if None in address:
+        return None
+    same = [g for g in gpus if g.pci == address]
+    return same[0] if len(same) == 1 else None  # two MIG instances share one address: no guess
+
+
+def _all_devices() -> list[Gpu]:
+    """Every device CUDA could be shown, described afresh (NVML is initialised by the meter)."""
+    try:
+        nvml = _import_pynvml()
+        physical = _physical_gpus(nvml)
+    except Exception as exc:  # noqa: BLE001 - no fuller list: the order stands, and why is logged
+        logging.getLogger(__name__).info("nbprofile: NVML could not list the GPUs again: %s", exc)
+        return []
+    targets = [t for g in physical if (t := _enumerable(g)) is not None]
+    targets += [(g, h, u, True) for g in physical for h, u in g.instances[1:]]
+    return [_describe(nvml, i, t) for i, t in enumerate(targets)]
 
 
 def _torch_with_cuda() -> Any | None:

@@ -28,9 +28,9 @@ def _estimate(reason: str, duration_s: float, mean_w: float | None,
     return Reading(watts * duration_s, "J", "estimated", f"{how} x time", _join(reason, shared))
 
 
-def _sum_energy(parts: list[tuple[Gpu, Reading]]) -> Reading:
-    """``gpu_energy_j``: the available devices' sum, its method the weakest, the missing ones named."""
-    if len(parts) == 1:
+def _sum_energy(parts: list[tuple[Gpu, Reading]], source: str = "sum over devices") -> Reading:
+    """The available devices' sum, its method the weakest, the missing ones named."""
+    if len(parts) == 1 and source == "sum over devices":
         return parts[0][1]
     have = [(g, r) for g, r in parts if r.value is not None]
     missing = [f"gpu{g.index}: {r.note}" for g, r in parts if r.value is None]
@@ -39,7 +39,36 @@ def _sum_energy(parts: list[tuple[Gpu, Reading]]) -> Reading:
     method: Method = max((r.method for _, r in have), key=lambda m: _STRENGTH.get(m, 2))
     total = sum(r.value for _, r in have if r.value is not None)
     notes = [f"without {m}" for m in missing] + [f"gpu{g.index}: {r.note}" for g, r in have if r.note]
-    return Reading(total, "J", method, "sum over devices", "; ".join(notes) or None)
+    return Reading(total, "J", method, source, "; ".join(notes) or None)
+
+
+def _charge(parts: list[tuple[Gpu, Reading]], used: set[str]) -> tuple[Reading, Reading | None]:
+    """(``gpu_energy_j``, ``gpu_energy_other_j``): the GPUs this process uses (by UUID), and the rest.
+
+    When no GPU is known to be used (no torch context, no PID match), every
+    visible GPU is charged, and the reading says so: never less than the cell's.
+    """
+    if len(parts) == 1:
+        return parts[0][1], None
+    mine = [(g, r) for g, r in parts if g.uuid in used]
+    rest = [(g, r) for g, r in parts if g.uuid not in used]
+    if not mine:
+        unknown = f"all {len(parts)} visible GPUs: which ones this process uses is not known"
+        total = _sum_energy(parts, unknown)
+        return total, Reading.unavailable("J", "every visible GPU is charged to the cell", "nvml")
+    names = ", ".join(f"gpu{g.index}" for g, _ in mine)
+    charged = _sum_energy(mine, f"the GPUs this process uses ({names}); the others are in gpu_energy_other_j")
+    if not rest:
+        return charged, Reading.unavailable("J", "this process uses every visible GPU", "nvml")
+    others = ", ".join(f"gpu{g.index}" for g, _ in rest)
+    return charged, _sum_energy(rest, f"GPUs this process does not use ({others}): idle, or others' work")
+
+
+def _tick_error(joules: float, duration_s: float, mean_w: float | None, period_s: float) -> str:
+    """A short window's counter error: up to one counter update of energy at its edges."""
+    watts = mean_w if mean_w is not None else joules / duration_s
+    return (f"±{watts * period_s:.1f} J ({period_s * 100 / duration_s:.0f} % of this "
+            f"{duration_s * 1000:.0f} ms window): the energy counter updates every ~{period_s * 1000:.0f} ms")
 
 
 def _disagreement(joules: float, mean_w: float | None, duration_s: float) -> str | None:

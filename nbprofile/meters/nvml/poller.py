@@ -1,8 +1,9 @@
 """Background polling: the daemon thread, what it accumulates per window, and one tick's reads.
 
-Power and utilisation normally come from the driver's sample buffer, read at a
-window's end; the thread polls them only where a device has no sample buffer,
-and samples memory (``total - free``) every :data:`POLL_INTERVAL_S` for the peak.
+Power and utilisation normally come from the driver's sample buffer; the thread
+polls them only where a device has no sample buffer, samples memory (v2's
+``used``) every :data:`POLL_INTERVAL_S` for the peak, and on the same ticks
+drains the sample buffers and re-reads the process lists when those are due.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ class _Acc:
             self.util_n += 1
         if mem is not None:
             self.mem_max = max(self.mem_max, mem)
+
+    def power(self) -> tuple[float, float] | None:
+        """(mean, peak) watts polled, or None (the caller holds the meter's lock)."""
+        return (self.power_sum / self.power_n, self.power_max) if self.power_n else None
+
+    def util(self) -> float | None:
+        return self.util_sum / self.util_n if self.util_n else None
 
 
 def _poll_device(nvml: Any, gpu: Gpu, sample_memory: bool) -> tuple[_Poll, str | None]:
