@@ -1,0 +1,9 @@
+"""The one-shot first-GPU check: ``python -m nbprofile.gpucheck [--out DIR] [--quick]``.
+
+Run once on a machine with an NVIDIA GPU (nvidia-ml-py and a CUDA build of torch
+installed): it writes ``DIR/gpucheck.json`` (raw facts, rewritten after every
+step) and ``DIR/gpucheck.txt`` (a short summary), in under five minutes on an
+H100/H200. Without a GPU it says so in one line and exits 0. Modules: ``probe``
+(raw NVML facts), ``cells`` (the real profiler around GPU work), ``runner``
+(steps, budgets, the JSON), ``summary`` (the text), ``__main__`` (the command).
+"""
