@@ -21,6 +21,7 @@ from typing import Any
 import nbformat
 
 from nbprofile.record import BASELINE_ENV, RUN_ID_ENV, CellRecord, new_run_id
+from nbprofile.redact import mask
 from nbprofile.report.died import died_summary
 from nbprofile.store import DB_ENV, open_store
 
@@ -171,7 +172,7 @@ def run_notebook(
         current[:] = [cell_index]
         if progress is not None and cell.cell_type == "code":
             n = code_cells.index(cell_index) + 1 if cell_index in code_cells else 0
-            first = next((l for l in cell.source.splitlines() if l.strip()), "")[:60]
+            first = mask(next((line for line in cell.source.splitlines() if line.strip()), ""))[:60]
             progress(f"[{n}/{len(code_cells)}] {time.perf_counter() - started:6.1f} s  {first}")
 
     raised: list[RaisedCell] = []
@@ -284,7 +285,7 @@ def _describe(nb: Any, code_cells: list[int], index: int, with_ids: bool) -> str
     cell = nb.cells[index]
     if with_ids and cell.get("id"):
         return f"#{number} (id {cell['id']})"
-    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    first = mask(next((line.strip() for line in cell.source.splitlines() if line.strip()), ""))
     shown = first if len(first) <= 50 else first[:49] + "…"
     return f'#{number} ("{shown}")'
 

@@ -34,6 +34,7 @@ from nbprofile.engine.writer import StoreWriter
 from nbprofile.errors import StoreError
 from nbprofile.readings import Readings
 from nbprofile.record import CellRecord, RunInfo, Status, code_hash, environment_info
+from nbprofile.redact import mask, mask_all, mask_optional
 from nbprofile.store import open_store
 from nbprofile.store.base import RecordStore, default_path
 from nbprofile.store.journal import JournalWriter, journal_folder, journal_name, record_entry, run_entry
@@ -101,14 +102,15 @@ class Recorder:
     def make_record(self, window: Window, readings: Readings, cell_id: str | None, source: str,
                     execution_count: int | None, status: Status, error_type: str | None,
                     name: str | None = None) -> CellRecord:
-        """The record of a closed window, numbered in this run."""
+        """The record of a closed window, numbered in this run, its texts masked (``sk-proj-…f3a9``:
+        no journal, store or report gets a key typed into a cell); its code hash is the cell's own."""
         self._seq += 1
         return CellRecord(
             run_id=self.run.run_id, seq=self._seq, notebook=self.run.notebook, cell_id=cell_id,
-            execution_count=execution_count, code_hash=code_hash(source), source=source,
-            started_at=window.started_at, status=status, error_type=error_type,
-            readings=readings, overhead_s=window.overhead_ns / 1e9, name=name,
-            notes=list(window.faults),
+            execution_count=execution_count, code_hash=code_hash(source), source=mask(source),
+            started_at=window.started_at, status=status, error_type=mask_optional(error_type),
+            readings=readings, overhead_s=window.overhead_ns / 1e9, name=mask_optional(name),
+            notes=mask_all(window.faults),
         )
 
     @property
@@ -184,7 +186,7 @@ class Recorder:
             return
         self._cell_open = True
         self._append({"k": "start", "seq": self._seq + 1, "at": started_at, "cell_id": cell_id,
-                      "count": execution_count, "src": source})
+                      "count": execution_count, "src": mask(source)})
 
     def cell_dropped(self) -> None:
         """The started cell will have no record (measuring was switched off during it)."""
@@ -203,6 +205,8 @@ class Recorder:
         """Keep a record: one journal line now, a store row within about a second."""
         if not self.in_parent:
             return
+        if record.notes:  # a note added after the record was made (a guard's, the hooks') is masked too
+            record.notes = mask_all(record.notes)
         self.last_record = record
         if not self._run_described:
             self._run_described = True

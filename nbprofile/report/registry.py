@@ -3,7 +3,8 @@
 Each :class:`ReportFormat` names its file suffix, media type and renderer, and
 whether it can hold a comparison of two runs. A name or file suffix that is not
 here is an :class:`~nbprofile.errors.ExportError`, never HTML written under a
-``.pdf`` name.
+``.pdf`` name. Every format gets the records with their secrets masked
+(:mod:`nbprofile.redact`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Protocol, cast
 
 from nbprofile.errors import ExportError
 from nbprofile.record import CellRecord
+from nbprofile.redact import mask_record
 
 
 class Renderer(Protocol):
@@ -46,7 +48,9 @@ class ReportFormat:
                               f"{', '.join(f.name for f in FORMATS.values() if f.compares)} to compare two")
         module, function = self.renderer.split(":")
         renderer = cast(Renderer, getattr(importlib.import_module(module), function))
-        return renderer(records, run, other=other, other_run=other_run)
+        # records are masked when made; these may come from a store an older version wrote
+        return renderer([mask_record(r) for r in records], run,
+                        other=None if other is None else [mask_record(r) for r in other], other_run=other_run)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "suffix": self.suffix,

@@ -16,6 +16,7 @@ from nbprofile.budgets.evaluate import Verdict
 from nbprofile.format import UNAVAILABLE, format_duration, shown_value
 from nbprofile.metrics import label_of
 from nbprofile.record import CellRecord
+from nbprofile.redact import mask, mask_record
 from nbprofile.report.died import MARK, MISSING, died_cause, died_summaries, died_summary, is_died
 from nbprofile.report.footer import hotspot_lines, hotspots_of, how
 
@@ -26,9 +27,10 @@ HISTORY_KEYS: tuple[str, ...] = ("wall_s", "cpu_s", "rss_peak_bytes")
 
 
 def first_line(source: str, width: int = 40) -> str:
-    """The first non-empty line of a cell, with ``…`` when there is more or it is cut."""
+    """The first non-empty line of a cell, with ``…`` when there is more or it is cut; its
+    secrets masked before it is cut (a cut key no longer looks like one)."""
     lines = [line for line in source.strip().splitlines() if line.strip()]
-    text = lines[0].strip() if lines else ""
+    text = mask(lines[0]).strip() if lines else ""
     if len(lines) > 1:
         text += " …"
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -58,6 +60,10 @@ class RecordTable:
 
     records: Sequence[CellRecord]
     title: str
+
+    def __post_init__(self) -> None:
+        # records are masked when made; these may come from a store an older version wrote
+        self.records = [mask_record(r) for r in self.records]
 
     def rows(self) -> list[list[str]]:
         rows = []
@@ -118,6 +124,9 @@ class RecordDetail:
     """Every reading of one record, with how it was obtained (``%nbprofile last``)."""
 
     record: CellRecord
+
+    def __post_init__(self) -> None:
+        self.record = mask_record(self.record)
 
     def rows(self) -> list[tuple[str, str, str]]:
         out = [(key, shown_value(reading), how(reading)) for key, reading in self.record.readings.items()]

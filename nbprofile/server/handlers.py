@@ -27,6 +27,7 @@ from nbprofile.errors import ExportError, StoreError
 from nbprofile.metrics import CATALOG, REGRESSION_FRACTION
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, finite, utc_iso
+from nbprofile.redact import mask_record
 from nbprofile.report import registry
 from nbprofile.report.compare import compare_runs
 from nbprofile.report.footer import hotspot_lines
@@ -102,9 +103,10 @@ class NbprofileHandler(APIHandler):
                 if s.get("path") == relative and s.get("kernel")}
 
     async def records_of(self, run_id: str) -> list[CellRecord]:
-        """The records of a run, each as :func:`readable` makes it."""
+        """The records of a run, each as :func:`readable` makes it, secrets masked (records
+        are masked when made; a store an older version wrote may hold them unmasked)."""
         records = await self.in_store(lambda store: store.records(run_id))
-        return [readable(r) for r in records]
+        return [readable(mask_record(r)) for r in records]
 
     async def find_run(self, run_id: str) -> dict[str, Any]:
         run = await self.in_store(lambda store: store.run(run_id))
