@@ -6,6 +6,7 @@ and the server read them; none of those reach back into the meters.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import math
 import os
@@ -177,6 +178,8 @@ class RunInfo:
     platform: str = field(default_factory=platform.platform)
     nbprofile: str = ""
     pid: int = field(default_factory=os.getpid)
+    #: who ran it: a team store (PostgreSQL) lists everyone's runs and tells them apart by this
+    user: str = field(default_factory=lambda: current_user())
     # Filled in by the meters that know them (GPU, carbon, prices); None = unknown.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -191,8 +194,18 @@ class RunInfo:
             "platform": self.platform,
             "nbprofile": self.nbprofile,
             "pid": self.pid,
+            "user": self.user,
             **self.extra,
         }
+
+
+def current_user() -> str:
+    """The login name of whoever runs this process; ``""`` where the system has none (a
+    container's uid with no passwd entry and no $USER)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no name for this uid: the run is still recorded
+        return ""
 
 
 def environment_info() -> dict[str, Any]:

@@ -18,7 +18,7 @@ from nbprofile.engine.doctor import run_doctor
 from nbprofile.errors import NbprofileError
 from nbprofile.format import format_duration, format_percent, method_mark
 from nbprofile.metrics import REGRESSION_FRACTION, label_of
-from nbprofile.record import CellRecord
+from nbprofile.record import CellRecord, current_user
 from nbprofile.report.compare import compare_runs
 from nbprofile.report.died import DIED_IN, MARK
 from nbprofile.report.model import show_total
@@ -181,7 +181,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     try:
         notebook = _notebook(args.notebook)
-        runs = store.runs(notebook, limit=args.limit)
+        mine = current_user() if getattr(args, "mine", False) else None  # None: everyone's
+        runs = store.runs(notebook, limit=args.limit, user=mine)
         if not runs:
             print("no runs stored" + (f" for {notebook}" if notebook else "") + f" in {store.path}")
             return 0
@@ -195,6 +196,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table.add_column("started (UTC)", max_width=10)  # the date above the time
     # the notebook whole (its path cut from the left past 40 characters): the other columns wrap first
     table.add_column("notebook", overflow="fold", min_width=max(len(n) for n in names))
+    users = {run.get("user") for run in runs} - {None, ""}  # runs stored before users were: unknown
+    if len(users) > 1:  # a team store: whose run each is
+        table.add_column("user", overflow="fold")
     table.add_column("cells", overflow="fold")
     table.add_column(label_of("wall_s"))
     table.add_column("failed", overflow="fold")
@@ -206,7 +210,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         started = datetime.fromtimestamp(run["started_at"], timezone.utc).strftime("%Y-%m-%d %H:%M")
         wall = format_duration(run["wall_s"]) if run["wall_s"] is not None else ""
         cells, executions = run["cells"], run.get("executions", run["cells"])
-        table.add_row(run["run_id"], started, name,
+        who = [run.get("user") or ""] if len(users) > 1 else []
+        table.add_row(run["run_id"], started, name, *who,
                       str(cells) if cells == executions else f"{cells} ({executions})",
                       wall, str(run["budget_failures"]))
     print(render_text(table, args.width))

@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list stored runs, newest first")
     runs.add_argument("notebook", nargs="?")
     runs.add_argument("--limit", type=_count, default=20)
+    runs.add_argument("--mine", action="store_true", help="only your runs (a team store holds everyone's)")
     runs.add_argument("--width", type=_width, default=120)
     runs.set_defaults(func=commands.cmd_runs)
 

@@ -26,7 +26,7 @@ from nbprofile.budgets.evaluate import Verdict
 from nbprofile.errors import ExportError, StoreError
 from nbprofile.metrics import CATALOG, REGRESSION_FRACTION
 from nbprofile.readings import Reading
-from nbprofile.record import CellRecord, finite, utc_iso
+from nbprofile.record import CellRecord, current_user, finite, utc_iso
 from nbprofile.redact import mask_record
 from nbprofile.report import registry
 from nbprofile.report.compare import compare_runs
@@ -141,7 +141,7 @@ def run_payload(run: dict[str, Any]) -> dict[str, Any]:
         "cells": run.get("cells"), "executions": run.get("executions", run.get("cells")),
         "wall_s": run.get("wall_s"),
         "budget_failures": run.get("budget_failures", 0), "kernel_id": run.get("kernel_id"),
-        "host": run.get("host"), "notebook": run.get("notebook"),
+        "host": run.get("host"), "user": run.get("user"), "notebook": run.get("notebook"),
         "nbprofile": info.get("nbprofile", ""), "info": info,
     }
 
@@ -183,8 +183,13 @@ class RunsHandler(NbprofileHandler):
         kernel = self.arg("kernel", required=False)
         if kernel:
             kernels.add(kernel)
-        runs = await self.in_store(lambda store: store.runs_of(path, kernels))
-        self.reply({"notebook": relative, "runs": [run_payload(r) for r in runs]})
+        # scope: "team" (everyone's runs: a team store's; a SQLite file holds one user's anyway) or "mine"
+        scope = self.arg("scope", required=False) or "team"
+        if scope not in ("mine", "team"):
+            raise tornado.web.HTTPError(400, f"scope must be 'mine' or 'team', not {scope!r}")
+        user = current_user() if scope == "mine" else None
+        runs = await self.in_store(lambda store: store.runs_of(path, kernels, user=user))
+        self.reply({"notebook": relative, "scope": scope, "runs": [run_payload(r) for r in runs]})
 
 
 class RunHandler(NbprofileHandler):

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from nbprofile.record import CellRecord, RunInfo
 from nbprofile.store.ingest import JournalTransaction
+from nbprofile.store.location import masked, scheme_of
 
 DB_ENV = "NBPROFILE_DB"
 
@@ -18,6 +19,8 @@ def default_path() -> Path:
     """``$NBPROFILE_DB``, else ``nbprofile/records.db`` in Jupyter's data directory."""
     override = os.environ.get(DB_ENV)
     if override:
+        if scheme_of(override) is not None:  # a server's URL, its password masked: never a file
+            return Path(masked(override))
         return Path(override).expanduser()
     from jupyter_core.paths import jupyter_data_dir
 
@@ -27,7 +30,7 @@ def default_path() -> Path:
 class RecordStore(Protocol):
     """What the engine, the server, the reports and the CLI need from a store.
 
-    A run is a dict: ``run_id``, ``notebook``, ``kernel_id``, ``host``, ``started_at``
+    A run is a dict: ``run_id``, ``notebook``, ``kernel_id``, ``host``, ``user``, ``started_at``
     (epoch seconds), ``info`` (the run's stored facts), ``cells`` (distinct cells), ``executions``
     (every execution: a cell run twice counts twice), ``wall_s`` (over all executions),
     ``budget_failures`` and ``last_cell_at``.
@@ -44,9 +47,11 @@ class RecordStore(Protocol):
     def set_verdict(self, record_id: int, verdict: dict[str, Any] | None, status: str | None,
                     budget: dict[str, Any] | None = None) -> None: ...
     def run(self, run_id: str) -> dict[str, Any] | None: ...
-    def runs(self, notebook: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
+    # user: one user's runs; None: everyone's (a team store's runs; a SQLite file's are one user's)
+    def runs(self, notebook: str | None = None, limit: int = 50,
+             user: str | None = None) -> list[dict[str, Any]]: ...
     def runs_of(self, notebook: str, kernel_ids: set[str] | frozenset[str] = frozenset(),
-                limit: int = 200) -> list[dict[str, Any]]: ...
+                limit: int = 200, user: str | None = None) -> list[dict[str, Any]]: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
     # journals (nbprofile.store.journal): batches of lines, each with the journal's new offset

@@ -38,7 +38,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nbprofile.record import CellRecord, RunInfo, finite
+from nbprofile.record import CellRecord, RunInfo, current_user, finite
+from nbprofile.store.location import folder_key, scheme_of
 
 try:  # not on Windows: there, a journal's kernel is taken as gone once its pid is
     import fcntl
@@ -55,6 +56,10 @@ _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False, allow_na
 def journal_folder(store_path: str) -> Path:
     """Where the journals of the store at ``store_path`` live: a folder beside the file
     (for a SQLite URI, ``file:records.db?mode=ro``, beside the file it names)."""
+    if scheme_of(store_path) is not None:  # a server's store: journals stay on this machine
+        from jupyter_core.paths import jupyter_data_dir
+
+        return Path(jupyter_data_dir()) / "nbprofile" / "journals" / folder_key(store_path)
     if store_path.startswith("file:"):
         store_path = store_path[len("file:"):].split("?", 1)[0]
     if store_path in (":memory:", ""):
@@ -91,14 +96,16 @@ def run_entry(run: RunInfo) -> dict[str, Any]:
     return {"k": "run", "run": {
         "run_id": run.run_id, "notebook": run.notebook, "kernel_id": run.kernel_id,
         "started_at": run.started_at, "host": run.host, "python": run.python,
-        "platform": run.platform, "nbprofile": run.nbprofile, "pid": run.pid, "extra": run.extra}}
+        "platform": run.platform, "nbprofile": run.nbprofile, "pid": run.pid, "user": run.user,
+        "extra": run.extra}}
 
 
 def run_from_entry(data: dict[str, Any]) -> RunInfo:
     return RunInfo(run_id=data["run_id"], notebook=data["notebook"], kernel_id=data["kernel_id"],
                    started_at=data["started_at"], host=data["host"], python=data["python"],
                    platform=data["platform"], nbprofile=data["nbprofile"], pid=data["pid"],
-                   extra=dict(data.get("extra") or {}))
+                   # journals written before runs had a user: the journal's folder is this user's
+                   user=data.get("user") or current_user(), extra=dict(data.get("extra") or {}))
 
 
 # -- the kernel's side --------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 
 from nbprofile.errors import StoreError
 from nbprofile.record import CellRecord, RunInfo
+from nbprofile.store import summary
 from nbprofile.store.base import default_path
 from nbprofile.store.codec import (
     CELL_COLUMNS,
@@ -38,12 +39,14 @@ from nbprofile.store.codec import (
 from nbprofile.store.ingest import JournalTransaction, recover_orphans
 from nbprofile.store.journal import journal_folder
 from nbprofile.store.sqlite_file import StoreFile
+from nbprofile.store.summary import RUN_COLUMNS, run_from_row
 
 _RUNS_OF_NOTEBOOK = "SELECT run_id FROM runs WHERE notebook IS ?"
 #: a journal's run line comes again when the run learns more (its GPUs, carbon settings)
 _UPSERT_RUN = (
-    "INSERT INTO runs (run_id, notebook, kernel_id, host, started_at, info) VALUES (?,?,?,?,?,?)"
-    " ON CONFLICT (run_id) DO UPDATE SET info = excluded.info"
+    "INSERT INTO runs (run_id, notebook, kernel_id, host, started_at, info, username)"
+    " VALUES (?,?,?,?,?,?,?)"
+    " ON CONFLICT (run_id) DO UPDATE SET info = excluded.info, username = excluded.username"
 )
 #: how often a store looks for the journals of kernels that are gone
 RECOVER_EVERY_S = 2.0
@@ -64,21 +67,23 @@ class _Transaction:
         store = self._store
         for run in runs:
             store._execute(_UPSERT_RUN, run_row(run))
+            store._new_run(run.run_id)
             self.runs.append(run.run_id)
         if records:
             meta_id = store._meta_id
             journal_metas: dict[str, list[Any]] = state.get("metas") or {}
             ids: dict[int, int] = {}
-            rows = [cell_row(r, meta_id) if isinstance(r, CellRecord)
+            rows = [cell_row(r, meta_id, store._meta_ids) if isinstance(r, CellRecord)
                     else row_from_journal(r, meta_id, journal_metas, ids) for r in records]
             store._executemany(INSERT_CELL, rows)
+            summary.add_batch(store._executemany, rows)
         store._execute("INSERT OR REPLACE INTO journal_offsets (name, position, state) VALUES (?,?,?)",
                        (self._name, offset, json.dumps(state, separators=(",", ":"))))
         self.offset = offset
         self.state = state
 _INSERT_RUN = (
-    "INSERT OR IGNORE INTO runs (run_id, notebook, kernel_id, host, started_at, info)"
-    " VALUES (?,?,?,?,?,?)"
+    "INSERT OR IGNORE INTO runs (run_id, notebook, kernel_id, host, started_at, info, username)"
+    " VALUES (?,?,?,?,?,?,?)"
 )
 
 
@@ -103,6 +108,7 @@ class SQLiteStore(StoreFile):
                  repair: bool = True) -> None:
         self._tracer = tracer
         self._written_runs: set[str] = set()
+        self._summed_runs: set[str] = set()  # runs whose summary this store has counted from its cells
         # What a reading is (unit, method, source, note) repeats from cell to cell: it is
         # stored once in reading_meta, and a record's readings keep [value, id].
         self._meta_ids: dict[Meta, int] = {}
@@ -115,8 +121,13 @@ class SQLiteStore(StoreFile):
         if recover:
             self.recover_journals()
 
+    def _rollback(self) -> None:
+        self._summed_runs.clear()  # a summary counted in the rolled-back transaction is counted again
+        super()._rollback()
+
     def _forget_cached(self) -> None:
         self._written_runs.clear()
+        self._summed_runs.clear()
         self._meta_ids.clear()
         self._meta_by_id.clear()
 
@@ -177,13 +188,14 @@ class SQLiteStore(StoreFile):
         with self._lock:
             try:
                 row = cell_row(record, self._meta_id)
-                if run is not None and run.run_id not in self._written_runs:
-                    with self._transaction():
+                with self._transaction():
+                    if run is not None and run.run_id not in self._written_runs:
                         self._execute(_INSERT_RUN, run_row(run))
-                        cursor = self._execute(INSERT_CELL, row)
-                    self._written_runs.add(run.run_id)
-                else:
+                        self._new_run(run.run_id)
                     cursor = self._execute(INSERT_CELL, row)
+                    summary.add_batch(self._executemany, [row])
+                if run is not None:
+                    self._written_runs.add(run.run_id)
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot write to the record store {self.path}: {exc}") from exc
         record.id = cursor.lastrowid
@@ -219,9 +231,17 @@ class SQLiteStore(StoreFile):
         return found
 
     def write_run(self, run: RunInfo) -> None:
-        with self._lock:
+        with self._lock, self._transaction():
             self._execute(_INSERT_RUN, run_row(run))
-            self._written_runs.add(run.run_id)
+            self._new_run(run.run_id)
+        self._written_runs.add(run.run_id)
+
+    def _new_run(self, run_id: str) -> None:
+        """A run row written (in the caller's transaction): the cells stored before it (a
+        record saved with no run) count in its summary. Once per run and store object."""
+        if run_id not in self._summed_runs:
+            summary.recount(self._execute, run_id)
+            self._summed_runs.add(run_id)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -287,44 +307,34 @@ class SQLiteStore(StoreFile):
 
     # A run is a kernel session: a cell may execute in it several times. ``cells`` counts the
     # distinct cells (by id, else by code: as compare matches them), ``executions`` every record,
-    # and ``wall_s`` adds up every execution: what the session really spent.
-    _RUNS_SQL = (
-        "SELECT r.run_id, r.notebook, r.kernel_id, r.host, r.started_at, r.info,"
-        " COUNT(DISTINCT COALESCE(c.cell_id, 'code:' || c.code_hash)), SUM(c.wall_s),"
-        " SUM(c.verdict_status = 'fail'), MAX(c.started_at), COUNT(c.id)"
-        " FROM runs r LEFT JOIN cells c ON c.run_id = r.run_id"
-    )
-
-    def _runs(self, where: str, params: Sequence[Any], limit: int) -> list[dict[str, Any]]:
+    # and ``wall_s`` adds up every execution: what the session really spent. Each run keeps these
+    # up to date as its records arrive (nbprofile.store.summary): listing runs reads no cell.
+    def _runs(self, where: str, params: Sequence[Any], limit: int,
+              user: str | None = None) -> list[dict[str, Any]]:
         self._tend()
-        sql = f"{self._RUNS_SQL} WHERE {where} GROUP BY r.run_id ORDER BY r.started_at DESC LIMIT ?"
+        if user is not None:
+            where, params = f"({where}) AND username = ?", (*params, user)
+        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY started_at DESC LIMIT ?"
         with self._lock:
             rows = self._execute(sql, (*params, limit)).fetchall()
-        return [
-            {
-                "run_id": row[0], "notebook": row[1], "kernel_id": row[2], "host": row[3],
-                "started_at": row[4], "info": json.loads(row[5]) if row[5] else {},
-                "cells": row[6], "executions": row[10], "wall_s": row[7], "budget_failures": row[8] or 0,
-                "last_cell_at": row[9],
-            }
-            for row in rows
-        ]
+        return [run_from_row(row, json.loads(row[5]) if row[5] else {}) for row in rows]
 
-    def runs(self, notebook: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Runs, newest first, with their distinct cells, executions, the wall time of all
-        executions and their budget failures."""
+    def runs(self, notebook: str | None = None, limit: int = 50,
+             user: str | None = None) -> list[dict[str, Any]]:
+        """Runs, newest first (of one user, or everyone's), with their distinct cells,
+        executions, the wall time of all executions and their budget failures."""
         if notebook is None:
-            return self._runs("1", (), limit)
-        return self._runs("r.notebook = ?", (notebook,), limit)
+            return self._runs("1", (), limit, user)
+        return self._runs("notebook = ?", (notebook,), limit, user)
 
     def runs_of(self, notebook: str, kernel_ids: set[str] | frozenset[str] = frozenset(),
-                limit: int = 200) -> list[dict[str, Any]]:
+                limit: int = 200, user: str | None = None) -> list[dict[str, Any]]:
         """Runs of a notebook: those that named it, and those of the kernels now serving it
         (a kernel keeps the name its notebook had when it started)."""
         kernels = sorted(kernel_ids)
         marks = ",".join("?" * len(kernels))
-        where = f"r.notebook = ? OR r.kernel_id IN ({marks})" if kernels else "r.notebook = ?"
-        return self._runs(where, (notebook, *kernels), limit)
+        where = f"notebook = ? OR kernel_id IN ({marks})" if kernels else "notebook = ?"
+        return self._runs(where, (notebook, *kernels), limit, user)
 
     def find_in_run(self, run_id: str, cell_id: str | None, cell_hash: str) -> CellRecord | None:
         """The last record of a cell in a given run (a pinned baseline): by id, else by code."""
@@ -337,15 +347,18 @@ class SQLiteStore(StoreFile):
     def set_verdict(self, record_id: int, verdict: dict[str, Any] | None, status: str | None,
                     budget: dict[str, Any] | None = None) -> None:
         """Replace a record's verdict (a CI gate adds the budget file's limits to it)."""
-        with self._lock:
+        with self._lock, self._transaction():
+            found = self._execute(summary.VERDICT_OF, (record_id,)).fetchone()
             self._execute(
                 "UPDATE cells SET verdict = ?, verdict_status = ?, budget = COALESCE(?, budget) WHERE id = ?",
                 (None if verdict is None else json.dumps(verdict, separators=(",", ":")), status,
                  None if budget is None else json.dumps(budget, separators=(",", ":")), record_id),
             )
+            if found is not None and summary.failures_change(found[1], status):
+                self._execute(summary.ADD_FAILURES, (summary.failures_change(found[1], status), found[0]))
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        found = self._runs("r.run_id = ?", (run_id,), 1)
+        found = self._runs("run_id = ?", (run_id,), 1)
         return found[0] if found else None
 
     def run_ids(self, notebook: str | None = None) -> list[str]:

@@ -1,0 +1,387 @@
+"""A team's record store on a PostgreSQL server (``NBPROFILE_DB=postgresql://user@host/db``).
+
+The same :class:`~nbprofile.store.base.RecordStore` as the SQLite file, with the same
+named migrations (:mod:`nbprofile.store.postgres_schema`), rows (:mod:`nbprofile.store.codec`)
+and run summaries (:mod:`nbprofile.store.summary`). Kernels still write their journals on
+their own machine, and the writer thread moves them in here, one batch and the
+journal's offset in one transaction (an advisory lock per journal keeps two writers
+of one journal in turn); the journals of kernels gone from this machine are
+recovered into it.
+
+A server that is down, refuses, or refuses the password is what a locked SQLite file
+is: a :class:`~nbprofile.errors.StoreError` (one line, the password masked), the
+journal keeps everything, and the next call connects again. Every connect has a
+``connect_timeout``. psycopg (3) is imported only when such a store is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from nbprofile.errors import StoreError
+from nbprofile.record import CellRecord, RunInfo
+from nbprofile.store import summary
+from nbprofile.store.codec import (
+    CELL_COLUMNS,
+    INSERT_CELL,
+    Meta,
+    cell_row,
+    record_from_row,
+    row_from_journal,
+    run_row,
+)
+from nbprofile.store.ingest import JournalTransaction, recover_orphans
+from nbprofile.store.journal import journal_folder
+from nbprofile.store.location import masked, scrub
+from nbprofile.store.postgres_schema import apply_migrations
+from nbprofile.store.summary import RUN_COLUMNS, run_from_row
+
+#: seconds to wait for the server before saying it cannot be reached
+CONNECT_TIMEOUT_S = 5
+#: the longest a statement (or a write that the server does not acknowledge) may take
+STATEMENT_TIMEOUT_S = 60
+#: how often a store looks for the journals of kernels that are gone (as SQLite's)
+RECOVER_EVERY_S = 2.0
+
+_RUN_VALUES = ("INSERT INTO runs (run_id, notebook, kernel_id, host, started_at, info, username)"
+               " VALUES (?,?,?,?,?,?,?)")
+#: a journal's run line comes again when the run learns more (its GPUs, carbon settings)
+_UPSERT_RUN = _RUN_VALUES + (" ON CONFLICT (run_id) DO UPDATE SET info = excluded.info,"
+                              " username = excluded.username")
+_INSERT_RUN = _RUN_VALUES + " ON CONFLICT DO NOTHING"
+_SAVE_OFFSET = ("INSERT INTO journal_offsets (name, position, state) VALUES (?,?,?) ON CONFLICT (name)"
+                " DO UPDATE SET position = excluded.position, state = excluded.state")
+_RUNS_OF_NOTEBOOK = "SELECT run_id FROM runs WHERE notebook IS NOT DISTINCT FROM ?"
+
+
+@lru_cache(maxsize=64)
+def _pg(sql: str) -> str:
+    """The shared SQL (``?`` placeholders; none of it holds a ``%`` or a literal ``?``) in psycopg's form."""
+    return sql.replace("?", "%s")
+
+
+def _clean(row: Sequence[Any]) -> tuple[Any, ...]:
+    """PostgreSQL's text refuses NUL, which SQLite keeps: a NUL in a cell's source is kept as ``\\x00``."""
+    return tuple(v.replace("\x00", "\\x00") if isinstance(v, str) and "\x00" in v else v for v in row)
+
+
+class _Transaction:
+    """A journal batch's view of the store, inside its transaction (the journal's lock held)."""
+
+    def __init__(self, store: PostgresStore, name: str, row: tuple[int, str | None] | None) -> None:
+        self._store = store
+        self._name = name
+        self.offset = int(row[0]) if row else 0
+        self.state: dict[str, Any] = json.loads(row[1]) if row and row[1] else {}
+        self.runs: list[str] = []
+
+    def write(self, runs: Sequence[RunInfo], records: Sequence[CellRecord | list[Any]], offset: int,
+              state: dict[str, Any]) -> None:
+        store = self._store
+        for run in runs:
+            store._execute(_UPSERT_RUN, _clean(run_row(run)))
+            store._new_run(run.run_id)
+            self.runs.append(run.run_id)
+        if records:
+            journal_metas: dict[str, list[Any]] = state.get("metas") or {}
+            ids: dict[int, int] = {}
+            rows = [_clean(cell_row(r, store._meta_id, store._meta_ids) if isinstance(r, CellRecord)
+                           else row_from_journal(r, store._meta_id, journal_metas, ids)) for r in records]
+            store._copy_cells(rows)
+            summary.add_batch(store._executemany, rows)
+        store._execute(_SAVE_OFFSET, (self._name, offset, json.dumps(state, separators=(",", ":"))))
+        self.offset = offset
+        self.state = state
+
+
+class PostgresStore:
+    """A :class:`RecordStore` on a PostgreSQL server: one connection per store object, used
+    from one thread at a time (a lock guards it), opened again after the server went away."""
+
+    def __init__(self, url: str, *, notice: Callable[[str], None] | None = None, recover: bool = True,
+                 connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
+        self._url = url  # with its password, if any: never stored elsewhere, never shown
+        self.path = masked(url)
+        self._notice = notice
+        self._timeout = connect_timeout
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        self._written_runs: set[str] = set()
+        self._summed_runs: set[str] = set()
+        self._meta_ids: dict[Meta, int] = {}
+        self._meta_by_id: dict[int, Meta] = {}
+        self.journal_folder = journal_folder(self.path)
+        with self._lock:
+            self._connect()
+        self._auto_recover = recover
+        self._recovered_at = -RECOVER_EVERY_S
+        if recover:
+            self.recover_journals()
+
+    # -- the connection ------------------------------------------------------
+    def _error(self, doing: str, exc: BaseException) -> StoreError:
+        """One line, the password taken out, as a locked SQLite file's error reads."""
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        return StoreError(scrub(f"cannot {doing} the record store {self.path}: {text}", self._url))
+
+    def _connect(self) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise StoreError(f"the record store {self.path} needs psycopg: "
+                             "pip install 'nbprofile[team]' (or psycopg[binary])") from None
+        self._forget_cached()
+        try:
+            conn = psycopg.connect(self._url, autocommit=True, **self._limits())
+        except psycopg.Error as exc:
+            raise self._error("connect to", exc) from None
+        try:
+            apply_migrations(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            raise self._error("prepare", exc) from None
+        self._conn = conn
+
+    def _limits(self) -> dict[str, Any]:
+        """No call without a time limit: the connect, a server that stops answering (TCP
+        keepalives, ``tcp_user_timeout``), and any statement, a lock's wait included. What
+        the URL sets itself is kept."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        given = conninfo_to_dict(self._url)
+        limits: dict[str, Any] = {
+            "connect_timeout": max(1, round(self._timeout)), "application_name": "nbprofile",
+            "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+            "tcp_user_timeout": STATEMENT_TIMEOUT_S * 1000,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000}",
+        }
+        return {key: value for key, value in limits.items() if key not in given}
+
+    def _forget_cached(self) -> None:
+        """A failed transaction may have cached ids it then rolled back: forget them all."""
+        self._written_runs.clear()
+        self._summed_runs.clear()
+        self._meta_ids.clear()
+        self._meta_by_id.clear()
+
+    @contextmanager
+    def _session(self, doing: str) -> Iterator[Any]:
+        """The connection (opened again if the server went away), the lock held; a psycopg
+        error becomes a :class:`StoreError`, and a lost connection is dropped for the next call."""
+        import psycopg
+
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                self._connect()
+            try:
+                yield self._conn
+            except psycopg.Error as exc:
+                self._forget_cached()
+                if self._conn.broken or self._conn.closed or isinstance(exc, psycopg.OperationalError):
+                    self._drop()
+                raise self._error(doing, exc) from None
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            conn.close()
+        except Exception as exc:  # closing a dead connection: nothing more to lose, said in the log
+            logging.getLogger("nbprofile").debug("nbprofile: closing %s: %s", self.path, exc)
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(_pg(sql), params)
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(_pg(sql), rows)
+
+    def _copy_cells(self, rows: Sequence[Sequence[Any]]) -> None:
+        """A batch of cells by COPY: several times the rows a second of an INSERT per row."""
+        with self._conn.cursor() as cursor, cursor.copy(f"COPY cells ({CELL_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    # -- journals ------------------------------------------------------------
+    def _tend(self) -> None:
+        if self._auto_recover and time.monotonic() - self._recovered_at >= RECOVER_EVERY_S:
+            self.recover_journals()
+
+    def recover_journals(self, causes: Callable[[str], str | None] | None = None) -> int:
+        """Write into this store what the journals of gone kernels (of this machine) hold."""
+        self._recovered_at = time.monotonic()
+        return recover_orphans(self, self.journal_folder, causes=causes)
+
+    @contextmanager
+    def journal_transaction(self, name: str) -> Iterator[JournalTransaction]:
+        """One batch of a journal, in one transaction with the journal's new offset."""
+        with self._session("write to") as conn, conn.transaction():
+            self._execute("SELECT pg_advisory_xact_lock(hashtext(?))", (name,))
+            row = self._execute("SELECT position, state FROM journal_offsets WHERE name = ?",
+                                (name,)).fetchone()
+            tx = _Transaction(self, name, row)
+            yield tx
+        self._written_runs.update(tx.runs)
+
+    def forget_journal(self, name: str) -> None:
+        with self._session("write to"):
+            self._execute("DELETE FROM journal_offsets WHERE name = ?", (name,))
+
+    # -- writing -------------------------------------------------------------
+    def write(self, record: CellRecord, run: RunInfo | None = None) -> int:
+        """Commit one record (and its run, the first time); return its id."""
+        self._tend()
+        with self._session("write to") as conn, conn.transaction():
+            row = _clean(cell_row(record, self._meta_id))
+            if run is not None and run.run_id not in self._written_runs:
+                self._execute(_INSERT_RUN, _clean(run_row(run)))
+                self._new_run(run.run_id)
+            (found,) = self._execute(INSERT_CELL + " RETURNING id", row).fetchone()
+            summary.add_batch(self._executemany, [row])
+        if run is not None:
+            self._written_runs.add(run.run_id)
+        record.id = int(found)
+        return record.id
+
+    def write_run(self, run: RunInfo) -> None:
+        with self._session("write to") as conn, conn.transaction():
+            self._execute(_INSERT_RUN, _clean(run_row(run)))
+            self._new_run(run.run_id)
+        self._written_runs.add(run.run_id)
+
+    def _new_run(self, run_id: str) -> None:
+        """A run row written (in the caller's transaction): cells stored before it count."""
+        if run_id not in self._summed_runs:
+            summary.recount(self._execute, run_id)
+            self._summed_runs.add(run_id)
+
+    def _meta_id(self, meta: Meta) -> int:
+        found = self._meta_ids.get(meta)
+        if found is not None:
+            return found
+        unit, method, source, note = meta
+        params = (unit, method, source or "", note or "")
+        self._execute("INSERT INTO reading_meta (unit, method, source, note) VALUES (?,?,?,?)"
+                      " ON CONFLICT DO NOTHING", params)
+        (found,) = self._execute("SELECT id FROM reading_meta WHERE unit = ? AND method = ? AND source = ?"
+                                 " AND note = ?", params).fetchone()
+        self._meta_ids[meta] = found
+        self._meta_by_id[found] = meta
+        return int(found)
+
+    def _meta(self, meta_id: int) -> Meta:
+        found = self._meta_by_id.get(meta_id)
+        if found is None:
+            for row_id, unit, method, source, note in self._execute(
+                    "SELECT id, unit, method, source, note FROM reading_meta"):
+                self._meta_by_id[row_id] = (unit, method, source, note or None)
+            found = self._meta_by_id.get(meta_id)
+            if found is None:
+                raise StoreError(f"the record store {self.path} has a reading with no description "
+                                 f"(id {meta_id}); it may be damaged")
+        return found
+
+    def set_verdict(self, record_id: int, verdict: dict[str, Any] | None, status: str | None,
+                    budget: dict[str, Any] | None = None) -> None:
+        """Replace a record's verdict (a CI gate adds the budget file's limits to it)."""
+        with self._session("write to") as conn, conn.transaction():
+            found = self._execute(summary.VERDICT_OF + " FOR UPDATE", (record_id,)).fetchone()
+            self._execute(
+                "UPDATE cells SET verdict = ?, verdict_status = ?, budget = COALESCE(?, budget) WHERE id = ?",
+                (None if verdict is None else json.dumps(verdict, separators=(",", ":")), status,
+                 None if budget is None else json.dumps(budget, separators=(",", ":")), record_id))
+            change = summary.failures_change(found[1], status) if found is not None else 0
+            if found is not None and change:
+                self._execute(summary.ADD_FAILURES, (change, found[0]))
+
+    # -- reading -------------------------------------------------------------
+    def _select(self, where: str, params: Sequence[Any], order: str, limit: int | None) -> list[CellRecord]:
+        self._tend()
+        sql = f"SELECT id, {CELL_COLUMNS} FROM cells WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (*params, limit)
+        with self._session("read") as conn, conn.transaction():
+            rows = self._execute(sql, params).fetchall()
+            return [record_from_row(row, self._meta) for row in rows]
+
+    def records(self, run_id: str) -> list[CellRecord]:
+        """Every record of a run, in execution order."""
+        return self._select("run_id = ?", (run_id,), "seq, id", None)
+
+    def history(self, notebook: str | None, limit: int = 20, run_id: str | None = None) -> list[CellRecord]:
+        """The latest ``limit`` records of a notebook (or of a run), oldest first."""
+        if notebook is not None:
+            rows = self._select(f"run_id IN ({_RUNS_OF_NOTEBOOK})", (notebook,), "id DESC", limit)
+        elif run_id is not None:
+            rows = self._select("run_id = ?", (run_id,), "id DESC", limit)
+        else:
+            rows = self._select("true", (), "id DESC", limit)
+        return rows[::-1]
+
+    def previous(self, cell_id: str | None, code_hash: str, notebook: str | None,
+                 before_id: int | None = None) -> CellRecord | None:
+        """The latest earlier record of the same cell: by id, else by code within the notebook."""
+        bound = before_id if before_id is not None else 2**62
+        if cell_id is not None:
+            found = self._select("cell_id = ? AND id < ?", (cell_id, bound), "id DESC", 1)
+        else:
+            found = self._select(f"run_id IN ({_RUNS_OF_NOTEBOOK}) AND code_hash = ? AND id < ?",
+                                 (notebook, code_hash, bound), "id DESC", 1)
+        return found[0] if found else None
+
+    def find_in_run(self, run_id: str, cell_id: str | None, cell_hash: str) -> CellRecord | None:
+        """The last record of a cell in a given run (a pinned baseline): by id, else by code."""
+        if cell_id is not None:
+            found = self._select("run_id = ? AND cell_id = ?", (run_id, cell_id), "id DESC", 1)
+        else:
+            found = self._select("run_id = ? AND code_hash = ?", (run_id, cell_hash), "id DESC", 1)
+        return found[0] if found else None
+
+    def _runs(self, where: str, params: Sequence[Any], limit: int,
+              user: str | None = None) -> list[dict[str, Any]]:
+        self._tend()
+        if user is not None:
+            where, params = f"({where}) AND username = ?", (*params, user)
+        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY started_at DESC LIMIT ?"
+        with self._session("read"):
+            rows = self._execute(sql, (*params, limit)).fetchall()
+        return [run_from_row(row, json.loads(row[5]) if row[5] else {}) for row in rows]
+
+    def runs(self, notebook: str | None = None, limit: int = 50,
+             user: str | None = None) -> list[dict[str, Any]]:
+        """Runs, newest first (of one user, or the team's), with their summaries."""
+        if notebook is None:
+            return self._runs("true", (), limit, user)
+        return self._runs("notebook = ?", (notebook,), limit, user)
+
+    def runs_of(self, notebook: str, kernel_ids: set[str] | frozenset[str] = frozenset(),
+                limit: int = 200, user: str | None = None) -> list[dict[str, Any]]:
+        """Runs of a notebook: those that named it, and those of the kernels now serving it."""
+        kernels = sorted(kernel_ids)
+        if kernels:
+            return self._runs("notebook = ? OR kernel_id = ANY(?)", (notebook, kernels), limit, user)
+        return self._runs("notebook = ?", (notebook,), limit, user)
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        found = self._runs("run_id = ?", (run_id,), 1)
+        return found[0] if found else None
+
+    def run_ids(self, notebook: str | None = None) -> list[str]:
+        return [run["run_id"] for run in self.runs(notebook, limit=10**9)]
+
+    def count(self) -> int:
+        self._tend()
+        with self._session("read"):
+            return int(self._execute("SELECT COUNT(*) FROM cells").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._drop()
