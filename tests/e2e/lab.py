@@ -81,7 +81,7 @@ def write_notebook(path: Path, sources: list[tuple[str, str]]) -> list[str]:
 class Lab:
     url: str
     root: Path
-    db: Path
+    db: Path | str
     log: Path
     proc: subprocess.Popen[bytes]
     token: str = TOKEN
@@ -128,8 +128,9 @@ class Lab:
             self._log_file.close()
 
 
-def start_lab(root: Path, *, db: Path, timeout: float = 60) -> Lab:
-    """Start JupyterLab serving ``root`` with the nbprofile extensions and the record store ``db``.
+def start_lab(root: Path, *, db: Path | str, timeout: float = 60) -> Lab:
+    """Start JupyterLab serving ``root`` with the nbprofile extensions and the record store ``db`` (a
+    SQLite file, or a ``postgresql://`` URL).
 
     The server extension is enabled in the temp config whatever the environment's
     config says. Raises ``RuntimeError`` when the frontend has not been built.
