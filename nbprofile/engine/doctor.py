@@ -34,6 +34,7 @@ from nbprofile.meters.cpu_energy import CpuEnergyMeter
 from nbprofile.meters.memory import CLEAR_REFS
 from nbprofile.readings import Availability
 from nbprofile.store import DB_ENV, default_path, open_store
+from nbprofile.store.location import masked, scheme_of
 
 #: statuses that need no fix
 GOOD = ("ok", "estimate", "sampled", "opt-in", "info")
@@ -169,8 +170,27 @@ def _env(name: str, status: str, detail: str, fix: str | None = None) -> DoctorR
     return DoctorRow("environment", name, status, detail, fix)
 
 
+def _server_store_row(location: str, profiler: Profiler | None) -> DoctorRow:
+    """A team store on a database server: reachable or not (a server has no file to look at)."""
+    error = profiler.recorder.store_error if profiler is not None else None
+    shown = masked(location)
+    if error is None and (profiler is None or profiler.recorder.opened_store is None):
+        try:  # only connecting tells whether the server is there and lets us in
+            open_store(location, repair=False).close()
+        except StoreError as exc:
+            error = str(exc)
+    if error is not None:
+        return _env("store", "failing", f"{error} (records wait in the kernel's journal until it answers)",
+                    f"start the server or fix {DB_ENV} ({shown})")
+    lag = f"; {profiler.recorder.waiting()}" if profiler is not None else ""
+    return _env("store", "ok", f"{shown} (database server, reachable){lag}")
+
+
 def _store_row(profiler: Profiler | None) -> DoctorRow:
     store = profiler.recorder.opened_store if profiler is not None else None
+    location = str(store.path) if store is not None else os.environ.get(DB_ENV, "")
+    if scheme_of(location) in ("postgresql", "postgres"):
+        return _server_store_row(location, profiler)
     error = profiler.recorder.store_error if profiler is not None else None
     path = Path(store.path) if store is not None else default_path()
     if profiler is None and ("://" in os.environ.get(DB_ENV, "") or path.exists()):

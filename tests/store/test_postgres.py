@@ -157,3 +157,18 @@ def test_every_statement_has_a_time_limit_unless_the_url_sets_its_own(pg_url: st
         chosen = own._execute("SHOW statement_timeout").fetchone()[0]
     own.close()
     assert (limit, chosen) == ("1min", "5s")
+
+
+def test_the_doctor_says_whether_a_team_store_answers_never_its_password(
+        pg_server: PostgresServer, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbprofile.engine.doctor import run_doctor
+
+    monkeypatch.setenv("NBPROFILE_DB", pg_url)
+    row = next(r for r in run_doctor().rows if r.name == "store")
+    assert row.status == "ok" and "database server, reachable" in row.detail and "will be created" not in row.detail
+    closed = pg_url.replace(f":{pg_server.port}/", f":{free_port()}/")
+    monkeypatch.setenv("NBPROFILE_DB", closed)
+    row = next(r for r in run_doctor().rows if r.name == "store")
+    assert row.status == "failing" and row.fix and "start the server" in row.fix
+    secret = pg_url.split(":")[2].split("@")[0]
+    assert secret not in row.detail + row.fix
