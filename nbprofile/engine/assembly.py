@@ -1,10 +1,11 @@
 """Which meters and derivers a profiler runs by default, in which order, and its settings.
 
 Begin order matters: slow reads first, the wall clock last (it ends first), so
-the other meters' own reads stay outside the measured time. NVML is outermost so
+the other meters' own reads stay outside the measured time. NVML is the outermost local meter so
 that its last energy read comes after torch's final synchronise (queued kernels
 are charged to the cell that launched them); FLOP counting sits just inside the
-wall clock so that it covers only the cell's code.
+wall clock so that it covers only the cell's code. The Dask meter comes before them all: its
+round trip to the workers (milliseconds) stays outside every other meter's window.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from nbprofile.llm.meter import LlmMeter, LocalGenerateMeter, derive_local_j_per
 from nbprofile.meters.base import Meter
 from nbprofile.meters.clock import CpuClock, WallClock
 from nbprofile.meters.cpu_energy import CpuEnergyMeter
+from nbprofile.meters.dask import DaskClusterMeter
 from nbprofile.meters.flops import FlopMeter
 from nbprofile.meters.memory import PeakRss
 from nbprofile.meters.nvml import NvmlMeter
@@ -30,8 +32,8 @@ from nbprofile.readings import Deriver
 
 
 def default_meters() -> list[Meter]:
-    return [NvmlMeter(), TorchCudaMeter(), PeakRss(), CpuEnergyMeter(), CpuClock(), LlmMeter(),
-            LocalGenerateMeter(), FlopMeter(), WallClock()]
+    return [DaskClusterMeter(), NvmlMeter(), TorchCudaMeter(), PeakRss(), CpuEnergyMeter(), CpuClock(),
+            LlmMeter(), LocalGenerateMeter(), FlopMeter(), WallClock()]
 
 
 def default_derivers(carbon: CarbonConfig, prices: ComputePrices, meters: Sequence[Meter]) -> list[Deriver]:

@@ -24,6 +24,7 @@ from nbprofile.format import (
     format_percent,
     format_usd,
     format_value,
+    method_mark,
     shown_value,
 )
 from nbprofile.insights import HotSpots, describe
@@ -71,10 +72,21 @@ def _shown(m: Metric, reading: Reading, mode: str) -> bool:
 def _part(m: Metric, reading: Reading, record: CellRecord, mode: str, title: Callable[[Reading], str]) -> Part:
     assert m.footer is not None
     if reading.value is None:
-        if m.footer.startswith("{}"):
+        # "CPU n/a", "cluster CPU n/a" (not "cluster n/a CPU"), "peak RAM n/a"
+        if m.footer.startswith("{}") or not m.footer.endswith("{}"):
             return Part(f"{m.label} {UNAVAILABLE}", title(reading))
         return Part(m.footer.format(UNAVAILABLE), title(reading))
-    text = m.footer.format(shown_value(reading))
+    if m.unit == "" and float(reading.value).is_integer():  # a count (tasks): "12 tasks", not "12.0 tasks"
+        text = m.footer.format(method_mark(reading.method) + format_count(reading.value))
+    else:
+        text = m.footer.format(shown_value(reading))
+    if m.key == "cpu_s" and "cluster_cpu_s" in record.readings:  # the kernel's share beside the cluster's
+        text = f"kernel {text}"
+    elif m.key == "cluster_cpu_s":
+        workers = record.readings.get("cluster_workers")
+        if workers is not None and workers.value is not None:
+            n = int(workers.value)
+            text += f" on {n} worker{'' if n == 1 else 's'}"
     if m.key == "rss_peak_bytes":  # how far the peak rose above the cell's starting RSS
         start = record.readings.get("rss_start_bytes")
         rise = None if start is None or start.value is None else reading.value - start.value

@@ -18,7 +18,7 @@ from nbprofile.readings import Availability, Readings
 from tests.support import machine
 
 NO_GPU = not machine.has_nvidia_gpu()
-METERS = {"nvml", "torch_cuda", "memory", "cpu_energy", "cpu", "llm", "generate", "flops", "wall"}
+METERS = {"dask", "nvml", "torch_cuda", "memory", "cpu_energy", "cpu", "llm", "generate", "flops", "wall"}
 ENVIRONMENT = ["store", "clear_refs", "RAPL", "NVML", "torch", "CodeCarbon data", "carbon intensity", "prices"]
 
 
