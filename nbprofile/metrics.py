@@ -83,7 +83,7 @@ _METRICS: tuple[Metric, ...] = (
     _m("cluster_cpu_s", "s", "cluster CPU",
        "CPU time of the Dask workers outside their event loops (the tasks and their threads), summed",
        "client.run: process_time - event loop's thread_time", budget="cluster_cpu", regression_floor=0.1,
-       column=True, footer="cluster {} CPU", footer_missing=True),
+       footer="cluster {} CPU", footer_missing=True),
     _m("cluster_process_cpu_s", "s", "cluster process CPU",
        "CPU time of the Dask workers' whole processes: the tasks and dask's own event loop, summed",
        "client.run: process_time", footer="cluster processes {} CPU", footer_detail=True),

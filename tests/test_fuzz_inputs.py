@@ -277,10 +277,10 @@ async def test_rest_parameters_never_break_the_server(jp_fetch) -> None:
             assert code == 400 and "server root" in body["message"] and repr(served) in body["message"], \
                 (value, code, body)
         else:
-            assert (code, body) == (200, {"notebook": served, "runs": []}), (value, code, body)
+            assert (code, body) == (200, {"notebook": served, "scope": "team", "runs": []}), (value, code, body)
 
         code, body = await _get(jp_fetch, "runs", params={"notebook": "a.ipynb", "kernel": value})
-        assert (code, body) == (200, {"notebook": "a.ipynb", "runs": []}), (value, code, body)
+        assert (code, body) == (200, {"notebook": "a.ipynb", "scope": "team", "runs": []}), (value, code, body)
 
         code, body = await _get(jp_fetch, "compare", params={"a": value, "b": value})
         if not served:

@@ -118,7 +118,7 @@ def test_status_and_doctor_from_the_command_line(capsys: pytest.CaptureFixture[s
             for line in out.splitlines() if line.startswith("│ ") and line.split("│")[1].strip()}
     expected = {
         "memory": "ok" if machine.clear_refs_error() is None else "sampled",
-        "cpu": "ok", "wall": "ok", "llm": "ok", "generate": "ok", "flops": "opt-in",
+        "dask": "ok", "cpu": "ok", "wall": "ok", "llm": "ok", "generate": "ok", "flops": "opt-in",
         "nvml": "unavailable", "torch_cuda": "unavailable" if machine.torch_build()[1] is None else "ok",
         "cpu_energy": "ok" if machine.rapl_readable() else "estimate" if machine.cpu_energy_estimable() else "unavailable",
         "store": "ok", "clear_refs": "ok" if machine.clear_refs_error() is None else "unavailable",
