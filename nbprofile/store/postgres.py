@@ -41,7 +41,7 @@ from nbprofile.store.ingest import JournalTransaction, recover_orphans
 from nbprofile.store.journal import journal_folder
 from nbprofile.store.location import masked, scrub
 from nbprofile.store.postgres_schema import apply_migrations
-from nbprofile.store.summary import RUN_COLUMNS, run_from_row
+from nbprofile.store.queries import StoreQueries, T
 
 #: seconds to wait for the server before saying it cannot be reached
 CONNECT_TIMEOUT_S = 5
@@ -58,7 +58,6 @@ _UPSERT_RUN = _RUN_VALUES + (" ON CONFLICT (run_id) DO UPDATE SET info = exclude
 _INSERT_RUN = _RUN_VALUES + " ON CONFLICT DO NOTHING"
 _SAVE_OFFSET = ("INSERT INTO journal_offsets (name, position, state) VALUES (?,?,?) ON CONFLICT (name)"
                 " DO UPDATE SET position = excluded.position, state = excluded.state")
-_RUNS_OF_NOTEBOOK = "SELECT run_id FROM runs WHERE notebook IS NOT DISTINCT FROM ?"
 
 
 @lru_cache(maxsize=64)
@@ -101,7 +100,7 @@ class _Transaction:
         self.state = state
 
 
-class PostgresStore:
+class PostgresStore(StoreQueries):
     """A :class:`RecordStore` on a PostgreSQL server: one connection per store object, used
     from one thread at a time (a lock guards it), opened again after the server went away."""
 
@@ -300,81 +299,14 @@ class PostgresStore:
             if found is not None and change:
                 self._execute(summary.ADD_FAILURES, (change, found[0]))
 
-    # -- reading -------------------------------------------------------------
-    def _select(self, where: str, params: Sequence[Any], order: str, limit: int | None) -> list[CellRecord]:
+    # -- reading (the queries: nbprofile.store.queries) -----------------------
+    def _query(self, sql: str, params: Sequence[Any], decode: Callable[[list[Any]], T]) -> T:
         self._tend()
-        sql = f"SELECT id, {CELL_COLUMNS} FROM cells WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (*params, limit)
         with self._session("read") as conn, conn.transaction():
-            rows = self._execute(sql, params).fetchall()
-            return [record_from_row(row, self._meta) for row in rows]
+            return decode(self._execute(sql, params).fetchall())
 
-    def records(self, run_id: str) -> list[CellRecord]:
-        """Every record of a run, in execution order."""
-        return self._select("run_id = ?", (run_id,), "seq, id", None)
-
-    def history(self, notebook: str | None, limit: int = 20, run_id: str | None = None) -> list[CellRecord]:
-        """The latest ``limit`` records of a notebook (or of a run), oldest first."""
-        if notebook is not None:
-            rows = self._select(f"run_id IN ({_RUNS_OF_NOTEBOOK})", (notebook,), "id DESC", limit)
-        elif run_id is not None:
-            rows = self._select("run_id = ?", (run_id,), "id DESC", limit)
-        else:
-            rows = self._select("true", (), "id DESC", limit)
-        return rows[::-1]
-
-    def previous(self, cell_id: str | None, code_hash: str, notebook: str | None,
-                 before_id: int | None = None) -> CellRecord | None:
-        """The latest earlier record of the same cell: by id, else by code within the notebook."""
-        bound = before_id if before_id is not None else 2**62
-        if cell_id is not None:
-            found = self._select("cell_id = ? AND id < ?", (cell_id, bound), "id DESC", 1)
-        else:
-            found = self._select(f"run_id IN ({_RUNS_OF_NOTEBOOK}) AND code_hash = ? AND id < ?",
-                                 (notebook, code_hash, bound), "id DESC", 1)
-        return found[0] if found else None
-
-    def find_in_run(self, run_id: str, cell_id: str | None, cell_hash: str) -> CellRecord | None:
-        """The last record of a cell in a given run (a pinned baseline): by id, else by code."""
-        if cell_id is not None:
-            found = self._select("run_id = ? AND cell_id = ?", (run_id, cell_id), "id DESC", 1)
-        else:
-            found = self._select("run_id = ? AND code_hash = ?", (run_id, cell_hash), "id DESC", 1)
-        return found[0] if found else None
-
-    def _runs(self, where: str, params: Sequence[Any], limit: int,
-              user: str | None = None) -> list[dict[str, Any]]:
-        self._tend()
-        if user is not None:
-            where, params = f"({where}) AND username = ?", (*params, user)
-        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY started_at DESC LIMIT ?"
-        with self._session("read"):
-            rows = self._execute(sql, (*params, limit)).fetchall()
-        return [run_from_row(row, json.loads(row[5]) if row[5] else {}) for row in rows]
-
-    def runs(self, notebook: str | None = None, limit: int = 50,
-             user: str | None = None) -> list[dict[str, Any]]:
-        """Runs, newest first (of one user, or the team's), with their summaries."""
-        if notebook is None:
-            return self._runs("true", (), limit, user)
-        return self._runs("notebook = ?", (notebook,), limit, user)
-
-    def runs_of(self, notebook: str, kernel_ids: set[str] | frozenset[str] = frozenset(),
-                limit: int = 200, user: str | None = None) -> list[dict[str, Any]]:
-        """Runs of a notebook: those that named it, and those of the kernels now serving it."""
-        kernels = sorted(kernel_ids)
-        if kernels:
-            return self._runs("notebook = ? OR kernel_id = ANY(?)", (notebook, kernels), limit, user)
-        return self._runs("notebook = ?", (notebook,), limit, user)
-
-    def run(self, run_id: str) -> dict[str, Any] | None:
-        found = self._runs("run_id = ?", (run_id,), 1)
-        return found[0] if found else None
-
-    def run_ids(self, notebook: str | None = None) -> list[str]:
-        return [run["run_id"] for run in self.runs(notebook, limit=10**9)]
+    def _record(self, row: Sequence[Any]) -> CellRecord:
+        return record_from_row(row, self._meta)
 
     def count(self) -> int:
         self._tend()

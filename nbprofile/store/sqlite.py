@@ -28,7 +28,6 @@ from nbprofile.record import CellRecord, RunInfo
 from nbprofile.store import summary
 from nbprofile.store.base import default_path
 from nbprofile.store.codec import (
-    CELL_COLUMNS,
     INSERT_CELL,
     Meta,
     cell_row,
@@ -38,10 +37,9 @@ from nbprofile.store.codec import (
 )
 from nbprofile.store.ingest import JournalTransaction, recover_orphans
 from nbprofile.store.journal import journal_folder
+from nbprofile.store.queries import StoreQueries, T
 from nbprofile.store.sqlite_file import StoreFile
-from nbprofile.store.summary import RUN_COLUMNS, run_from_row
 
-_RUNS_OF_NOTEBOOK = "SELECT run_id FROM runs WHERE notebook IS ?"
 #: a journal's run line comes again when the run learns more (its GPUs, carbon settings)
 _UPSERT_RUN = (
     "INSERT INTO runs (run_id, notebook, kernel_id, host, started_at, info, username)"
@@ -87,7 +85,7 @@ _INSERT_RUN = (
 )
 
 
-class SQLiteStore(StoreFile):
+class SQLiteStore(StoreQueries, StoreFile):
     """The default :class:`RecordStore`.
 
     One connection per store object, used from one thread at a time (a lock
@@ -264,85 +262,16 @@ class SQLiteStore(StoreFile):
                 self._tracer(sql, row)
         self._conn.executemany(sql, rows)
 
-    # -- reading -------------------------------------------------------------
-    def _select(self, where: str, params: Sequence[Any], order: str, limit: int | None) -> list[CellRecord]:
+    # -- reading (the queries: nbprofile.store.queries) -----------------------
+    _runs_of_notebook = "SELECT run_id FROM runs WHERE notebook IS ?"  # SQLite's spelling, any version
+
+    def _query(self, sql: str, params: Sequence[Any], decode: Callable[[list[Any]], T]) -> T:
         self._tend()
-        sql = f"SELECT id, {CELL_COLUMNS} FROM cells WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (*params, limit)
         with self._lock:
-            rows = self._execute(sql, params).fetchall()
-            return [record_from_row(row, self._meta) for row in rows]
+            return decode(self._execute(sql, params).fetchall())
 
-    def records(self, run_id: str) -> list[CellRecord]:
-        """Every record of a run, in execution order."""
-        return self._select("run_id = ?", (run_id,), "seq", None)
-
-    def history(self, notebook: str | None, limit: int = 20, run_id: str | None = None) -> list[CellRecord]:
-        """The latest ``limit`` records of a notebook (or of a run), oldest first."""
-        if notebook is not None:
-            rows = self._select(f"run_id IN ({_RUNS_OF_NOTEBOOK})", (notebook,), "id DESC", limit)
-        elif run_id is not None:
-            rows = self._select("run_id = ?", (run_id,), "id DESC", limit)
-        else:
-            rows = self._select("1", (), "id DESC", limit)
-        return rows[::-1]
-
-    def previous(self, cell_id: str | None, code_hash: str, notebook: str | None,
-                 before_id: int | None = None) -> CellRecord | None:
-        """The latest earlier record of the same cell.
-
-        A cell with an id is matched by its id alone (a copied cell has the same
-        code but is another cell); a cell without one (terminal IPython, old
-        notebooks) by its code, within the same notebook.
-        """
-        bound = before_id if before_id is not None else 2**62
-        if cell_id is not None:
-            found = self._select("cell_id = ? AND id < ?", (cell_id, bound), "id DESC", 1)
-            return found[0] if found else None
-        found = self._select(f"run_id IN ({_RUNS_OF_NOTEBOOK}) AND code_hash = ? AND id < ?",
-                             (notebook, code_hash, bound), "id DESC", 1)
-        return found[0] if found else None
-
-    # A run is a kernel session: a cell may execute in it several times. ``cells`` counts the
-    # distinct cells (by id, else by code: as compare matches them), ``executions`` every record,
-    # and ``wall_s`` adds up every execution: what the session really spent. Each run keeps these
-    # up to date as its records arrive (nbprofile.store.summary): listing runs reads no cell.
-    def _runs(self, where: str, params: Sequence[Any], limit: int,
-              user: str | None = None) -> list[dict[str, Any]]:
-        self._tend()
-        if user is not None:
-            where, params = f"({where}) AND username = ?", (*params, user)
-        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY started_at DESC LIMIT ?"
-        with self._lock:
-            rows = self._execute(sql, (*params, limit)).fetchall()
-        return [run_from_row(row, json.loads(row[5]) if row[5] else {}) for row in rows]
-
-    def runs(self, notebook: str | None = None, limit: int = 50,
-             user: str | None = None) -> list[dict[str, Any]]:
-        """Runs, newest first (of one user, or everyone's), with their distinct cells,
-        executions, the wall time of all executions and their budget failures."""
-        if notebook is None:
-            return self._runs("1", (), limit, user)
-        return self._runs("notebook = ?", (notebook,), limit, user)
-
-    def runs_of(self, notebook: str, kernel_ids: set[str] | frozenset[str] = frozenset(),
-                limit: int = 200, user: str | None = None) -> list[dict[str, Any]]:
-        """Runs of a notebook: those that named it, and those of the kernels now serving it
-        (a kernel keeps the name its notebook had when it started)."""
-        kernels = sorted(kernel_ids)
-        marks = ",".join("?" * len(kernels))
-        where = f"notebook = ? OR kernel_id IN ({marks})" if kernels else "notebook = ?"
-        return self._runs(where, (notebook, *kernels), limit, user)
-
-    def find_in_run(self, run_id: str, cell_id: str | None, cell_hash: str) -> CellRecord | None:
-        """The last record of a cell in a given run (a pinned baseline): by id, else by code."""
-        if cell_id is not None:
-            found = self._select("run_id = ? AND cell_id = ?", (run_id, cell_id), "id DESC", 1)
-        else:
-            found = self._select("run_id = ? AND code_hash = ?", (run_id, cell_hash), "id DESC", 1)
-        return found[0] if found else None
+    def _record(self, row: Sequence[Any]) -> CellRecord:
+        return record_from_row(row, self._meta)
 
     def set_verdict(self, record_id: int, verdict: dict[str, Any] | None, status: str | None,
                     budget: dict[str, Any] | None = None) -> None:
@@ -356,13 +285,6 @@ class SQLiteStore(StoreFile):
             )
             if found is not None and summary.failures_change(found[1], status):
                 self._execute(summary.ADD_FAILURES, (summary.failures_change(found[1], status), found[0]))
-
-    def run(self, run_id: str) -> dict[str, Any] | None:
-        found = self._runs("run_id = ?", (run_id,), 1)
-        return found[0] if found else None
-
-    def run_ids(self, notebook: str | None = None) -> list[str]:
-        return [run["run_id"] for run in self.runs(notebook, limit=10**9)]
 
     def count(self) -> int:
         self._tend()
