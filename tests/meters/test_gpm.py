@@ -7,7 +7,6 @@ GPU the same meter reads the driver's counters (``tests/test_gpu_real.py`` when 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import pytest
@@ -20,25 +19,7 @@ from tests.fakes.fake_nvml import NVML_ERROR_GPU_IS_LOST, FakeClock, FakeGpu, Fa
 H100, A100 = "GPU-11111111-0000-4000-8000-000000000000", "GPU-22222222-0000-4000-8000-000000000000"
 
 
-@pytest.fixture(autouse=True)
-def _no_gpu_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.delitem(sys.modules, "torch", raising=False)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def install(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> Callable[..., FakeNvml]:
-    def install(*gpus: FakeGpu) -> FakeNvml:
-        fake = FakeNvml(list(gpus), clock)
-        monkeypatch.setitem(sys.modules, "pynvml", fake.module)
-        return fake
-
-    return install
+pytestmark = pytest.mark.usefixtures("no_gpu_environment")
 
 
 def meter_on(clock: FakeClock) -> NvmlMeter:

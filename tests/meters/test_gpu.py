@@ -55,17 +55,7 @@ UUIDS = ["GPU-aaaa1111-0000-4000-8000-000000000000", "GPU-bbbb2222-0000-4000-800
 MiB = 1024**2
 
 
-@pytest.fixture(autouse=True)
-def _no_gpu_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No CUDA variables, and no real torch in sys.modules (restored after the test)."""
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
-    monkeypatch.delitem(sys.modules, "torch", raising=False)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+pytestmark = pytest.mark.usefixtures("no_gpu_environment")
 
 
 @pytest.fixture

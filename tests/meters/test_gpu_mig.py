@@ -68,11 +68,7 @@ class MigNamingNvml(FakeNvml):
                                multiprocessorCount=16 * ci)
 
 
-@pytest.fixture(autouse=True)
-def _no_gpu_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
-    monkeypatch.delitem(sys.modules, "torch", raising=False)
+pytestmark = pytest.mark.usefixtures("no_gpu_environment")
 
 
 def mig_machine(monkeypatch: pytest.MonkeyPatch, named: bool = True, whole_first: bool = False) -> FakeNvml:

@@ -31,11 +31,7 @@ class PciNvml(FakeNvml):
         return SimpleNamespace(domain=0, bus=bus, device=0, busId=f"00000000:{bus:02X}:00.0")
 
 
-@pytest.fixture(autouse=True)
-def _no_gpu_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
-    monkeypatch.delitem(sys.modules, "torch", raising=False)
+pytestmark = pytest.mark.usefixtures("no_gpu_environment")
 
 
 @pytest.fixture

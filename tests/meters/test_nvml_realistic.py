@@ -36,26 +36,7 @@ UUIDS = [f"GPU-{i:04x}aaaa-0000-4000-8000-00000000000{i}" for i in range(4)]
 PID_IN_HOST = 2_345_678  # a host PID a container cannot match to its own
 
 
-@pytest.fixture(autouse=True)
-def _no_gpu_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
-    monkeypatch.delitem(sys.modules, "torch", raising=False)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def install(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> Callable[..., FakeNvml]:
-    def install(*gpus: FakeGpu) -> FakeNvml:
-        fake = FakeNvml(list(gpus), clock)
-        monkeypatch.setitem(sys.modules, "pynvml", fake.module)
-        return fake
-
-    return install
+pytestmark = pytest.mark.usefixtures("no_gpu_environment")
 
 
 def meter_on(clock: FakeClock, **kwargs: Any) -> NvmlMeter:
