@@ -1,7 +1,8 @@
 """Pure formatters for the quantities nbprofile shows.
 
 Each takes a number in its base unit (seconds, bytes, joules, grams, dollars,
-tokens) and returns a short human string with three significant figures at most.
+tokens, a count of things) and returns a short human string with three
+significant figures at most; a count of things is shown whole, as ``1,234``.
 They never see ``None``: callers show an unavailable reading as
 :data:`UNAVAILABLE` with its reason instead of a number.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from nbprofile.readings import Reading
+from nbprofile.readings import COUNT, Reading
 
 UNAVAILABLE = "n/a"
 
@@ -125,6 +126,18 @@ def format_count(n: float) -> str:
     return f"{sign}{a:.0f}"
 
 
+def format_whole(n: float) -> str:
+    """A count of things (tasks, workers): ``2`` → ``2``; ``1234`` → ``1,234``; from a million
+    compact, as tokens are: ``3.2e6`` → ``3.20M``. Never ``2.00``: a count has no decimals, and a
+    value that is not whole (a mean) keeps only the ones it needs (``2.5``)."""
+    if abs(n) >= 1e6:
+        return format_count(n)
+    if abs(n) >= 100 or float(n).is_integer():
+        return f"{n:,.0f}"
+    text = _sig(n)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def format_percent(fraction: float, *, signed: bool = False) -> str:
     """``0.1234`` → ``12.3%``; with ``signed``, ``+12.3%`` / ``-4.00%``."""
     pct = fraction * 100
@@ -140,6 +153,7 @@ _BY_UNIT: dict[str, Callable[[float], str]] = {
     "USD": format_usd,
     "tokens": format_count,
     "FLOP": format_count,
+    COUNT: format_whole,
     "calls": lambda n: f"{format_count(n)} {'call' if n == 1 else 'calls'}",  # a count: never "0.00 calls"
 }
 
@@ -152,12 +166,14 @@ def format_value(value: float, unit: str) -> str:
     return formatter(value)
 
 
-def shown_value(reading: Reading | None) -> str:
+def shown_value(reading: Reading | None, unit: str = "") -> str:
     """A reading as every table and footer shows it: ``n/a`` when it has no value, and
-    ``~`` before a sampled or estimated one."""
+    ``~`` before a sampled or estimated one. ``unit`` is the catalog's, for a reading
+    stored without one (tasks were counted in ``""`` before the catalog had :data:`COUNT`):
+    the reading's own unit wins, as in the panel."""
     if reading is None or reading.value is None:
         return UNAVAILABLE
-    return method_mark(reading.method) + format_value(reading.value, reading.unit)
+    return method_mark(reading.method) + format_value(reading.value, reading.unit or unit)
 
 
 def method_mark(method: str | None) -> str:

@@ -22,6 +22,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Literal
 
+from nbprofile.readings import COUNT
+
 Aggregate = Literal["sum", "max"]
 #: when the footer leaves out a zero: never, in the compact footer only, or always
 Zero = Literal["shown", "full only", "hidden"]
@@ -32,7 +34,10 @@ class Metric:
     """One reading key and everything nbprofile does with it (see the module docstring)."""
 
     key: str  #: the reading key (``wall_s``); ``{i}`` marks a per-device family
-    unit: str  #: base unit of the value: s, B, J, g, USD, tokens, calls, FLOP, W, %, tokens/s, J/token, ""
+    #: base unit of the value: s, B, J, g, USD, tokens, calls, FLOP, W, %, tokens/s, J/token, "",
+    #: or COUNT for a count of things (tasks, workers), shown whole as "1,234": the footer's words
+    #: name the things ("{} tasks"); tokens, FLOPs and calls are counts with units of their own
+    unit: str
     label: str  #: short name for column headers, charts and chips ("time", "peak RAM")
     description: str  #: one line: what the number is
     source: str  #: where it comes from (the docs' "from" column)
@@ -87,7 +92,7 @@ _METRICS: tuple[Metric, ...] = (
     _m("cluster_process_cpu_s", "s", "cluster process CPU",
        "CPU time of the Dask workers' whole processes: the tasks and dask's own event loop, summed",
        "client.run: process_time", footer="cluster processes {} CPU", footer_detail=True),
-    _m("cluster_workers", "", "workers", "Dask workers measured: those present at both edges of the cell",
+    _m("cluster_workers", COUNT, "workers", "Dask workers measured: those present at both edges of the cell",
        "client.run", aggregate="max"),
     _m("cluster_rss_peak_bytes", "B", "cluster peak RAM",
        "the Dask workers' peak resident memory, summed over workers (their peaks need not coincide)",
@@ -96,7 +101,7 @@ _METRICS: tuple[Metric, ...] = (
     _m("cluster_rss_rise_bytes", "B", "cluster RAM rise",
        "how far the workers' peaks rose above their memory at the cell's start, summed",
        "cluster peak RAM - RAM before", aggregate="max"),
-    _m("cluster_tasks", "", "cluster tasks", "tasks the Dask workers finished executing",
+    _m("cluster_tasks", COUNT, "cluster tasks", "tasks the Dask workers finished executing",
        "client.run: worker.state.executed_count", footer="{} tasks", footer_detail=True),
     _m("cluster_sent_bytes", "B", "cluster data sent",
        "results the workers sent to other workers and to the client (dask's sizeof)",
@@ -113,7 +118,7 @@ _METRICS: tuple[Metric, ...] = (
        "client.run: clear_refs + VmHWM", aggregate="max"),
     _m("worker{i}_rss_rise_bytes", "B", "worker RAM rise",
        "how far Dask worker i's peak rose above its start", "worker peak RAM - RAM before", aggregate="max"),
-    _m("worker{i}_tasks", "", "worker tasks", "tasks Dask worker i finished executing",
+    _m("worker{i}_tasks", COUNT, "worker tasks", "tasks Dask worker i finished executing",
        "client.run: worker.state.executed_count"),
     _m("worker{i}_sent_bytes", "B", "worker data sent", "results Dask worker i sent (dask's sizeof)",
        "client.run: worker.transfer_outgoing_bytes_total"),

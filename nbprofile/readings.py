@@ -15,6 +15,9 @@ from typing import Any, Literal, NamedTuple
 Method = Literal["measured", "sampled", "estimated", "unavailable"]
 METHODS: tuple[Method, ...] = ("measured", "sampled", "estimated", "unavailable")
 _RANK = {m: i for i, m in enumerate(METHODS)}  # measured < sampled < estimated < unavailable
+#: the unit of a count of things (tasks, workers), here so that the catalog and the formatters,
+#: which may not import each other, name it once
+COUNT = "count"
 
 
 def weakest(*methods: Method) -> Method:

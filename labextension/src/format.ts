@@ -1,12 +1,15 @@
 /**
  * Pure formatters: a port of `nbprofile/format.py`, which is the truth. Each
  * takes a number in its base unit (seconds, bytes, joules, grams, dollars,
- * tokens) and returns the string Python would, to the character;
+ * tokens, a count of things) and returns the string Python would, to the character;
  * test/format_parity.test.mjs checks that against cases Python wrote.
  * They never see a missing number: callers show `n/a` with its reason.
  */
 
 export const UNAVAILABLE = 'n/a';
+
+/** The unit of a count of things (tasks, workers): `COUNT` in `nbprofile/readings.py`. */
+export const COUNT = 'count';
 
 /** Python's `str()` of a float that is not finite. */
 function nonFinite(x: number): string {
@@ -62,12 +65,13 @@ export function fixed(x: number, decimals: number): string {
   return negative ? `-${digits}` : digits;
 }
 
-/** Python's `f"{x:,.2f}"`: two decimals, thousands separated by commas. */
-function fixedGrouped(x: number): string {
-  const text = fixed(x, 2);
+/** Python's `f"{x:,.{decimals}f}"`: thousands separated by commas. */
+function fixedGrouped(x: number, decimals = 2): string {
+  const text = fixed(x, decimals);
   const sign = text.startsWith('-') ? '-' : '';
   const [whole, fraction] = text.slice(sign.length).split('.');
-  return `${sign}${whole.replace(/\B(?=(\d{3})+$)/g, ',')}.${fraction}`;
+  const grouped = whole.replace(/\B(?=(\d{3})+$)/g, ',');
+  return fraction === undefined ? `${sign}${grouped}` : `${sign}${grouped}.${fraction}`;
 }
 
 /** Python's `round()` of a float to an integer: ties go to the even neighbour. */
@@ -224,6 +228,22 @@ export function formatCount(n: number): string {
   return `${sign}${fixed(a, 0)}`;
 }
 
+/**
+ * A count of things (tasks, workers): `2` → `2`; `1234` → `1,234`; from a
+ * million compact, as tokens are: `3.2e6` → `3.20M`. Never `2.00`: a count has
+ * no decimals, and a value that is not whole (a mean) keeps only the ones it needs (`2.5`).
+ */
+export function formatWhole(n: number): string {
+  if (Math.abs(n) >= 1e6) {
+    return formatCount(n);
+  }
+  if (Math.abs(n) >= 100 || Number.isInteger(n)) {
+    return fixedGrouped(n, 0);
+  }
+  const text = sig(n);
+  return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
+}
+
 /** A fraction as a percentage: `0.1234` → `12.3%`; with `signed`, `+12.3%` / `-4.00%`. */
 export function formatPercent(fraction: number, options: { signed?: boolean } = {}): string {
   const pct = fraction * 100;
@@ -239,6 +259,7 @@ const BY_UNIT: Record<string, (v: number) => string> = {
   USD: formatUSD,
   tokens: formatCount,
   FLOP: formatCount,
+  [COUNT]: formatWhole,
   calls: n => `${formatCount(n)} ${n === 1 ? 'call' : 'calls'}` // a count: never "0.00 calls"
 };
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
+  COUNT,
   fixed,
   formatBytes,
   formatCO2,
@@ -107,6 +108,18 @@ test('a partial total is a lower bound: a sum, or for a peak its largest cell', 
     title: 'not measured in run A',
     method: 'unavailable'
   });
+});
+
+test('counts of things read whole, in the catalog\'s unit even when a reading was stored without one', () => {
+  const tasks = (value, unit) => ({ value, unit, method: 'measured', source: 'client.run', note: null });
+  assert.equal(showReading(tasks(2, COUNT), COUNT).text, '2');
+  assert.equal(readingText(tasks(1234, COUNT), COUNT), '1,234');
+  // recorded before tasks had a unit: the catalog's count, not "2.00"
+  assert.equal(showReading(tasks(2, ''), COUNT).text, '2');
+  assert.equal(readingText(tasks(12400, ''), COUNT), '12,400');
+  assert.equal(formatDelta(3, COUNT), '+3');
+  assert.equal(formatDelta(-1500, COUNT), '-1,500');
+  assert.equal(showCompared(7, COUNT, 'none').text, '7');
 });
 
 test('cell labels skip cell magics', () => {

@@ -24,7 +24,6 @@ from nbprofile.format import (
     format_percent,
     format_usd,
     format_value,
-    method_mark,
     shown_value,
 )
 from nbprofile.insights import HotSpots, describe
@@ -76,10 +75,7 @@ def _part(m: Metric, reading: Reading, record: CellRecord, mode: str, title: Cal
         if m.footer.startswith("{}") or not m.footer.endswith("{}"):
             return Part(f"{m.label} {UNAVAILABLE}", title(reading))
         return Part(m.footer.format(UNAVAILABLE), title(reading))
-    if m.unit == "" and float(reading.value).is_integer():  # a count (tasks): "12 tasks", not "12.0 tasks"
-        text = m.footer.format(method_mark(reading.method) + format_count(reading.value))
-    else:
-        text = m.footer.format(shown_value(reading))
+    text = m.footer.format(shown_value(reading, m.unit))  # m.unit: for tasks stored without a unit
     if m.key == "cpu_s" and "cluster_cpu_s" in record.readings:  # the kernel's share beside the cluster's
         text = f"kernel {text}"
     elif m.key == "cluster_cpu_s":

@@ -14,7 +14,7 @@ from typing import Any
 
 from nbprofile.budgets.evaluate import Verdict
 from nbprofile.format import UNAVAILABLE, format_duration, shown_value
-from nbprofile.metrics import label_of
+from nbprofile.metrics import label_of, unit_of
 from nbprofile.record import CellRecord
 from nbprofile.redact import mask, mask_record
 from nbprofile.report.died import MARK, MISSING, died_cause, died_summaries, died_summary, is_died
@@ -129,7 +129,8 @@ class RecordDetail:
         self.record = mask_record(self.record)
 
     def rows(self) -> list[tuple[str, str, str]]:
-        out = [(key, shown_value(reading), how(reading)) for key, reading in self.record.readings.items()]
+        out = [(key, shown_value(reading, unit_of(key)), how(reading))
+               for key, reading in self.record.readings.items()]
         if is_died(self.record):  # the hooks never finished this cell: its overhead is unknown, not 0
             out.append(("overhead_s", UNAVAILABLE, MISSING))
         else:

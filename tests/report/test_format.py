@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from nbprofile.format import (
@@ -13,7 +16,12 @@ from nbprofile.format import (
     format_percent,
     format_usd,
     format_value,
+    format_whole,
 )
+from nbprofile.metrics import CATALOG, unit_of
+from nbprofile.readings import COUNT, Reading
+from nbprofile.record import CellRecord
+from tests.fixtures.format_cases import CASES_PATH, render
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
@@ -96,4 +104,62 @@ def test_format_percent_and_value() -> None:
     assert format_value(2.0, "s") == "2.00 s"
     assert format_value(1024**3, "B") == "1.00 GiB"
     assert format_value(3.0, "W") == "3.00 W"
-    assert [format_value(n, "calls") for n in (0, 1, 3, 1500)] == ["0 calls", "1 call", "3 calls", "1.50k calls"]
+    calls = [format_value(n, "calls") for n in (0, 1, 3, 1500)]
+    assert calls == ["0 calls", "1 call", "3 calls", "1.50k calls"]
+
+
+@pytest.mark.parametrize(("n", "text"), [
+    (0, "0"), (1, "1"), (2, "2"), (2.0, "2"), (999, "999"), (1234, "1,234"), (12400, "12,400"),
+    (999999, "999,999"), (1e6, "1.00M"), (3.2e6, "3.20M"), (-1500, "-1,500"),
+    (2.5, "2.5"), (0.5, "0.5"), (99.96, "100"), (1234.5, "1,234"),
+])
+def test_a_count_of_things_reads_whole(n: float, text: str) -> None:
+    """Tasks and workers: grouped whole numbers, compact from a million as tokens are, never "2.00"."""
+    assert format_whole(n) == text
+    assert format_value(n, COUNT) == text
+
+
+def test_tasks_and_workers_are_counts_and_tokens_print_as_before() -> None:
+    assert {unit_of(k) for k in ("cluster_tasks", "worker3_tasks", "cluster_workers")} == {COUNT}
+    assert [format_value(n, "tokens") for n in (950, 12400, 3.2e6)] == ["950", "12.4k", "3.20M"]
+    assert format_value(3, "calls") == "3 calls"
+    # the footer's words name what is counted; the unit's name never reaches the user
+    assert all("count" not in (m.footer or "") for m in CATALOG if m.unit == COUNT)
+
+
+def test_the_panels_cases_are_current() -> None:
+    """labextension/test/format_cases.json is what the panel's formatters are checked against."""
+    assert CASES_PATH.read_text(encoding="utf-8") == render(), \
+        "format_cases.json is out of date: run python tests/fixtures/format_cases.py"
+    assert '"unit": "count"' in render()
+
+
+def _dask_cell(unit: str) -> CellRecord:
+    readings = {"wall_s": Reading(1.2, "s", "measured", "perf_counter_ns"),
+                "cluster_cpu_s": Reading(3.1, "s", "measured", "client.run"),
+                "cluster_workers": Reading(2, unit, "measured", "client.run"),
+                "cluster_tasks": Reading(1234, unit, "measured", "client.run: worker.state.executed_count"),
+                "worker0_tasks": Reading(2, unit, "measured", "client.run: worker.state.executed_count")}
+    return CellRecord(run_id="r1", seq=1, notebook="/nb.ipynb", cell_id="c", execution_count=1, code_hash="h",
+                      source="x", started_at=time.time(), status="ok", error_type=None, readings=readings,
+                      overhead_s=1e-4)
+
+
+@pytest.mark.parametrize("unit", [COUNT, ""], ids=["recorded now", "recorded before counts had a unit"])
+def test_tasks_read_as_tasks_in_the_footer_and_the_record_table(unit: str, tmp_path: Path) -> None:
+    """Written to a real SQLite store and read back, as ``%nbprofile last`` and the footer read them."""
+    from nbprofile.record import RunInfo
+    from nbprofile.report.footer import footer_text
+    from nbprofile.report.tables import RecordDetail
+    from nbprofile.store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "nbprofile.db")
+    store.write(_dask_cell(unit), RunInfo(run_id="r1", notebook="/nb.ipynb", kernel_id="k",
+                                          started_at=time.time(), nbprofile="t"))
+    (record,) = store.records("r1")
+    store.close()
+    assert record.readings["cluster_tasks"].unit == unit  # the store keeps what was written
+    assert footer_text(record, "full") == ("1.20 s wall · cluster 3.10 s CPU on 2 workers · 1,234 tasks"
+                                           " · overhead 100 µs")
+    rows = {key: shown for key, shown, _ in RecordDetail(record).rows()}
+    assert (rows["cluster_tasks"], rows["cluster_workers"], rows["worker0_tasks"]) == ("1,234", "2", "2")
