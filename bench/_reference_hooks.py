@@ -71,10 +71,13 @@ class NaiveHook(HookPair):
 class FloorHook(HookPair):
     def __init__(self, store: bool, footer: bool) -> None:
         from nbprofile.readings import Reading
-        from nbprofile.store.codec import INSERT_CELL as _INSERT_CELL
 
         self.Reading = Reading
-        self.insert = _INSERT_CELL
+        # the floor's row: the record's columns, as nbprofile stores them (no lineage, no layout)
+        self.insert = ("INSERT INTO cells (run_id, seq, notebook, cell_id, execution_count, code_hash,"
+                       " source, started_at, status, error_type, wall_s, readings, overhead_s, name, budget,"
+                       " verdict, verdict_status, notes, schema_version)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         self.store, self.footer = store, footer
         parts = ["readings"] + (["store write"] if store else []) + (["footer"] if footer else [])
         self.name = "hand-written floor: " + " + ".join(parts)

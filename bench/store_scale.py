@@ -5,9 +5,11 @@ through the stores' own journal ingestion (one transaction a run), then times wh
 panel and the CLI ask for:
 
 - the newest 50 runs (the CLI's ``nbprofile runs``, the panel's list): goal <= 20 ms
-- a notebook's last two runs, with their 1,000 cells (the panel's compare): goal <= 20 ms
+- a notebook's last two runs, with their 1,000 cells (the panel's compare): goal <= 20 ms;
+  beside it, the whole compare the panel asks for (the two runs read, compared, as JSON)
 - ingestion, records/s, at full history (journal lines, as a kernel's writer moves them): goal >= 20,000
 - a report (JSON) of one run, at small and at full history: goal unaffected (ratio ~1)
+- the store's size, bytes a record (tables and indexes)
 
 PostgreSQL: ``--pg postgresql://...`` (an empty database), else a throwaway server
 started from the PostgreSQL binaries on this machine (as the tests do), else skipped.
@@ -19,6 +21,7 @@ started from the PostgreSQL binaries on this machine (as the tests do), else ski
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -30,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CELLS = 500
 NOTEBOOKS = 20
 GOALS = {"newest 50 runs": "<= 20 ms", "last two runs (1,000 cells)": "<= 20 ms",
-         "ingestion": ">= 20,000 rec/s", "  from journal lines": "", "report of one run": "unaffected"}
+         "  compared, as JSON": "", "ingestion": ">= 20,000 rec/s", "  from journal lines": "",
+         "report of one run": "unaffected", "size": ""}
 
 
 def _readings(i: int) -> dict[str, Any]:
@@ -141,6 +145,23 @@ def ingest_rate(store: Any, folder: Path, first_run: int, runs: int) -> float:
     return written / elapsed
 
 
+def compared(store: Any, notebook: str) -> None:
+    """What the panel's compare asks for: the two runs read, compared, made JSON."""
+    from nbprofile.report.compare import compare_runs
+
+    a, b = [store.records(run["run_id"]) for run in store.runs(notebook, limit=2)]
+    json.dumps(compare_runs(a, b).to_json())
+
+
+def size_per_record(store: Any) -> float:
+    if hasattr(store, "_conn") and store.__class__.__name__ == "PostgresStore":
+        with store._session("read"):
+            (size,) = store._execute("SELECT pg_database_size(current_database())").fetchone()
+    else:
+        size = sum(f.stat().st_size for f in Path(store.path).parent.glob(Path(store.path).name + "*"))
+    return size / store.count()
+
+
 def measure(name: str, store: Any, small: Any, total_runs: int, folder: Path,
             say: Callable[[str], None]) -> dict[str, Any]:
     """Everything at full history, and the per-run figures at small history too (``small``: a
@@ -163,6 +184,7 @@ def measure(name: str, store: Any, small: Any, total_runs: int, folder: Path,
         keep("newest", timed(lambda: store.runs(limit=50)))
         keep("pair", timed(last_two))
         keep("pair_sql", timed(lambda: [rows_of(store, r["run_id"]) for r in store.runs(notebook, limit=2)]))
+        keep("compare", timed(lambda: compared(store, notebook)))
         keep("report_small", report_time(small, old))
         keep("report_full", report_time(store, old))
         keep("ingest_small", fill(small, next_run, 4, say), lower=False)
@@ -172,9 +194,11 @@ def measure(name: str, store: Any, small: Any, total_runs: int, folder: Path,
     ms = {key: f"{value * 1e3:.1f}" for key, value in best.items()}
     return {"newest 50 runs": f"{ms['newest']} ms",
             "last two runs (1,000 cells)": f"{ms['pair']} ms (query {ms['pair_sql']})",
+            "  compared, as JSON": f"{ms['compare']} ms",
             "ingestion": f"{best['ingest_full']:,.0f} rec/s (20 runs: {best['ingest_small']:,.0f})",
             "  from journal lines": f"{lines:,.0f} rec/s",
-            "report of one run": f"{ms['report_full']} ms (20 runs: {ms['report_small']})"}
+            "report of one run": f"{ms['report_full']} ms (20 runs: {ms['report_small']})",
+            "size": f"{size_per_record(store):,.0f} B a record"}
 
 
 def postgres(url: str | None, say: Callable[[str], None]) -> tuple[list[str], Callable[[], None]]:

@@ -1,9 +1,11 @@
 """Records to rows and back: how a :class:`~nbprofile.record.CellRecord` is laid out in SQLite.
 
-A reading's unit, method, source and note repeat from cell to cell, so they are
-stored once (table ``reading_meta``) and a record keeps ``[value, meta id]`` per
-reading; records written before migration ``0003_reading_meta`` keep their full
-form, and :func:`record_from_row` reads both.
+A reading's unit, method, source and note repeat from cell to cell, and so do the keys a
+machine records: both are stored once (:mod:`nbprofile.store.vocabulary`) and a record's
+readings are ``[layout id, meta id, value, meta id, value, ...]``, in its layout's order.
+Records written before migration ``0007_lean_cells`` keep ``{key: [value, meta id]}``, and
+before ``0003_reading_meta`` ``{key: [value, unit, method, source, note]}``;
+:func:`record_from_row` reads all three.
 """
 
 from __future__ import annotations
@@ -11,22 +13,22 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, finite
-
-#: what a reading is, apart from its value: (unit, method, source, note)
-Meta = tuple[str, str, str, "str | None"]
+from nbprofile.store.vocabulary import Layout, Meta
 
 CELL_COLUMNS = (
     "run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at, status,"
     " error_type, wall_s, readings, overhead_s, name, budget, verdict, verdict_status, notes,"
     " schema_version, insights"
 )
-INSERT_CELL = (
-    f"INSERT INTO cells ({CELL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
+#: a cell row as stored: its id and the id of the same cell's record before it
+#: (:mod:`nbprofile.store.lineage`) around the row :func:`cell_row` makes
+STORED_COLUMNS = f"id, {CELL_COLUMNS}, previous_id"
+INSERT_CELL = f"INSERT INTO cells ({STORED_COLUMNS}) VALUES ({','.join('?' * 22)})"
 
 
 # Built once: json.dumps with options makes a new encoder on every call (~3 µs a cell).
@@ -60,23 +62,37 @@ def _number(value: float | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
-def cell_row(r: CellRecord, meta_id: Callable[[Meta], int],
-             known: dict[Meta, int] | None = None) -> tuple[Any, ...]:
-    """A record's row; ``known``: the ids ``meta_id`` already gave (looked up here first: a
-    call per reading is half the cost of this dictionary, and ingestion builds one per record)."""
+class Encoder:
+    """What a store gives the codec to write rows: ids for metas and layouts, and the ids it
+    already knows (looked up here first: a call per reading is half the cost of a row)."""
+
+    def __init__(self, meta_id: Callable[[Meta], int], layout_id: Callable[[Layout], int],
+                 known_metas: dict[Meta, int], known_layouts: dict[Layout, int]) -> None:
+        self.meta_id = meta_id
+        self.layout_id = layout_id
+        self.known_metas = known_metas
+        self.known_layouts = known_layouts
+
+    def layout(self, keys: Layout) -> int:
+        found = self.known_layouts.get(keys)
+        return found if found is not None else self.layout_id(keys)
+
+
+def cell_row(r: CellRecord, codes: Encoder) -> tuple[Any, ...]:
+    """A record's row (without its id and previous id: :mod:`nbprofile.store.lineage`)."""
     wall = r.readings.get("wall_s")
-    # [value, id of (unit, method, source, note)]: a quarter of the full form to encode and write
-    get = (known if known is not None else {}).get
-    readings = {}
-    for key, reading in r.readings.items():
+    get, meta_id = codes.known_metas.get, codes.meta_id
+    flat: list[Any] = [codes.layout(tuple(r.readings))]
+    for reading in r.readings.values():
         meta = reading[1:]
         found = get(meta)
-        readings[key] = (reading[0], found if found is not None else meta_id(meta))
+        flat.append(found if found is not None else meta_id(meta))
+        flat.append(reading[0])
     return (
         text(r.run_id), r.seq, text(r.notebook), text(r.cell_id), r.execution_count, r.code_hash,
         text(r.source), r.started_at, r.status, text(r.error_type),
         None if wall is None else _number(wall.value),
-        _json(readings),
+        _json(flat),
         r.overhead_s, text(r.name),
         None if r.budget is None else _json(r.budget),
         None if r.verdict is None else _json(r.verdict),
@@ -87,8 +103,8 @@ def cell_row(r: CellRecord, meta_id: Callable[[Meta], int],
     )
 
 
-def row_from_journal(fields: list[Any], meta_id: Callable[[Meta], int],
-                     journal_metas: dict[str, list[Any]], ids: dict[int, int]) -> tuple[Any, ...]:
+def row_from_journal(fields: list[Any], codes: Encoder, journal_metas: dict[str, list[Any]],
+                     ids: dict[int, int]) -> tuple[Any, ...]:
     """A journal's ``rec`` line (:func:`nbprofile.store.journal.record_entry`) straight to a row,
     without building the record: recovering a journal is mostly this, for every line.
 
@@ -98,22 +114,22 @@ def row_from_journal(fields: list[Any], meta_id: Callable[[Meta], int],
      error_type, readings, overhead_s, name, budget, verdict, verdict_status, notes,
      schema_version) = fields[:18]
     insights = fields[18] if len(fields) > 18 else None  # journals written before insights have 18
-    stored = {}
-    for key, r in readings.items():
+    flat: list[Any] = [codes.layout(tuple(readings))]
+    for r in readings.values():
         found = ids.get(r[1])
         if found is None:
             meta = journal_metas.get(str(r[1]))
-            if meta is None:  # its meta line was lost (a damaged journal): keep the value, say so
-                stored[key] = (None, meta_id(("", "unavailable", "journal",
-                                              "its description was lost from the journal")))
+            if meta is None:  # its meta line was lost (a damaged journal): keep the key, say so
+                flat += (codes.meta_id(("", "unavailable", "journal",
+                                        "its description was lost from the journal")), None)
                 continue
-            found = ids[r[1]] = meta_id((meta[0], meta[1], meta[2], meta[3]))
-        stored[key] = (r[0], found)
+            found = ids[r[1]] = codes.meta_id((meta[0], meta[1], meta[2], meta[3]))
+        flat += (found, r[0])
     wall = readings.get("wall_s")
     return (
         text(run_id), seq, text(notebook), text(cell_id), execution_count, code_hash, text(source),
         started_at, status, text(error_type), None if wall is None else _number(wall[0]),
-        _json(stored), overhead_s, text(name),
+        _json(flat), overhead_s, text(name),
         None if budget is None else _json(budget),
         None if verdict is None else _json(verdict),
         verdict_status, _json(notes) if notes else None, schema_version,
@@ -137,21 +153,57 @@ def reading_from_stored(data: list[Any], meta: Callable[[int], Meta]) -> Reading
 _tuple_new = tuple.__new__
 
 
-def _readings(stored: str, meta: Callable[[int], Meta]) -> dict[str, Reading]:
-    """A record's readings; the usual ``[finite number or null, meta id]`` built directly (a
-    panel's compare reads a thousand records of twenty readings: ~2 µs a reading saved)."""
-    out: dict[str, Reading] = {}
-    for key, data in json.loads(stored).items():
-        if len(data) == 2:
-            value = data[0]
-            if value is None or value.__class__ is int or (value.__class__ is float and math.isfinite(value)):
-                out[key] = _tuple_new(Reading, (value, *meta(data[1])))
-                continue
-        out[key] = reading_from_stored(data, meta)
-    return out
+class Decoder:
+    """What a store gives the codec to read rows: metas and layouts by id, and those it has
+    already read (looked up here first; another kernel may have added the rest since)."""
+
+    #: the most sequences of meta ids :meth:`columns` keeps (a machine has a handful)
+    KEEP = 1024
+
+    def __init__(self, meta: Callable[[int], Meta], layout: Callable[[int], Layout],
+                 known_metas: dict[int, Meta], known_layouts: dict[int, Layout],
+                 known_columns: dict[tuple[int, ...], tuple[tuple[Any, ...], ...]]) -> None:
+        self.meta = meta
+        self.layout = layout
+        self.known_metas = known_metas
+        self.known_layouts = known_layouts
+        self._columns = known_columns  # the store's: forgotten with its ids
+
+    def columns(self, meta_ids: tuple[int, ...]) -> tuple[tuple[Any, ...], ...]:
+        """The units, methods, sources and notes of a record's readings, as four columns: a
+        record's metas repeat those of the record before it, cell after cell."""
+        found = self._columns.get(meta_ids)
+        if found is None:
+            if len(self._columns) >= self.KEEP:
+                self._columns.clear()
+            known = self.known_metas
+            metas = [known[i] if i in known else self.meta(i) for i in meta_ids]
+            found = self._columns[meta_ids] = tuple(zip(*metas)) if metas else ((), (), (), ())
+        return found
 
 
-def record_from_row(row: Sequence[Any], meta: Callable[[int], Meta]) -> CellRecord:
+def _readings(stored: str, codes: Decoder) -> dict[str, Reading]:
+    """A record's readings. The usual form, ``[layout id, meta id, value, ...]`` with finite
+    numbers, is built without a Python loop (a panel's compare reads a thousand records of
+    twenty readings: this is most of its time); anything else (an older form, a number an
+    older version stored as Infinity or NaN) takes the general path."""
+    loaded = json.loads(stored)
+    if loaded.__class__ is list:
+        keys = codes.known_layouts.get(loaded[0])
+        if keys is None:
+            keys = codes.layout(loaded[0])
+        if "Infinity" not in stored and "NaN" not in stored:  # no JSON number is spelled otherwise
+            columns = codes.columns(tuple(loaded[1::2]))
+            return dict(zip(keys, map(_tuple_new, repeat(Reading), zip(loaded[2::2], *columns))))
+        flat = iter(loaded)
+        next(flat)
+        return {key: reading_from_stored([value, meta_id], codes.meta)
+                for key, meta_id, value in zip(keys, flat, flat)}
+    # {key: [value, meta id]} (0003 to 0006), or {key: [value, unit, ...]} (before 0003)
+    return {key: reading_from_stored(data, codes.meta) for key, data in loaded.items()}
+
+
+def record_from_row(row: Sequence[Any], codes: Decoder) -> CellRecord:
     (rid, run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at,
      status, error_type, _wall, readings, overhead_s, name, budget, verdict, verdict_status,
      notes, schema_version, insights) = row
@@ -159,7 +211,7 @@ def record_from_row(row: Sequence[Any], meta: Callable[[int], Meta]) -> CellReco
         run_id=run_id, seq=seq, notebook=notebook, cell_id=cell_id,
         execution_count=execution_count, code_hash=code_hash, source=source,
         started_at=started_at, status=status, error_type=error_type,
-        readings=_readings(readings, meta),
+        readings=_readings(readings, codes),
         overhead_s=overhead_s, name=name,
         budget=json.loads(budget) if budget else None,
         verdict=json.loads(verdict) if verdict else None,

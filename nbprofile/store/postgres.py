@@ -27,11 +27,11 @@ from typing import Any
 
 from nbprofile.errors import StoreError
 from nbprofile.record import CellRecord, RunInfo
-from nbprofile.store import summary
+from nbprofile.store import lineage, summary
 from nbprofile.store.codec import (
-    CELL_COLUMNS,
-    INSERT_CELL,
-    Meta,
+    STORED_COLUMNS,
+    Decoder,
+    Encoder,
     cell_row,
     record_from_row,
     row_from_journal,
@@ -42,6 +42,7 @@ from nbprofile.store.journal import journal_folder
 from nbprofile.store.location import masked, scrub
 from nbprofile.store.postgres_schema import apply_migrations
 from nbprofile.store.queries import StoreQueries, T
+from nbprofile.store.vocabulary import Vocabulary
 
 #: seconds to wait for the server before saying it cannot be reached
 CONNECT_TIMEOUT_S = 5
@@ -56,6 +57,15 @@ _RUN_VALUES = ("INSERT INTO runs (run_id, notebook, kernel_id, host, started_at,
 _UPSERT_RUN = _RUN_VALUES + (" ON CONFLICT (run_id) DO UPDATE SET info = excluded.info,"
                               " username = excluded.username")
 _INSERT_RUN = _RUN_VALUES + " ON CONFLICT DO NOTHING"
+#: ids for a batch of cells, from the sequence of the cells' identity column (its name found
+#: once, not for every row)
+_NEXT_IDS = ("SELECT nextval(s) FROM (SELECT pg_get_serial_sequence('cells', 'id')::regclass AS s) AS q,"
+             " generate_series(1, %s)")
+#: lineage.UPSERT_LATEST and summary.ADD_KEY, for a whole batch in one statement
+_UPSERT_LATEST = ("INSERT INTO cell_latest (cell_key, id) SELECT * FROM unnest(%s::text[], %s::bigint[])"
+                  " ON CONFLICT (cell_key) DO UPDATE SET id = excluded.id WHERE excluded.id > cell_latest.id")
+_ADD_KEYS = ("INSERT INTO run_cells (run_id, cell_key) SELECT * FROM unnest(%s::text[], %s::text[])"
+             " ON CONFLICT DO NOTHING")
 _SAVE_OFFSET = ("INSERT INTO journal_offsets (name, position, state) VALUES (?,?,?) ON CONFLICT (name)"
                 " DO UPDATE SET position = excluded.position, state = excluded.state")
 
@@ -66,8 +76,16 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-def _clean(row: Sequence[Any]) -> tuple[Any, ...]:
+#: the columns of a cell row that hold text as given (the others are numbers, or JSON, which
+#: writes a NUL as an escape)
+_TEXT = (0, 2, 3, 6, 9, 13)
+_RUN_TEXT = (0, 1, 2, 3, 5, 6)  # of a run row (codec.run_row)
+
+
+def _clean(row: tuple[Any, ...], text: Sequence[int] = _TEXT) -> tuple[Any, ...]:
     """PostgreSQL's text refuses NUL, which SQLite keeps: a NUL in a cell's source is kept as ``\\x00``."""
+    if not any(isinstance(row[i], str) and "\x00" in row[i] for i in text):
+        return row
     return tuple(v.replace("\x00", "\\x00") if isinstance(v, str) and "\x00" in v else v for v in row)
 
 
@@ -85,22 +103,21 @@ class _Transaction:
               state: dict[str, Any]) -> None:
         store = self._store
         for run in runs:
-            store._execute(_UPSERT_RUN, _clean(run_row(run)))
+            store._execute(_UPSERT_RUN, _clean(run_row(run), _RUN_TEXT))
             store._new_run(run.run_id)
             self.runs.append(run.run_id)
         if records:
+            codes = store._encoder
             journal_metas: dict[str, list[Any]] = state.get("metas") or {}
             ids: dict[int, int] = {}
-            rows = [_clean(cell_row(r, store._meta_id, store._meta_ids) if isinstance(r, CellRecord)
-                           else row_from_journal(r, store._meta_id, journal_metas, ids)) for r in records]
-            store._copy_cells(rows)
-            summary.add_batch(store._executemany, rows)
+            store._insert([_clean(cell_row(r, codes) if isinstance(r, CellRecord)
+                                  else row_from_journal(r, codes, journal_metas, ids)) for r in records])
         store._execute(_SAVE_OFFSET, (self._name, offset, json.dumps(state, separators=(",", ":"))))
         self.offset = offset
         self.state = state
 
 
-class PostgresStore(StoreQueries):
+class PostgresStore(StoreQueries, Vocabulary):
     """A :class:`RecordStore` on a PostgreSQL server: one connection per store object, used
     from one thread at a time (a lock guards it), opened again after the server went away."""
 
@@ -114,8 +131,10 @@ class PostgresStore(StoreQueries):
         self._conn: Any = None
         self._written_runs: set[str] = set()
         self._summed_runs: set[str] = set()
-        self._meta_ids: dict[Meta, int] = {}
-        self._meta_by_id: dict[int, Meta] = {}
+        self._init_vocabulary()
+        self._encoder = Encoder(self._meta_id, self._layout_id, self._meta_ids, self._layout_ids)
+        self._decoder = Decoder(self._meta, self._layout, self._meta_by_id, self._layout_by_id,
+                                self._columns_by_ids)
         self.journal_folder = journal_folder(self.path)
         with self._lock:
             self._connect()
@@ -167,8 +186,7 @@ class PostgresStore(StoreQueries):
         """A failed transaction may have cached ids it then rolled back: forget them all."""
         self._written_runs.clear()
         self._summed_runs.clear()
-        self._meta_ids.clear()
-        self._meta_by_id.clear()
+        self._forget_vocabulary()
 
     @contextmanager
     def _session(self, doing: str) -> Iterator[Any]:
@@ -201,11 +219,26 @@ class PostgresStore(StoreQueries):
         with self._conn.cursor() as cursor:
             cursor.executemany(_pg(sql), rows)
 
-    def _copy_cells(self, rows: Sequence[Sequence[Any]]) -> None:
-        """A batch of cells by COPY: several times the rows a second of an INSERT per row."""
-        with self._conn.cursor() as cursor, cursor.copy(f"COPY cells ({CELL_COLUMNS}) FROM STDIN") as copy:
-            for row in rows:
+    def _insert(self, rows: list[tuple[Any, ...]]) -> list[int]:
+        """Cell rows by COPY (several times the rows a second of an INSERT per row), with their
+        runs' summaries and each cell's chain (:mod:`.lineage`); in the caller's transaction."""
+        ids = [row[0] for row in self._conn.execute(_NEXT_IDS, (len(rows),))]
+        stored, latest = lineage.link(rows, ids, self._latest_of)
+        with self._conn.cursor() as cursor, cursor.copy(f"COPY cells ({STORED_COLUMNS}) FROM STDIN") as copy:
+            for row in stored:
                 copy.write_row(row)
+        # a statement each, not one per row (arrays); in one order, so two writers never deadlock
+        keys = sorted(latest)
+        self._conn.execute(_UPSERT_LATEST, (keys, [latest[key] for key in keys]))
+        changes = summary.deltas(rows)
+        runs, cells = zip(*summary.key_rows(changes))
+        self._conn.execute(_ADD_KEYS, (list(runs), list(cells)))
+        self._executemany(summary.ADD, summary.add_rows(changes))
+        return ids
+
+    def _latest_of(self, keys: list[str]) -> dict[str, int]:
+        return dict(self._conn.execute("SELECT cell_key, id FROM cell_latest WHERE cell_key = ANY(%s)",
+                                       (keys,)).fetchall())
 
     # -- journals ------------------------------------------------------------
     def _tend(self) -> None:
@@ -237,12 +270,10 @@ class PostgresStore(StoreQueries):
         """Commit one record (and its run, the first time); return its id."""
         self._tend()
         with self._session("write to") as conn, conn.transaction():
-            row = _clean(cell_row(record, self._meta_id))
             if run is not None and run.run_id not in self._written_runs:
-                self._execute(_INSERT_RUN, _clean(run_row(run)))
+                self._execute(_INSERT_RUN, _clean(run_row(run), _RUN_TEXT))
                 self._new_run(run.run_id)
-            (found,) = self._execute(INSERT_CELL + " RETURNING id", row).fetchone()
-            summary.add_batch(self._executemany, [row])
+            (found,) = self._insert([_clean(cell_row(record, self._encoder))])
         if run is not None:
             self._written_runs.add(run.run_id)
         record.id = int(found)
@@ -250,7 +281,7 @@ class PostgresStore(StoreQueries):
 
     def write_run(self, run: RunInfo) -> None:
         with self._session("write to") as conn, conn.transaction():
-            self._execute(_INSERT_RUN, _clean(run_row(run)))
+            self._execute(_INSERT_RUN, _clean(run_row(run), _RUN_TEXT))
             self._new_run(run.run_id)
         self._written_runs.add(run.run_id)
 
@@ -259,32 +290,6 @@ class PostgresStore(StoreQueries):
         if run_id not in self._summed_runs:
             summary.recount(self._execute, run_id)
             self._summed_runs.add(run_id)
-
-    def _meta_id(self, meta: Meta) -> int:
-        found = self._meta_ids.get(meta)
-        if found is not None:
-            return found
-        unit, method, source, note = meta
-        params = (unit, method, source or "", note or "")
-        self._execute("INSERT INTO reading_meta (unit, method, source, note) VALUES (?,?,?,?)"
-                      " ON CONFLICT DO NOTHING", params)
-        (found,) = self._execute("SELECT id FROM reading_meta WHERE unit = ? AND method = ? AND source = ?"
-                                 " AND note = ?", params).fetchone()
-        self._meta_ids[meta] = found
-        self._meta_by_id[found] = meta
-        return int(found)
-
-    def _meta(self, meta_id: int) -> Meta:
-        found = self._meta_by_id.get(meta_id)
-        if found is None:
-            for row_id, unit, method, source, note in self._execute(
-                    "SELECT id, unit, method, source, note FROM reading_meta"):
-                self._meta_by_id[row_id] = (unit, method, source, note or None)
-            found = self._meta_by_id.get(meta_id)
-            if found is None:
-                raise StoreError(f"the record store {self.path} has a reading with no description "
-                                 f"(id {meta_id}); it may be damaged")
-        return found
 
     def set_verdict(self, record_id: int, verdict: dict[str, Any] | None, status: str | None,
                     budget: dict[str, Any] | None = None) -> None:
@@ -306,7 +311,7 @@ class PostgresStore(StoreQueries):
             return decode(self._execute(sql, params).fetchall())
 
     def _record(self, row: Sequence[Any]) -> CellRecord:
-        return record_from_row(row, self._meta)
+        return record_from_row(row, self._decoder)
 
     def count(self) -> int:
         self._tend()

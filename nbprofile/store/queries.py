@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from nbprofile.record import CellRecord
 from nbprofile.store.codec import CELL_COLUMNS
+from nbprofile.store.lineage import PREVIOUS, lineage_key
 from nbprofile.store.summary import RUN_COLUMNS, run_from_row
 
 T = TypeVar("T")
@@ -59,14 +60,11 @@ class StoreQueries:
 
         A cell with an id is matched by its id alone (a copied cell has the same
         code but is another cell); a cell without one (terminal IPython, old
-        notebooks) by its code, within the same notebook.
+        notebooks) by its code, within the same notebook: :mod:`nbprofile.store.lineage`.
         """
         bound = before_id if before_id is not None else 2**62
-        if cell_id is not None:
-            found = self._select("cell_id = ? AND id < ?", (cell_id, bound), "id DESC", 1)
-        else:
-            found = self._select(f"run_id IN ({self._runs_of_notebook}) AND code_hash = ? AND id < ?",
-                                 (notebook, code_hash, bound), "id DESC", 1)
+        key = lineage_key(cell_id, code_hash, notebook)
+        found = self._query(PREVIOUS, (key, bound, bound), lambda rows: [self._record(row) for row in rows])
         return found[0] if found else None
 
     def find_in_run(self, run_id: str, cell_id: str | None, cell_hash: str) -> CellRecord | None:

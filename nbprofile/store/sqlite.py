@@ -25,11 +25,12 @@ from typing import Any
 
 from nbprofile.errors import StoreError
 from nbprofile.record import CellRecord, RunInfo
-from nbprofile.store import summary
+from nbprofile.store import lineage, summary
 from nbprofile.store.base import default_path
 from nbprofile.store.codec import (
     INSERT_CELL,
-    Meta,
+    Decoder,
+    Encoder,
     cell_row,
     record_from_row,
     row_from_journal,
@@ -39,6 +40,7 @@ from nbprofile.store.ingest import JournalTransaction, recover_orphans
 from nbprofile.store.journal import journal_folder
 from nbprofile.store.queries import StoreQueries, T
 from nbprofile.store.sqlite_file import StoreFile
+from nbprofile.store.vocabulary import Vocabulary
 
 #: a journal's run line comes again when the run learns more (its GPUs, carbon settings)
 _UPSERT_RUN = (
@@ -68,13 +70,11 @@ class _Transaction:
             store._new_run(run.run_id)
             self.runs.append(run.run_id)
         if records:
-            meta_id = store._meta_id
+            codes = store._encoder
             journal_metas: dict[str, list[Any]] = state.get("metas") or {}
             ids: dict[int, int] = {}
-            rows = [cell_row(r, meta_id, store._meta_ids) if isinstance(r, CellRecord)
-                    else row_from_journal(r, meta_id, journal_metas, ids) for r in records]
-            store._executemany(INSERT_CELL, rows)
-            summary.add_batch(store._executemany, rows)
+            store._insert([cell_row(r, codes) if isinstance(r, CellRecord)
+                           else row_from_journal(r, codes, journal_metas, ids) for r in records])
         store._execute("INSERT OR REPLACE INTO journal_offsets (name, position, state) VALUES (?,?,?)",
                        (self._name, offset, json.dumps(state, separators=(",", ":"))))
         self.offset = offset
@@ -85,7 +85,7 @@ _INSERT_RUN = (
 )
 
 
-class SQLiteStore(StoreQueries, StoreFile):
+class SQLiteStore(StoreQueries, Vocabulary, StoreFile):
     """The default :class:`RecordStore`.
 
     One connection per store object, used from one thread at a time (a lock
@@ -107,10 +107,10 @@ class SQLiteStore(StoreQueries, StoreFile):
         self._tracer = tracer
         self._written_runs: set[str] = set()
         self._summed_runs: set[str] = set()  # runs whose summary this store has counted from its cells
-        # What a reading is (unit, method, source, note) repeats from cell to cell: it is
-        # stored once in reading_meta, and a record's readings keep [value, id].
-        self._meta_ids: dict[Meta, int] = {}
-        self._meta_by_id: dict[int, Meta] = {}
+        self._init_vocabulary()
+        self._encoder = Encoder(self._meta_id, self._layout_id, self._meta_ids, self._layout_ids)
+        self._decoder = Decoder(self._meta, self._layout, self._meta_by_id, self._layout_by_id,
+                                self._columns_by_ids)
         path = str(path if path is not None else default_path())
         super().__init__(path, notice=notice, repair=repair)
         self._auto_recover = recover and self._writable  # at open, then every RECOVER_EVERY_S
@@ -121,13 +121,13 @@ class SQLiteStore(StoreQueries, StoreFile):
 
     def _rollback(self) -> None:
         self._summed_runs.clear()  # a summary counted in the rolled-back transaction is counted again
+        self._forget_vocabulary()  # and ids given in it are gone
         super()._rollback()
 
     def _forget_cached(self) -> None:
         self._written_runs.clear()
         self._summed_runs.clear()
-        self._meta_ids.clear()
-        self._meta_by_id.clear()
+        self._forget_vocabulary()
 
     # -- the file ------------------------------------------------------------
     def _tend(self) -> None:
@@ -185,47 +185,36 @@ class SQLiteStore(StoreQueries, StoreFile):
         self._tend()
         with self._lock:
             try:
-                row = cell_row(record, self._meta_id)
                 with self._transaction():
                     if run is not None and run.run_id not in self._written_runs:
                         self._execute(_INSERT_RUN, run_row(run))
                         self._new_run(run.run_id)
-                    cursor = self._execute(INSERT_CELL, row)
-                    summary.add_batch(self._executemany, [row])
+                    (record_id,) = self._insert([cell_row(record, self._encoder)])
                 if run is not None:
                     self._written_runs.add(run.run_id)
             except sqlite3.Error as exc:
+                self._forget_vocabulary()  # ids given in the rolled-back transaction are gone
                 raise StoreError(f"cannot write to the record store {self.path}: {exc}") from exc
-        record.id = cursor.lastrowid
-        return record.id  # type: ignore[return-value]
+        record.id = record_id
+        return record_id
 
-    def _meta_id(self, meta: Meta) -> int:
-        """The id of a reading's (unit, method, source, note), added to the table the first
-        time this store sees it. Called with the lock held."""
-        found = self._meta_ids.get(meta)
-        if found is not None:
-            return found
-        unit, method, source, note = meta
-        params = (unit, method, source or "", note or "")
-        self._execute("INSERT OR IGNORE INTO reading_meta (unit, method, source, note) VALUES (?,?,?,?)", params)
-        (found,) = self._execute("SELECT id FROM reading_meta WHERE unit = ? AND method = ? AND source = ?"
-                                 " AND note = ?", params).fetchone()
-        self._meta_ids[meta] = found
-        self._meta_by_id[found] = meta
-        return int(found)
+    def _insert(self, rows: list[tuple[Any, ...]]) -> list[int]:
+        """Cell rows, with their runs' summaries and each cell's chain (:mod:`.lineage`); in the
+        caller's transaction, which holds the write lock: the ids are the next after the last."""
+        (last,) = self._execute("SELECT COALESCE(MAX(id), 0) FROM cells").fetchone()
+        ids = list(range(last + 1, last + 1 + len(rows)))
+        stored, latest = lineage.link(rows, ids, self._latest_of)
+        self._executemany(INSERT_CELL, stored)
+        self._executemany(lineage.UPSERT_LATEST, list(latest.items()))
+        summary.add_batch(self._executemany, rows)
+        return ids
 
-    def _meta(self, meta_id: int) -> Meta:
-        """A reading's (unit, method, source, note) by id; another kernel may have added it.
-        Called with the lock held."""
-        found = self._meta_by_id.get(meta_id)
-        if found is None:
-            for row_id, unit, method, source, note in self._execute(
-                    "SELECT id, unit, method, source, note FROM reading_meta"):
-                self._meta_by_id[row_id] = (unit, method, source, note or None)
-            found = self._meta_by_id.get(meta_id)
-            if found is None:
-                raise StoreError(f"the record store {self.path} has a reading with no description "
-                                 f"(id {meta_id}); it may be damaged: run `nbprofile doctor`")
+    def _latest_of(self, keys: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), 500):  # within any SQLite's limit of parameters
+            chunk = keys[start:start + 500]
+            found.update(self._execute(f"SELECT cell_key, id FROM cell_latest WHERE cell_key IN"
+                                       f" ({','.join('?' * len(chunk))})", chunk).fetchall())
         return found
 
     def write_run(self, run: RunInfo) -> None:
@@ -271,7 +260,7 @@ class SQLiteStore(StoreQueries, StoreFile):
             return decode(self._execute(sql, params).fetchall())
 
     def _record(self, row: Sequence[Any]) -> CellRecord:
-        return record_from_row(row, self._meta)
+        return record_from_row(row, self._decoder)
 
     def set_verdict(self, record_id: int, verdict: dict[str, Any] | None, status: str | None,
                     budget: dict[str, Any] | None = None) -> None:

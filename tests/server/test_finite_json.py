@@ -59,8 +59,10 @@ def seed_non_finite(db: Path, run_id: str, notebook: str, wall: float) -> None:
     with sqlite3.connect(db) as conn:
         readings, verdict = conn.execute("SELECT readings, verdict FROM cells WHERE run_id = ?",
                                          (run_id,)).fetchone()
-        readings = re.sub(r'"rss_peak_bytes":\[(null|Infinity)', '"rss_peak_bytes":[Infinity', readings)
-        readings = re.sub(r'"energy_j":\[(null|NaN)', '"energy_j":[NaN', readings)
+        # in the form an older version wrote (0003 to 0006): {key: [value, meta id]}
+        wall_meta, rss_meta, energy_meta = json.loads(readings)[1::2]
+        readings = (f'{{"wall_s":[{wall},{wall_meta}],"rss_peak_bytes":[Infinity,{rss_meta}],'
+                    f'"energy_j":[NaN,{energy_meta}]}}')
         verdict = re.sub(r'"threshold":(null|Infinity)', '"threshold":Infinity', verdict)
         assert "Infinity" in readings and "NaN" in readings and "Infinity" in verdict
         conn.execute("UPDATE cells SET readings = ?, verdict = ? WHERE run_id = ?", (readings, verdict, run_id))
