@@ -185,8 +185,10 @@ class Recorder:
         if not self.in_parent:
             return
         self._cell_open = True
+        # the hash of the source as typed: a died record's cell (one with no id) is then matched
+        # with its other runs, though its source is kept only masked
         self._append({"k": "start", "seq": self._seq + 1, "at": started_at, "cell_id": cell_id,
-                      "count": execution_count, "src": mask(source)})
+                      "count": execution_count, "src": mask(source), "hash": code_hash(source)})
 
     def cell_dropped(self) -> None:
         """The started cell will have no record (measuring was switched off during it)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from nbprofile.readings import Reading
 from nbprofile.record import CellRecord, RunInfo, finite
+from nbprofile.redact import mask, mask_all, mask_optional
 from nbprofile.store.vocabulary import Layout, Meta
 
 CELL_COLUMNS = (
@@ -114,6 +115,9 @@ def row_from_journal(fields: list[Any], codes: Encoder, journal_metas: dict[str,
      error_type, readings, overhead_s, name, budget, verdict, verdict_status, notes,
      schema_version) = fields[:18]
     insights = fields[18] if len(fields) > 18 else None  # journals written before insights have 18
+    # masked again: a journal an older version wrote holds its cells' secrets as typed
+    source, name, error_type = mask(source), mask_optional(name), mask_optional(error_type)
+    notes = mask_all(notes) if notes else notes
     flat: list[Any] = [codes.layout(tuple(readings))]
     for r in readings.values():
         found = ids.get(r[1])

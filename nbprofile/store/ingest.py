@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from nbprofile.format import format_bytes, format_duration
 from nbprofile.readings import Reading
 from nbprofile.record import DIED, CellRecord, RunInfo, code_hash
+from nbprofile.redact import mask
 from nbprofile.store.journal import (
     Claim,
     claim_if_orphaned,
@@ -138,7 +139,10 @@ def died_record(opened: dict[str, Any], state: dict[str, Any], cause: str | None
     # block inside the cell, say) is a sign of life too
     seen = max(float(state.get("seen") or started), last_modified)
     cause = oom_cause(state) or cause  # the OOM killer's SIGKILL is a SIGKILL too: say why
-    source = opened.get("src") or ""
+    # a start line has the source masked and the hash of it as typed; an older version's, the
+    # source as typed (masked here) and no hash
+    typed = opened.get("src") or ""
+    source, cell_hash = mask(typed), opened.get("hash") or code_hash(typed)
     readings = {"wall_s": Reading(max(seen - started, 0.0), "s", "estimated", "journal",
                                   "until the kernel was last seen")}
     rss = state.get("rss")
@@ -151,7 +155,7 @@ def died_record(opened: dict[str, Any], state: dict[str, Any], cause: str | None
     return CellRecord(
         run_id=run_id, seq=max(int(opened.get("seq") or 0), int(state.get("seq", 0)) + 1),
         notebook=notebook, cell_id=opened.get("cell_id"), execution_count=opened.get("count"),
-        code_hash=code_hash(source), source=source, started_at=started, status=DIED,
+        code_hash=cell_hash, source=source, started_at=started, status=DIED,
         error_type=cause, readings=readings, overhead_s=0.0, notes=[note],
     )
 
