@@ -15,6 +15,10 @@ from nbprofile.store.migrations import MIGRATIONS, lineage_backfill
 #: held while migrating (any constant: this database's nbprofile schema)
 MIGRATION_LOCK = 0x6E627066
 
+#: the step of the cells' id sequence from 0007: each value starts a block of ids for one batch
+#: (set by that migration: a new step needs a migration of its own)
+ID_BLOCK = 1000
+
 _REAL = "DOUBLE PRECISION"  # SQLite's REAL is 8 bytes; PostgreSQL's is 4
 
 #: by name, in the order of :data:`nbprofile.store.migrations.MIGRATIONS`
@@ -75,6 +79,7 @@ BODIES: dict[str, list[str]] = {
         " keys TEXT NOT NULL UNIQUE)",
         *lineage_backfill(),
         "DROP INDEX IF EXISTS cells_by_cell_id",
+        f"ALTER TABLE cells ALTER COLUMN id SET INCREMENT BY {ID_BLOCK}",
     ],
 }
 

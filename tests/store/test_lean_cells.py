@@ -143,3 +143,22 @@ def test_an_older_team_database_gets_its_chains(pg_url: str) -> None:
     assert store.previous("c1", "", "/nb.ipynb", before_id=old[2].id).seq == 1
     assert store.previous(None, code_hash("b()"), "/nb.ipynb", before_id=old[3].id).seq == 2
     store.close()
+
+
+def test_a_batch_larger_than_a_block_of_ids_and_two_writers(any_store: Opener) -> None:
+    first, second = any_store(), any_store()  # two writers on one store (two kernels)
+    with first.journal_transaction("a.jsonl") as tx:
+        tx.write([run_info("big")], [make("big", seq, f"c{seq % 7}") for seq in range(1, 2501)], 1, {})
+    second.write(make("other", 1, "c3"), run_info("other"))
+    with first.journal_transaction("a.jsonl") as tx:
+        tx.write([], [make("big", 2501, "c3")], 2, {})
+    big = first.records("big")
+    ids = [r.id for r in big]
+    assert len(big) == 2501 and len(set(ids)) == 2501 and ids == sorted(ids)
+    assert first.run("big")["cells"] == 7
+    other = second.records("other")[0]
+    assert other.id not in ids
+    # c3's chain: the last of the big batch, then the other writer's, then the big batch's before
+    assert first.previous("c3", "", None).run_id == "big"
+    assert first.previous("c3", "", None, before_id=big[-1].id).id == other.id
+    assert first.previous("c3", "", None, before_id=other.id).seq == 2495  # 2495 % 7 == 3
