@@ -224,7 +224,8 @@ class PostgresStore(StoreQueries, Vocabulary):
         """Cell rows by COPY (several times the rows a second of an INSERT per row), with their
         runs' summaries and each cell's chain (:mod:`.lineage`); in the caller's transaction."""
         blocks = self._conn.execute(_NEXT_BLOCKS, (-(-len(rows) // ID_BLOCK),)).fetchall()
-        ids = list(islice(chain.from_iterable(range(start, start + ID_BLOCK) for (start,) in blocks), len(rows)))
+        block_ids = chain.from_iterable(range(start, start + ID_BLOCK) for (start,) in blocks)
+        ids = list(islice(block_ids, len(rows)))
         stored, latest = lineage.link(rows, ids, self._latest_of)
         with self._conn.cursor() as cursor, cursor.copy(f"COPY cells ({STORED_COLUMNS}) FROM STDIN") as copy:
             for row in stored:
