@@ -25,7 +25,7 @@ class StoreQueries:
 
     #: a notebook's runs, a missing notebook (NULL) matching too: the one phrase the dialects
     #: spell differently (SQLite before 3.39 has no ``IS NOT DISTINCT FROM``)
-    _runs_of_notebook = "SELECT run_id FROM runs WHERE notebook IS NOT DISTINCT FROM ?"
+    _notebook_is = "notebook IS NOT DISTINCT FROM ?"
 
     def _query(self, sql: str, params: Sequence[Any], decode: Callable[[list[Any]], T]) -> T:
         raise NotImplementedError
@@ -47,12 +47,28 @@ class StoreQueries:
     def history(self, notebook: str | None, limit: int = 20, run_id: str | None = None) -> list[CellRecord]:
         """The latest ``limit`` records of a notebook (or of a run), oldest first."""
         if notebook is not None:
-            rows = self._select(f"run_id IN ({self._runs_of_notebook})", (notebook,), "id DESC", limit)
-        elif run_id is not None:
+            return self._notebook_history(notebook, limit)
+        if run_id is not None:
             rows = self._select("run_id = ?", (run_id,), "id DESC", limit)
         else:
             rows = self._select(_ALL, (), "id DESC", limit)
         return rows[::-1]
+
+    def _notebook_history(self, notebook: str, limit: int) -> list[CellRecord]:
+        """The latest records of a notebook by when they started, without reading all its runs'
+        cells (a notebook run a hundred times has 50,000): its runs by their last cell, newest
+        first (the run summaries), each run's newest records, until ``limit`` are found and no
+        run left ended after the oldest of them started."""
+        runs = self._query(f"SELECT run_id, last_cell_at FROM runs WHERE {self._notebook_is}"
+                           " AND last_cell_at IS NOT NULL ORDER BY last_cell_at DESC", (notebook,), list)
+        found: list[CellRecord] = []
+        for run_id, last_cell_at in runs:
+            if len(found) >= limit and last_cell_at < found[limit - 1].started_at:
+                break
+            found += self._select("run_id = ?", (run_id,), "id DESC", limit)
+            found.sort(key=lambda r: (r.started_at, r.id or 0), reverse=True)
+            del found[limit:]
+        return found[::-1]
 
     def previous(self, cell_id: str | None, code_hash: str, notebook: str | None,
                  before_id: int | None = None) -> CellRecord | None:

@@ -252,7 +252,7 @@ class SQLiteStore(StoreQueries, Vocabulary, StoreFile):
         self._conn.executemany(sql, rows)
 
     # -- reading (the queries: nbprofile.store.queries) -----------------------
-    _runs_of_notebook = "SELECT run_id FROM runs WHERE notebook IS ?"  # SQLite's spelling, any version
+    _notebook_is = "notebook IS ?"  # SQLite's spelling, any version
 
     def _query(self, sql: str, params: Sequence[Any], decode: Callable[[list[Any]], T]) -> T:
         self._tend()

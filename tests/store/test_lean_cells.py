@@ -162,3 +162,19 @@ def test_a_batch_larger_than_a_block_of_ids_and_two_writers(any_store: Opener) -
     assert first.previous("c3", "", None).run_id == "big"
     assert first.previous("c3", "", None, before_id=big[-1].id).id == other.id
     assert first.previous("c3", "", None, before_id=other.id).seq == 2495  # 2495 % 7 == 3
+
+
+def test_a_notebooks_history_is_its_latest_records_across_runs(any_store: Opener) -> None:
+    store = any_store()
+    cells = [("r1", seq, 100.0 + seq) for seq in range(1, 6)]  # started at 101..105
+    cells += [("r2", seq, 110.0 + seq) for seq in range(1, 4)]  # 111..113
+    cells += [("r4", 1, 106.0), ("r4", 2, 112.5)]  # a second kernel, its cells between r2's
+    for run, seq, started in cells:
+        store.write(make(run, seq, f"c{seq}", started=started), run_info(run, started=started - seq))
+    store.write(make("r3", 1, "c1", notebook="/other.ipynb", started=120.0),
+                run_info("r3", notebook="/other.ipynb", started=119.0))
+    latest = [(r.run_id, r.started_at) for r in store.history("/nb.ipynb", limit=5)]
+    assert latest == [("r4", 106.0), ("r2", 111.0), ("r2", 112.0), ("r4", 112.5), ("r2", 113.0)]
+    assert [r.run_id for r in store.history("/other.ipynb")] == ["r3"]
+    assert len(store.history("/nb.ipynb", limit=100)) == 10
+    assert store.history("/nowhere.ipynb") == []
