@@ -2,7 +2,8 @@
 
 ``probe.py`` is what runs on each worker (standard library only, pickled by value);
 ``combine.py`` turns the two edges' answers into readings; ``meter.py`` finds the client and
-makes the one round trip per edge. Nothing here imports distributed.
+makes the one round trip per edge; ``direct.py`` is its route to the workers, straight to each
+one or through the scheduler. Nothing here imports distributed.
 """
 
 from nbprofile.meters.dask.meter import DaskClusterMeter

@@ -27,15 +27,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbprofile.readings import Method, Reading, Readings, weakest
+from nbprofile.readings import COUNT, Method, Reading, Readings, weakest
 
 #: workers with their own readings; a larger cluster gets totals, and these first ones
 PER_WORKER_KEPT = 64
 TOTAL_KEYS = ("cluster_cpu_s", "cluster_process_cpu_s", "cluster_workers", "cluster_rss_peak_bytes",
               "cluster_rss_rise_bytes", "cluster_tasks", "cluster_sent_bytes")
 GPU_KEY = "cluster_gpu_energy_j"
-_UNITS = {"cluster_cpu_s": "s", "cluster_process_cpu_s": "s", "cluster_workers": "",
-          "cluster_rss_peak_bytes": "B", "cluster_rss_rise_bytes": "B", "cluster_tasks": "",
+_UNITS = {"cluster_cpu_s": "s", "cluster_process_cpu_s": "s", "cluster_workers": COUNT,
+          "cluster_rss_peak_bytes": "B", "cluster_rss_rise_bytes": "B", "cluster_tasks": COUNT,
           "cluster_sent_bytes": "B", GPU_KEY: "J"}
 CPU_SOURCE = "client.run: process_time - event loop's thread_time"
 PROCESS_CPU_SOURCE = "client.run: process_time"
@@ -52,6 +52,8 @@ class Edge:
 
     answers: dict[str, dict[str, Any]]  #: worker address -> what :func:`.probe.worker_probe` returned
     failed: dict[str, str] = field(default_factory=dict)  #: worker address -> why it gave no answer
+    #: workers listed at this edge but not asked (they joined after the start, which they never got)
+    joined: list[str] = field(default_factory=list)
 
 
 def unavailable(reason: str, gpu: bool = False) -> Readings:
@@ -98,8 +100,8 @@ def _total(parts: list[Reading], unit: str, source: str, left: str | None) -> Re
         return Reading.unavailable(unit, missing.note or "a worker's reading is missing", source)
     known = sum(p.value for p in parts if p.value is not None)
     if left is not None:
-        return Reading.unavailable(unit, f"{left}; the workers still there: {known:.6g} {unit}".rstrip(),
-                                   source)
+        shown = f"{known:.6g}" if unit == COUNT else f"{known:.6g} {unit}"  # never "3 count"
+        return Reading.unavailable(unit, f"{left}; the workers still there: {shown}", source)
     method = weakest("measured", *(p.method for p in parts))
     note = next((p.note for p in parts if p.note and p.method != "measured"), None)
     return Reading(known, unit, method, source, note)
@@ -130,11 +132,16 @@ def _why_not(address: str, begin: Edge, end: Edge) -> str | None:
         return f"its start could not be read: {begin.failed.get(address, 'no answer')}"
     if first.get("late"):
         return "its start arrived after the cell's end"
+    if first.get("late_s") is not None:  # work it did meanwhile would be missed
+        return (f"its start was read {first['late_s'] * 1e3:.0f} ms late, through the scheduler after the "
+                "direct connection failed")
     if last is None:
         return end.failed.get(address) or "gone"
-    if last.get("pid") != first.get("pid"):
+    if "pid" in first and last.get("pid") != first["pid"]:  # a start sent without an answer has no pid
         return "restarted"
     if not last.get("began"):
+        if last.get("waited"):
+            return f"its start did not arrive within {last['waited']:g} s of the cell's end"
         return "it had no record of the cell's start"
     return None
 
@@ -145,7 +152,7 @@ def _membership(begin: Edge, end: Edge) -> tuple[list[str], str | None, str | No
     why = {a: _why_not(a, begin, end) for a in present}
     measured = [a for a in present if why[a] is None]
     gone = [a for a in present if why[a] is not None]
-    joined = sorted(set(end.answers) - set(present))
+    joined = sorted((set(end.answers) | set(end.joined)) - set(present))
     left = None
     if gone:
         left = (f"{_plural(len(gone), 'worker')} not measured over the whole cell ("
@@ -184,7 +191,7 @@ def combine(begin: Edge, end: Edge, kernel: tuple[str, int] = ("", -1)) -> Readi
     cpus, processes, peaks, rises, tasks, sent = [], [], [], [], [], []
     for address in workers:
         e = end.answers[address]
-        tasks.append(_count(e.get("tasks"), "", TASKS_SOURCE))
+        tasks.append(_count(e.get("tasks"), COUNT, TASKS_SOURCE))
         sent.append(_count(e.get("sent"), "B", SENT_SOURCE, "estimated", SENT_NOTE))
         why = shared.get(address)
         if why is not None:
@@ -215,10 +222,10 @@ def combine(begin: Edge, end: Edge, kernel: tuple[str, int] = ("", -1)) -> Readi
         "cluster_cpu_s": _total([c._replace(note=c.note if c.value is None else None) for c in cpus], "s",
                                 CPU_SOURCE, left),
         "cluster_process_cpu_s": _total(processes, "s", PROCESS_CPU_SOURCE, left),
-        "cluster_workers": Reading(len(workers), "", "measured", "client.run", "; ".join(notes) or None),
+        "cluster_workers": Reading(len(workers), COUNT, "measured", "client.run", "; ".join(notes) or None),
         "cluster_rss_peak_bytes": _total(peaks, "B", PEAK_SOURCE, left),
         "cluster_rss_rise_bytes": _total(rises, "B", f"{PEAK_SOURCE} - start rss", left),
-        "cluster_tasks": _total(tasks, "", TASKS_SOURCE, left),
+        "cluster_tasks": _total(tasks, COUNT, TASKS_SOURCE, left),
         "cluster_sent_bytes": _total(sent, "B", SENT_SOURCE, left),
     })
     energy = _gpu_energy(end, workers, left)

@@ -7,11 +7,17 @@ which answers None instead of raising; before that, an empty registry of clients
 is none in well under a microsecond). A client that is not running (closing,
 closed, reconnecting) or is asynchronous (its calls must be awaited) is left alone.
 
-With one: ``client.run(worker_probe, ...)`` on every worker at each edge. The begin's call is
+With one: ``worker_probe`` run on every worker at each edge, by the worker's ``run`` handler
+(what ``client.run`` reaches). When the scheduler runs in this process (a ``LocalCluster``
+made here) the edge goes to the workers its table lists, directly, over the client's own
+pooled connections, once the client has connected to them (a worker's first edge, and every
+edge of a worker that cannot be reached directly, go through the scheduler); with a
+scheduler elsewhere, every edge is a ``client.run`` (:mod:`.direct`). The begin's call is
 sent on the client's event loop and not waited for: the cell starts at once and the answers
-come back while it runs. The end sends its call and then waits for both answers, together
-bounded by :attr:`DaskClusterMeter.timeout_s` (well inside the engine's hang guard): one round
-trip per cell once the cell outlasts a round trip. The two calls may reach a worker in either
+come back while it runs (sent directly, the begin asks for no answer: the end's says whether
+it arrived). The end sends its call and then waits for both, together bounded by
+:attr:`DaskClusterMeter.timeout_s` (well inside the engine's hang guard): one round trip per
+cell once the cell outlasts a round trip. The two calls may reach a worker in either
 order; the worker's end waits for its begin (:mod:`.probe`). A worker that raised, or an edge
 that timed out, gives unavailable readings with the reason, never 0, and the cell goes on.
 After :data:`GIVE_UP_AFTER` timeouts in a row with one client the meter stops asking it (each
@@ -35,11 +41,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from nbprofile.meters.base import Meter
+from nbprofile.meters.dask import direct
 from nbprofile.meters.dask.combine import TOTAL_KEYS, Edge, combine, unavailable
 from nbprofile.meters.dask.probe import host, worker_probe
 from nbprofile.readings import Availability, Readings
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
     from concurrent.futures import Future
 
 DEFAULT_TIMEOUT_S = 1.0
@@ -51,6 +59,7 @@ class _Window:
     client: Any
     token: str
     begin: Future[Any] | str  #: the workers' answers to the start, on their way, or why there are none
+    workers: list[str] | None = None  #: the workers the start went to directly; None: through the scheduler
 
 
 class ByValue:
@@ -107,6 +116,11 @@ def _digest(function: Any) -> str | None:
         return None
 
 
+async def _through_scheduler(call: Any) -> tuple[dict[str, Any], None, list[str]]:
+    """``client.run``'s answers, in the shape :func:`.direct.send` gives them."""
+    return await call, None, []
+
+
 def _current_client() -> Any:
     """The user's default ``distributed.Client`` if they made one, without importing anything."""
     module = sys.modules.get("distributed.client")
@@ -138,8 +152,10 @@ class DaskClusterMeter(Meter):
     name = "dask"
     keys = TOTAL_KEYS
 
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, direct: bool = True) -> None:
         self.timeout_s = timeout_s
+        #: straight to the workers where the scheduler runs here; False: always ``client.run``
+        self.direct = direct
         #: the engine's hang guard lets a call of this meter run this long (its own timeout, and some)
         self.guard_timeout_s = timeout_s + 1.0
         self._open: dict[object, _Window] = {}
@@ -149,6 +165,12 @@ class DaskClusterMeter(Meter):
         self._digest: str | None = None
         #: clients whose workers all have this very probe installed: it goes by reference
         self._by_reference: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+        #: per client, the workers it has connected to directly: they are asked directly
+        self._reachable: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        #: per client, workers whose direct message failed where the scheduler's reached them
+        self._refused: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        #: how the last edge the meter waited for reached the workers: "direct", "client.run", or both
+        self.last_route: str | None = None
         self._id = os.urandom(6).hex()  # this kernel's windows, apart from other kernels' on one cluster
         self._tokens = itertools.count()
         self._kernel = (host(), os.getpid())
@@ -158,7 +180,8 @@ class DaskClusterMeter(Meter):
         state = "imported" if "distributed" in sys.modules else "not imported"
         return Availability(True, "the workers of a distributed.Client, when one exists "
                                   f"(distributed {state}): CPU time, peak RSS, tasks, data sent, GPU energy; "
-                                  "one client.run per edge")
+                                  "one round trip per cell, straight to the workers when the "
+                                  "scheduler runs in this process, else with client.run")
 
     def begin(self, key: object) -> None:
         client = _current_client()
@@ -171,7 +194,8 @@ class DaskClusterMeter(Meter):
             self._open[key] = _Window(client, token, reason)
             return
         # sent, not waited for: the answers come back while the cell runs
-        self._open[key] = _Window(client, token, self._send(client, token, False))
+        workers = direct.in_process_workers(client) if self.direct else None
+        self._open[key] = _Window(client, token, self._send(client, token, False, workers), workers)
 
     def end(self, key: object) -> Readings:
         window = self._open.pop(key, None)
@@ -181,7 +205,8 @@ class DaskClusterMeter(Meter):
             return unavailable(window.begin)
         if getattr(window.client, "status", None) != "running":
             return unavailable("the Dask client was closed during the cell")
-        sent = self._send(window.client, window.token, True)
+        ending, gone, joined = self._end_workers(window)
+        sent = self._send(window.client, window.token, True, ending)
         deadline = time.monotonic() + self.timeout_s
         begin = self._answers(window.client, window.begin, deadline)
         if isinstance(begin, str):
@@ -189,6 +214,9 @@ class DaskClusterMeter(Meter):
                 sent.cancel()
             return unavailable(begin)
         end = sent if isinstance(sent, str) else self._answers(window.client, sent, deadline)
+        if isinstance(end, Edge):
+            end.failed.update(gone)
+            end.joined.extend(joined)
         self._choose_pickling(window.client, begin, end)
         if isinstance(end, str):
             return unavailable(end)
@@ -207,10 +235,26 @@ class DaskClusterMeter(Meter):
             return
         if self._digest is None:
             self._digest = _digest(worker_probe) or "unknown"
-        self._by_reference[client] = all(a.get("installed") == self._digest for a in begin.answers.values())
+        installed = [end.answers.get(a, answer).get("installed") for a, answer in begin.answers.items()]
+        self._by_reference[client] = all(digest == self._digest for digest in installed)
 
-    def _send(self, client: Any, token: str, ending: bool) -> Future[Any] | str:
-        """Start ``worker_probe`` on every worker (``client.run`` on the client's own event loop)."""
+    def _end_workers(self, window: _Window) -> tuple[list[str] | None, dict[str, str], list[str]]:
+        """Where the end goes directly (None: through the scheduler), and the workers the scheduler
+        dropped or added since the start: not asked (one that joined would wait for a start that
+        never comes), said in the readings."""
+        if window.workers is None:
+            return None, {}, []
+        now = direct.in_process_workers(window.client)
+        if now is None:  # the cluster object lost its scheduler: ask the workers the start went to
+            return window.workers, {}, []
+        listed = set(now)
+        gone = {a: "the scheduler no longer lists it" for a in window.workers if a not in listed}
+        started = set(window.workers)
+        return [a for a in window.workers if a in listed], gone, [a for a in now if a not in started]
+
+    def _send(self, client: Any, token: str, ending: bool, workers: list[str] | None) -> Future[Any] | str:
+        """Start ``worker_probe`` on the workers, from the client's own event loop: directly on
+        ``workers`` (:mod:`.direct`), or on all of them with ``client.run`` when that is None."""
         import asyncio  # distributed, imported by the user, has imported it
 
         probe: ByValue | ByReference
@@ -220,9 +264,18 @@ class DaskClusterMeter(Meter):
             if self._probe is None:
                 self._probe = ByValue(worker_probe)  # a remote worker needs no nbprofile to run it
             probe = self._probe
+        args = (token, ending, self._kernel_id)
+        call: Coroutine[Any, Any, tuple[dict[str, Any], list[str] | None, list[str]]]
         try:
-            call = client.run(probe, token, ending, self._kernel_id, on_error="return", asynchronous=True,
-                              callback_timeout=self.timeout_s)
+            if workers is not None:
+                reachable = self._reachable.setdefault(client, set())
+                refused = self._refused.get(client, set())
+                straight = [a for a in workers if a in reachable and a not in refused]
+                others = [a for a in workers if a not in reachable or a in refused]
+                call = direct.send(client, straight, others, probe, args, self.timeout_s, ending, reachable)
+            else:
+                call = _through_scheduler(client.run(probe, *args, on_error="return", asynchronous=True,
+                                                     callback_timeout=self.timeout_s))
             return asyncio.run_coroutine_threadsafe(call, client.loop.asyncio_loop)
         except Exception as exc:  # the cell must go on: its readings say what happened
             return f"client.run failed: {type(exc).__name__}: {exc}"
@@ -230,7 +283,7 @@ class DaskClusterMeter(Meter):
     def _answers(self, client: Any, sent: Future[Any], deadline: float) -> Edge | str:
         """Every worker's answer, or why there is none, waiting no later than ``deadline``."""
         try:
-            results = sent.result(timeout=max(deadline - time.monotonic(), 0.0))
+            results, relayed, refused = sent.result(timeout=max(deadline - time.monotonic(), 0.0))
         except Exception as exc:  # the cell must go on: its readings say what happened
             sent.cancel()
             if isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError":
@@ -239,6 +292,15 @@ class DaskClusterMeter(Meter):
             if getattr(client, "status", None) != "running":
                 return "the Dask client was closed during the cell"
             return f"client.run failed: {type(exc).__name__}: {exc}"
+        if refused:  # reachable through the scheduler only: the next windows ask them that way at once
+            self._refused.setdefault(client, set()).update(refused)
+            self._reachable.get(client, set()).difference_update(refused)
+        self.last_route = ("direct" if relayed == [] else
+                           "client.run" if relayed is None or len(relayed) == len(results) else
+                           f"direct, client.run for {len(relayed)}")
+        if results and all(type(r).__name__ == "TimeoutError" for r in results.values()):
+            self._timeouts[client] = self._timeouts.get(client, 0) + 1  # each direct message timed out
+            return f"the Dask workers did not answer within {self.timeout_s:g} s"
         answers: dict[str, dict[str, Any]] = {}
         failed: dict[str, str] = {}
         for address, result in results.items():

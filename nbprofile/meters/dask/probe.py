@@ -1,13 +1,14 @@
 """What runs on each Dask worker at a cell's edges: open a window, then close it and say what changed.
 
-:func:`worker_probe` is sent with ``client.run`` pickled *by value* (the meter pickles it
-once, :class:`~nbprofile.meters.dask.meter.ByValue`), so a remote worker needs neither
+:func:`worker_probe` is sent to the worker's ``run`` handler (directly or with ``client.run``,
+see :mod:`.direct`) pickled *by value* (the meter pickles it once,
+:class:`~nbprofile.meters.dask.meter.ByValue`), so a remote worker needs neither
 nbprofile nor anything but the standard library (and cloudpickle, which distributed brings);
 pynvml and psutil are used where the worker has them. Its state between calls (the open
 windows' starting figures, the peak's marks) lives on the worker object (``dask_worker``),
-since a function pickled by value gets fresh globals at every call. It is a coroutine:
-``client.run`` runs it on the worker's event loop, where an end that arrived before its
-begin can wait for it.
+since a function pickled by value gets fresh globals at every call. It is a coroutine: the
+``run`` handler runs it on the worker's event loop, where an end that arrived before its
+begin waits for it (woken by the begin).
 
 It reads:
 
@@ -195,6 +196,9 @@ def _begin(state: dict[str, Any], dask_worker: Any, token: str, in_kernel: bool)
     if state["reset_error"] is not None:
         snapshot["lifetime_peak"] = _lifetime_peak()
     windows[token] = snapshot
+    arrival = state["waiting"].pop(token, None)  # an end that came first, waiting for this
+    if arrival is not None and not arrival.done():
+        arrival.set_result(None)
     while len(windows) > WINDOWS_KEPT:  # windows whose end never came (a cell discarded, a kernel gone)
         del windows[next(iter(windows))]
     return {"began": True}
@@ -237,24 +241,29 @@ async def _probe(token: str, ending: bool, kernel: str, dask_worker: Any) -> dic
     state = getattr(dask_worker, STATE_ATTR, None)
     if state is None:
         state = {"mark": 0, "marks": [], "reset_error": None, "host": host(), "windows": {},
-                 "installed": installed_probe()}
+                 "installed": installed_probe(), "waiting": {}}
         setattr(dask_worker, STATE_ATTR, state)
-    out: dict[str, Any] = {"pid": os.getpid(), "host": state["host"]}
+    out: dict[str, Any] = {"pid": os.getpid(), "host": state["host"], "installed": state["installed"]}
     if not ending:
         out.update(_begin(state, dask_worker, token, kernel == f"{state['host']}/{os.getpid()}"))
-        out["installed"] = state["installed"]
         return out
     windows = state["windows"]
-    deadline = time.monotonic() + BEGIN_WAIT_S
     if token not in windows:
         import asyncio  # the worker's event loop runs on it: imported already
 
-        while token not in windows and time.monotonic() < deadline:
-            await asyncio.sleep(0.0005)
+        # woken by the begin the moment it arrives (a poll would add its period to the cell's end)
+        arrival = asyncio.get_running_loop().create_future()
+        state["waiting"][token] = arrival
+        try:
+            await asyncio.wait_for(arrival, BEGIN_WAIT_S)
+        except asyncio.TimeoutError:  # never came: said below, as a window that never began here
+            pass
+        finally:
+            state["waiting"].pop(token, None)
     start = windows.pop(token, None)
     if not isinstance(start, dict):  # a worker that joined during the window, or whose begin never came
         windows[token] = _ENDED
-        out["began"] = False
+        out["began"], out["waited"] = False, BEGIN_WAIT_S
         return out
     out.update(_end(state, start, dask_worker))
     return out
