@@ -145,6 +145,18 @@ def ingest_rate(store: Any, folder: Path, first_run: int, runs: int) -> float:
     return written / elapsed
 
 
+def settle(store: Any) -> None:
+    """After the bulk load, what a server in use has done long since: PostgreSQL's autovacuum
+    and checkpoint of a million new rows (else they run during the measurements, on the same
+    two cores), SQLite's checkpoint of its WAL."""
+    if store.__class__.__name__ == "PostgresStore":
+        with store._session("write to"):
+            store._execute("VACUUM ANALYZE")
+    else:
+        with store._lock:
+            store._execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def compared(store: Any, notebook: str) -> None:
     """What the panel's compare asks for: the two runs read, compared, made JSON."""
     from nbprofile.report.compare import compare_runs
@@ -169,6 +181,8 @@ def measure(name: str, store: Any, small: Any, total_runs: int, folder: Path,
     say(f"{name}: filling {total_runs * CELLS:,} records (and a store of 20 runs)")
     fill(small, 0, 20, say)
     fill(store, 0, total_runs, say)
+    for filled in (small, store):
+        settle(filled)
     notebook = run_of(total_runs - 1, 0).notebook
     old = run_of(10, 0).run_id
 
