@@ -183,38 +183,37 @@ class Decoder:
         self.layout = layout
         self.known_metas = known_metas
         self.known_layouts = known_layouts
-        self._columns = known_columns  # the store's: forgotten with its ids
+        self.known_columns = known_columns  # the store's: forgotten with its ids
 
     def columns(self, meta_ids: tuple[int, ...]) -> tuple[tuple[Any, ...], ...]:
         """The units, methods, sources and notes of a record's readings, as four columns: a
         record's metas repeat those of the record before it, cell after cell."""
-        found = self._columns.get(meta_ids)
+        found = self.known_columns.get(meta_ids)
         if found is None:
-            if len(self._columns) >= self.KEEP:
-                self._columns.clear()
+            if len(self.known_columns) >= self.KEEP:
+                self.known_columns.clear()
             known = self.known_metas
             metas = [known[i] if i in known else self.meta(i) for i in meta_ids]
-            found = self._columns[meta_ids] = tuple(zip(*metas)) if metas else ((), (), (), ())
+            found = self.known_columns[meta_ids] = tuple(zip(*metas)) if metas else ((), (), (), ())
         return found
 
 
 def _readings(stored: str, codes: Decoder) -> dict[str, Reading]:
-    """A record's readings. The usual form, ``[layout id, meta id, value, ...]`` with finite
-    numbers, is built without a Python loop (a panel's compare reads a thousand records of
-    twenty readings: this is most of its time); anything else (an older form, a number an
-    older version stored as Infinity or NaN) takes the general path."""
+    """A record's readings. The form written since 0007, ``[layout id, meta id, value, ...]``
+    (never Infinity or NaN: the encoder refuses them), is built without a Python loop (a
+    panel's compare reads a thousand records of twenty readings: this is most of its time);
+    the older forms, which may hold a number an older version stored as Infinity or NaN,
+    take the general path."""
     loaded = _loads(stored)
-    if loaded.__class__ is list:
+    if loaded.__class__ is list:  # written since 0007, by cell_row or row_from_journal: finite numbers
         keys = codes.known_layouts.get(loaded[0])
         if keys is None:
             keys = codes.layout(loaded[0])
-        if "Infinity" not in stored and "NaN" not in stored:  # no JSON number is spelled otherwise
-            columns = codes.columns(tuple(loaded[1::2]))
-            return dict(zip(keys, map(_tuple_new, repeat(Reading), zip(loaded[2::2], *columns))))
-        flat = iter(loaded)
-        next(flat)
-        return {key: reading_from_stored([value, meta_id], codes.meta)
-                for key, meta_id, value in zip(keys, flat, flat)}
+        meta_ids = tuple(loaded[1::2])
+        columns = codes.known_columns.get(meta_ids)
+        if columns is None:
+            columns = codes.columns(meta_ids)
+        return dict(zip(keys, map(_tuple_new, repeat(Reading), zip(loaded[2::2], *columns))))
     # {key: [value, meta id]} (0003 to 0006), or {key: [value, unit, ...]} (before 0003)
     return {key: reading_from_stored(data, codes.meta) for key, data in loaded.items()}
 
@@ -223,17 +222,13 @@ def record_from_row(row: Sequence[Any], codes: Decoder) -> CellRecord:
     (rid, run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at,
      status, error_type, _wall, readings, overhead_s, name, budget, verdict, verdict_status,
      notes, schema_version, insights) = row
+    # by position, in CellRecord's order (a third of the cost of keywords; the store's round trip
+    # of a record with every field set checks the order)
     return CellRecord(
-        run_id=run_id, seq=seq, notebook=notebook, cell_id=cell_id,
-        execution_count=execution_count, code_hash=code_hash, source=source,
-        started_at=started_at, status=status, error_type=error_type,
-        readings=_readings(readings, codes),
-        overhead_s=overhead_s, name=name,
-        budget=_loads(budget) if budget else None,
-        verdict=_loads(verdict) if verdict else None,
-        verdict_status=verdict_status, notes=_loads(notes) if notes else [],
-        insights=_loads(insights) if insights else None,
-        id=rid, schema_version=schema_version,
+        run_id, seq, notebook, cell_id, execution_count, code_hash, source, started_at, status,
+        error_type, _readings(readings, codes), overhead_s, name,
+        _loads(budget) if budget else None, _loads(verdict) if verdict else None, verdict_status,
+        _loads(notes) if notes else [], _loads(insights) if insights else None, rid, schema_version,
     )
 
 

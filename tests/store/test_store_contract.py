@@ -37,13 +37,17 @@ def run_info(run: str, notebook: str | None = "/nb.ipynb", user: str = "ada", ke
 def test_a_record_round_trips_with_every_field(any_store: Opener) -> None:
     store = any_store()
     rec = make("r1", 1, "c1", source="print('é')")
+    # every field its own value, so that a field read back into another's place shows
+    rec.execution_count, rec.status, rec.error_type, rec.name = 7, "error", "ValueError", "step"
     rec.notes = ["cpu meter failed"]
     rec.verdict = {"items": []}
     rec.verdict_status = "pass"
     rec.budget = {"wall_s": "1s"}
+    rec.insights = {"hotspots": {"samples": 3}}
     store.write(rec, run_info("r1"))
     (back,) = any_store().records("r1")  # another connection reads it
     assert back.id == rec.id and back.to_json() == rec.to_json()
+    assert (back.seq, back.execution_count, back.overhead_s, back.schema_version) == (1, 7, 1e-05, 1)
     assert back.readings["rss_peak_bytes"] == Reading(None, "B", "unavailable", "", "no /proc here")
     run = store.runs()[0]
     assert (run["run_id"], run["cells"], run["executions"], run["wall_s"]) == ("r1", 1, 1, 1.0)
