@@ -34,9 +34,10 @@ PER_WORKER_KEPT = 64
 TOTAL_KEYS = ("cluster_cpu_s", "cluster_process_cpu_s", "cluster_workers", "cluster_rss_peak_bytes",
               "cluster_rss_rise_bytes", "cluster_tasks", "cluster_sent_bytes")
 GPU_KEY = "cluster_gpu_energy_j"
+BUSY_KEY = "cluster_gpu_busy_s"
 _UNITS = {"cluster_cpu_s": "s", "cluster_process_cpu_s": "s", "cluster_workers": COUNT,
           "cluster_rss_peak_bytes": "B", "cluster_rss_rise_bytes": "B", "cluster_tasks": COUNT,
-          "cluster_sent_bytes": "B", GPU_KEY: "J"}
+          "cluster_sent_bytes": "B", GPU_KEY: "J", BUSY_KEY: "s"}
 CPU_SOURCE = "client.run: process_time - event loop's thread_time"
 PROCESS_CPU_SOURCE = "client.run: process_time"
 PEAK_SOURCE = "client.run: clear_refs+VmHWM"
@@ -44,6 +45,7 @@ TASKS_SOURCE = "client.run: worker.state.executed_count"
 SENT_SOURCE = "client.run: worker.transfer_outgoing_bytes_total"
 SENT_NOTE = "dask's sizes (sizeof) of the results the workers sent to other workers and to the client"
 GPU_SOURCE = "client.run: NVML energy counter"
+BUSY_SOURCE = "client.run: NVML utilisation samples"
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Edge:
 
 def unavailable(reason: str, gpu: bool = False) -> Readings:
     """Every total unavailable for one reason (the client closed, the workers did not answer)."""
-    keys = (*TOTAL_KEYS, GPU_KEY) if gpu else TOTAL_KEYS
+    keys = (*TOTAL_KEYS, GPU_KEY, BUSY_KEY) if gpu else TOTAL_KEYS
     return {k: Reading.unavailable(_UNITS[k], reason, "client.run") for k in keys}
 
 
@@ -123,6 +125,34 @@ def _gpu_energy(end: Edge, workers: list[str], left: str | None) -> Reading | No
         return Reading.unavailable("J", f"{left}; the devices still seen: {total:.6g} J", GPU_SOURCE)
     return Reading(total, "J", "measured", GPU_SOURCE,
                    f"{_plural(len(seen), 'device')}, whole-device energy (every process on them)")
+
+
+def _gpu_busy(end: Edge, workers: list[str], left: str | None) -> Reading | None:
+    """Busy time of each device any measured worker sees, once per device (by UUID), with how
+    much of the window its utilisation samples cover (:func:`.probe.gpu_busy`)."""
+    seen: dict[str, Any] = {}
+    window = 0.0
+    for address in workers:
+        answer = end.answers[address]
+        for uuid, busy in (answer.get("gpu_busy") or {}).items():
+            seen.setdefault(uuid, busy)
+        window = max(window, answer.get("window_s") or 0.0)
+    if not seen:
+        return None
+    failed = next((v for v in seen.values() if isinstance(v, str)), None)
+    if failed is not None:
+        return Reading.unavailable("s", failed, BUSY_SOURCE)
+    covered = min(c for _, c in seen.values())
+    if covered <= 0.0:  # the driver samples every 1/6 to 1 s: a shorter window may hold none
+        return Reading.unavailable("s", f"no GPU utilisation sample in this {window:.3g} s window "
+                                        "(the driver samples every 1/6 to 1 s)", BUSY_SOURCE)
+    total = float(sum(b for b, _ in seen.values()))
+    if left is not None:
+        return Reading.unavailable("s", f"{left}; the devices still seen: {total:.6g} s", BUSY_SOURCE)
+    note = f"{_plural(len(seen), 'device')}, utilisation x time"
+    if window >= 2.0 and covered < 0.9 * window:
+        note += f"; the samples cover only the last {covered:.3g} s of this {window:.3g} s window"
+    return Reading(total, "s", "sampled", BUSY_SOURCE, note)
 
 
 def _why_not(address: str, begin: Edge, end: Edge) -> str | None:
@@ -231,4 +261,7 @@ def combine(begin: Edge, end: Edge, kernel: tuple[str, int] = ("", -1)) -> Readi
     energy = _gpu_energy(end, workers, left)
     if energy is not None:
         readings[GPU_KEY] = energy
+    busy = _gpu_busy(end, workers, left)
+    if busy is not None:
+        readings[BUSY_KEY] = busy
     return readings

@@ -29,6 +29,11 @@ It reads:
   results this worker served to other workers and to the client.
 - GPU energy: NVML's energy counter of every NVIDIA device the worker can see, by UUID, so
   that devices shared by several workers are counted once.
+- GPU busy time: NVML's utilisation samples of those devices since the window opened (the
+  driver keeps the last few seconds to minutes of them, one every 1/6 to 1 s by board),
+  each sample's utilisation times the time since the one before: the seconds the device
+  was running work, and how much of the window the samples cover (a long window outlives
+  the driver's buffer: the figure then covers its end only, and says so).
 """
 
 from __future__ import annotations
@@ -175,12 +180,41 @@ def _gpu_energy(state: dict[str, Any]) -> dict[str, Any] | None:
     return energy
 
 
+def gpu_busy(nvml: Any, devices: list[tuple[str, Any]], since_us: int, now_us: int) -> dict[str, Any]:
+    """``{uuid: [busy seconds, seconds covered] or an error string}`` from each device's
+    utilisation samples after ``since_us`` (NVML's clock: microseconds since the epoch)."""
+    out: dict[str, Any] = {}
+    for uuid, handle in devices:
+        try:
+            _, samples = nvml.nvmlDeviceGetSamples(handle, nvml.NVML_GPU_UTILIZATION_SAMPLES, since_us)
+        except Exception as exc:  # NOT_FOUND: no sample yet (a window shorter than the period)
+            text = str(exc) or type(exc).__name__
+            out[uuid] = [0.0, 0.0] if "not found" in text.lower() else f"NVML utilisation samples: {text}"
+            continue
+        points = sorted((int(x.timeStamp), float(x.sampleValue.uiVal)) for x in samples
+                        if since_us < x.timeStamp <= now_us)
+        if not points:
+            out[uuid] = [0.0, 0.0]
+            continue
+        gaps = [b[0] - a[0] for a, b in zip(points, points[1:])]
+        period = sorted(gaps)[len(gaps) // 2] if gaps else points[0][0] - since_us
+        # the first sample stands for the period before it; one far after the window opened
+        # means the older samples are gone from the buffer: the figure covers from there on
+        opened = since_us if points[0][0] - since_us <= 2 * period else points[0][0] - period
+        busy, previous = 0.0, opened
+        for at, utilisation in points:
+            busy += utilisation / 100.0 * (at - previous) / 1e6
+            previous = at
+        out[uuid] = [busy, (points[-1][0] - opened) / 1e6]
+    return out
+
+
 def _read(dask_worker: Any, state: dict[str, Any]) -> dict[str, Any]:
     worker_state = getattr(dask_worker, "state", None)
     return {"cpu": time.process_time(), "loop_cpu": time.thread_time(),
             "tasks": getattr(worker_state, "executed_count", None),
             "sent": getattr(dask_worker, "transfer_outgoing_bytes_total", None),
-            "gpu": _gpu_energy(state)}
+            "gpu": _gpu_energy(state), "at_us": int(time.time() * 1e6)}
 
 
 def _begin(state: dict[str, Any], dask_worker: Any, token: str, in_kernel: bool) -> dict[str, Any]:
@@ -222,6 +256,9 @@ def _end(state: dict[str, Any], start: dict[str, Any], dask_worker: Any) -> dict
     if start["gpu"] is not None and now["gpu"] is not None:
         out["gpu"] = {uuid: (a if isinstance(a, str) else b if isinstance(b, str) else b - a)
                       for uuid, a in start["gpu"].items() if (b := now["gpu"].get(uuid)) is not None}
+        nvml, devices = state["nvml"]
+        out["gpu_busy"] = gpu_busy(nvml, devices, start["at_us"], now["at_us"])
+        out["window_s"] = (now["at_us"] - start["at_us"]) / 1e6
     return out
 
 
