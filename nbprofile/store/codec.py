@@ -185,16 +185,15 @@ class Decoder:
         self.known_layouts = known_layouts
         self.known_columns = known_columns  # the store's: forgotten with its ids
 
-    def columns(self, meta_ids: tuple[int, ...]) -> tuple[tuple[Any, ...], ...]:
-        """The units, methods, sources and notes of a record's readings, as four columns: a
-        record's metas repeat those of the record before it, cell after cell."""
-        found = self.known_columns.get(meta_ids)
-        if found is None:
-            if len(self.known_columns) >= self.KEEP:
-                self.known_columns.clear()
-            known = self.known_metas
-            metas = [known[i] if i in known else self.meta(i) for i in meta_ids]
-            found = self.known_columns[meta_ids] = tuple(zip(*metas)) if metas else ((), (), (), ())
+    def new_columns(self, meta_ids: tuple[int, ...]) -> tuple[tuple[Any, ...], ...]:
+        """The units, methods, sources and notes of a record's readings, as four columns, for a
+        sequence of meta ids not in :attr:`known_columns` yet (a record's metas mostly repeat
+        those of the record before it, cell after cell): kept there."""
+        if len(self.known_columns) >= self.KEEP:
+            self.known_columns.clear()
+        known = self.known_metas
+        metas = [known[i] if i in known else self.meta(i) for i in meta_ids]
+        found = self.known_columns[meta_ids] = tuple(zip(*metas)) if metas else ((), (), (), ())
         return found
 
 
@@ -212,7 +211,7 @@ def _readings(stored: str, codes: Decoder) -> dict[str, Reading]:
         meta_ids = tuple(loaded[1::2])
         columns = codes.known_columns.get(meta_ids)
         if columns is None:
-            columns = codes.columns(meta_ids)
+            columns = codes.new_columns(meta_ids)
         return dict(zip(keys, map(_tuple_new, repeat(Reading), zip(loaded[2::2], *columns))))
     # {key: [value, meta id]} (0003 to 0006), or {key: [value, unit, ...]} (before 0003)
     return {key: reading_from_stored(data, codes.meta) for key, data in loaded.items()}

@@ -33,6 +33,15 @@ UPSERT_LATEST = ("INSERT INTO cell_latest (cell_key, id) VALUES (?, ?) ON CONFLI
 
 #: the latest record of a cell (by key) below an id: the newest, then back along the chain
 #: while the records are at or above the bound
+#: for the records stored before migration 0007: each one's previous record of the same cell,
+#: and each cell's newest (SQLite's SQL and PostgreSQL's alike)
+BACKFILL = (
+    "UPDATE cells SET previous_id = p.prev FROM (SELECT id,"
+    f" LAG(id) OVER (PARTITION BY {KEY_SQL} ORDER BY id) AS prev FROM cells) AS p"
+    " WHERE p.id = cells.id AND p.prev IS NOT NULL",
+    f"INSERT INTO cell_latest (cell_key, id) SELECT {KEY_SQL}, MAX(id) FROM cells GROUP BY {KEY_SQL}",
+)
+
 PREVIOUS = (
     "WITH RECURSIVE chain (id, previous_id) AS ("
     " SELECT id, previous_id FROM cells WHERE id = (SELECT id FROM cell_latest WHERE cell_key = ?)"
@@ -53,9 +62,10 @@ def link(rows: Sequence[tuple[Any, ...]], ids: Sequence[int],
     """Rows as stored (``id, *row, previous_id``) for new rows given their ids in order, and
     each cell's newest id after them. ``latest_of``: the newest stored id of each key."""
     keys = [lineage_key(row[_CELL_ID], row[_CODE], row[_NOTEBOOK]) for row in rows]
-    latest = latest_of(sorted(set(keys)))
+    distinct = sorted(set(keys))
+    latest = latest_of(distinct)
     stored = []
     for row, key, new_id in zip(rows, keys, ids):
         stored.append((new_id, *row, latest.get(key)))
         latest[key] = new_id
-    return stored, {key: latest[key] for key in set(keys)}
+    return stored, {key: latest[key] for key in distinct}
