@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from nbprofile.store.lineage import KEY_SQL
+from nbprofile.store import lineage
 
 
 def _m0001_initial(conn: sqlite3.Connection) -> None:
@@ -94,9 +94,8 @@ def _m0006_run_summaries(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX runs_by_kernel ON runs (kernel_id)")
 
 
-
 def _m0007_lean_cells(conn: sqlite3.Connection) -> None:
-    """Writes that do not slow down with history, and records a third smaller.
+    """Writes that do not slow down with history, and records half the size.
 
     The index of every record by cell id (for "the same cell's last run") touched a page per
     cell of every batch: each record now points at the same cell's record before it, and
@@ -107,20 +106,10 @@ def _m0007_lean_cells(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE cells ADD COLUMN previous_id INTEGER")
     conn.execute("CREATE TABLE cell_latest (cell_key TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID")
     conn.execute("CREATE TABLE reading_layouts (id INTEGER PRIMARY KEY, keys TEXT NOT NULL UNIQUE)")
-    for statement in lineage_backfill():
+    for statement in lineage.BACKFILL:
         conn.execute(statement)
     conn.execute("DROP INDEX IF EXISTS cells_by_cell_id")
 
-
-def lineage_backfill() -> list[str]:
-    """Each stored record's previous record of the same cell, and each cell's newest (SQLite's
-    SQL and PostgreSQL's alike)."""
-    return [
-        "UPDATE cells SET previous_id = p.prev FROM (SELECT id,"
-        f" LAG(id) OVER (PARTITION BY {KEY_SQL} ORDER BY id) AS prev FROM cells) AS p"
-        " WHERE p.id = cells.id AND p.prev IS NOT NULL",
-        f"INSERT INTO cell_latest (cell_key, id) SELECT {KEY_SQL}, MAX(id) FROM cells GROUP BY {KEY_SQL}",
-    ]
 
 #: Applied in order, each once. Never edit or reorder a released migration; add one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
