@@ -15,6 +15,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Literal
 
 from nbprofile.readings import Reading
@@ -49,6 +50,7 @@ def finite(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=8)  # a cell's start (its journal line) and its record hash the same text in turn
 def code_hash(source: str) -> str:
     """A short, stable hash of a cell's code, used to match runs of the same cell
     when no cell id is known (terminal IPython, older frontends)."""
