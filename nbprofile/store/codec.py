@@ -79,6 +79,28 @@ class Encoder:
         found = self.known_layouts.get(keys)
         return found if found is not None else self.layout_id(keys)
 
+    def known_only(self) -> Encoder:
+        """This encoder, raising :class:`NewVocabulary` where it would store a new meta or
+        layout: for rows made while the connection is busy (a COPY under way)."""
+        return Encoder(_refuse, _refuse, self.known_metas, self.known_layouts)
+
+
+class NewVocabulary(Exception):
+    """A row needs a reading description (or layout) that is not stored yet."""
+
+
+def _refuse(_: Any) -> int:
+    raise NewVocabulary
+
+
+def row_head(source: CellRecord | list[Any]) -> tuple[Any, Any, Any, str]:
+    """The columns of a record's row that say whose cell it is (run id, notebook, cell id,
+    code hash), as :func:`cell_row` or :func:`row_from_journal` will write them, from a record
+    or a journal's ``rec`` line: known before the rest of the row is made."""
+    if isinstance(source, CellRecord):
+        return text(source.run_id), text(source.notebook), text(source.cell_id), source.code_hash
+    return text(source[0]), text(source[2]), text(source[3]), source[5]
+
 
 def cell_row(r: CellRecord, codes: Encoder) -> tuple[Any, ...]:
     """A record's row (without its id and previous id: :mod:`nbprofile.store.lineage`)."""

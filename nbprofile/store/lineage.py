@@ -57,15 +57,23 @@ def lineage_key(cell_id: str | None, code_hash: str, notebook: str | None) -> st
     return f"code:{code_hash}" + ("" if notebook is None else f"|{notebook}")
 
 
+def previous_ids(keys: Sequence[str], ids: Sequence[int], latest_of: Callable[[list[str]], dict[str, int]]
+                 ) -> tuple[list[int | None], dict[str, int]]:
+    """For new records of these keys, given their ids in order: the id of each one's previous
+    record, and each key's newest id after them. ``latest_of``: the newest stored id of each key."""
+    distinct = sorted(set(keys))
+    latest = latest_of(distinct)
+    previous: list[int | None] = []
+    for key, new_id in zip(keys, ids):
+        previous.append(latest.get(key))
+        latest[key] = new_id
+    return previous, {key: latest[key] for key in distinct}
+
+
 def link(rows: Sequence[tuple[Any, ...]], ids: Sequence[int],
          latest_of: Callable[[list[str]], dict[str, int]]) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
     """Rows as stored (``id, *row, previous_id``) for new rows given their ids in order, and
-    each cell's newest id after them. ``latest_of``: the newest stored id of each key."""
+    each cell's newest id after them (:func:`previous_ids`)."""
     keys = [lineage_key(row[_CELL_ID], row[_CODE], row[_NOTEBOOK]) for row in rows]
-    distinct = sorted(set(keys))
-    latest = latest_of(distinct)
-    stored = []
-    for row, key, new_id in zip(rows, keys, ids):
-        stored.append((new_id, *row, latest.get(key)))
-        latest[key] = new_id
-    return stored, {key: latest[key] for key in distinct}
+    previous, latest = previous_ids(keys, ids, latest_of)
+    return [(new_id, *row, prev) for new_id, row, prev in zip(ids, rows, previous)], latest

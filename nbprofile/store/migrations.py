@@ -111,6 +111,14 @@ def _m0007_lean_cells(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS cells_by_cell_id")
 
 
+def _m0008_run_cell_counts(conn: sqlite3.Connection) -> None:
+    """A run's distinct cells are counted by the store object that writes the run
+    (:class:`nbprofile.store.summary.RunCells`), no longer kept as a row per cell of every run
+    (a third of PostgreSQL's write time). The table is emptied, not dropped: a kernel of an
+    older version writing to this store still fills it for its own runs and counts them from it."""
+    conn.execute("DELETE FROM run_cells")
+
+
 #: Applied in order, each once. Never edit or reorder a released migration; add one.
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0001_initial", _m0001_initial),
@@ -120,6 +128,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0005_insights", _m0005_insights),
     ("0006_run_summaries", _m0006_run_summaries),
     ("0007_lean_cells", _m0007_lean_cells),
+    ("0008_run_cell_counts", _m0008_run_cell_counts),
 ]
 
 

@@ -33,9 +33,11 @@ from nbprofile.store.codec import (
     STORED_COLUMNS,
     Decoder,
     Encoder,
+    NewVocabulary,
     cell_row,
     record_from_row,
     row_from_journal,
+    row_head,
     run_row,
 )
 from nbprofile.store.ingest import JournalTransaction, recover_orphans
@@ -62,11 +64,19 @@ _INSERT_RUN = _RUN_VALUES + " ON CONFLICT DO NOTHING"
 #: each value it gives starts a block of ids for one writer (a nextval per row cost a fifth of
 #: a batch's time)
 _NEXT_BLOCKS = "SELECT nextval(pg_get_serial_sequence('cells', 'id')) FROM generate_series(1, %s)"
-#: lineage.UPSERT_LATEST and summary.ADD_KEY, for a whole batch in one statement
-_UPSERT_LATEST = ("INSERT INTO cell_latest (cell_key, id) SELECT * FROM unnest(%s::text[], %s::bigint[])"
+# A batch's keys and ids go as one JSON text each: psycopg makes an array parameter in Python,
+# element by element (half the time of the statements below, for 500 keys).
+#: lineage.UPSERT_LATEST for a whole batch in one statement
+_UPSERT_LATEST = ("INSERT INTO cell_latest (cell_key, id) SELECT key, id::bigint FROM"
+                  " ROWS FROM (json_array_elements_text(%s::json), json_array_elements_text(%s::json))"
+                  " AS batch (key, id)"
                   " ON CONFLICT (cell_key) DO UPDATE SET id = excluded.id WHERE excluded.id > cell_latest.id")
-_ADD_KEYS = ("INSERT INTO run_cells (run_id, cell_key) SELECT * FROM unnest(%s::text[], %s::text[])"
-             " ON CONFLICT DO NOTHING")
+#: the newest stored record of each key (through the index: ANY of an array, not IN a set)
+_LATEST_OF = ("SELECT cell_key, id FROM cell_latest"
+              " WHERE cell_key = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))")
+#: summary.EXECUTIONS, the runs' rows locked until the batch's transaction ends, in one order
+_EXECUTIONS = "SELECT run_id, executions FROM runs WHERE run_id = ANY(%s) ORDER BY run_id FOR UPDATE"
+_COPY_CELLS = f"COPY cells ({STORED_COLUMNS}) FROM STDIN"
 _SAVE_OFFSET = ("INSERT INTO journal_offsets (name, position, state) VALUES (?,?,?) ON CONFLICT (name)"
                 " DO UPDATE SET position = excluded.position, state = excluded.state")
 
@@ -81,11 +91,19 @@ def _pg(sql: str) -> str:
 #: writes a NUL as an escape)
 _TEXT = (0, 2, 3, 6, 9, 13)
 _RUN_TEXT = (0, 1, 2, 3, 5, 6)  # of a run row (codec.run_row)
+_HEAD_TEXT = (0, 1, 2)  # of a row's head (codec.row_head)
+
+#: a record, or a journal's line, to its cell row (codec.cell_row, codec.row_from_journal)
+RowMaker = Callable[[Any, Encoder], tuple[Any, ...]]
 
 
 def _clean(row: tuple[Any, ...], text: Sequence[int] = _TEXT) -> tuple[Any, ...]:
     """PostgreSQL's text refuses NUL, which SQLite keeps: a NUL in a cell's source is kept as ``\\x00``."""
-    if not any(isinstance(row[i], str) and "\x00" in row[i] for i in text):
+    for i in text:  # a plain loop: asked of every row, twice
+        value = row[i]
+        if value.__class__ is str and "\x00" in value:
+            break
+    else:
         return row
     return tuple(v.replace("\x00", "\\x00") if isinstance(v, str) and "\x00" in v else v for v in row)
 
@@ -108,11 +126,10 @@ class _Transaction:
             store._new_run(run.run_id)
             self.runs.append(run.run_id)
         if records:
-            codes = store._encoder
             journal_metas: dict[str, list[Any]] = state.get("metas") or {}
             ids: dict[int, int] = {}
-            store._insert([_clean(cell_row(r, codes) if isinstance(r, CellRecord)
-                                  else row_from_journal(r, codes, journal_metas, ids)) for r in records])
+            store._insert(records, lambda r, codes: cell_row(r, codes) if isinstance(r, CellRecord)
+                          else row_from_journal(r, codes, journal_metas, ids))
         store._execute(_SAVE_OFFSET, (self._name, offset, json.dumps(state, separators=(",", ":"))))
         self.offset = offset
         self.state = state
@@ -132,6 +149,7 @@ class PostgresStore(StoreQueries, Vocabulary):
         self._conn: Any = None
         self._written_runs: set[str] = set()
         self._summed_runs: set[str] = set()
+        self._run_cells = summary.RunCells()
         self._init_vocabulary()
         self._encoder = Encoder(self._meta_id, self._layout_id, self._meta_ids, self._layout_ids)
         self._decoder = Decoder(self._meta, self._layout, self._meta_by_id, self._layout_by_id,
@@ -187,6 +205,7 @@ class PostgresStore(StoreQueries, Vocabulary):
         """A failed transaction may have cached ids it then rolled back: forget them all."""
         self._written_runs.clear()
         self._summed_runs.clear()
+        self._run_cells.forget()
         self._forget_vocabulary()
 
     @contextmanager
@@ -205,6 +224,9 @@ class PostgresStore(StoreQueries, Vocabulary):
                 if self._conn.broken or self._conn.closed or isinstance(exc, psycopg.OperationalError):
                     self._drop()
                 raise self._error(doing, exc) from None
+            except BaseException:  # a transaction rolled back for any reason: ids given in it are gone
+                self._forget_cached()
+                raise
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -214,34 +236,55 @@ class PostgresStore(StoreQueries, Vocabulary):
             logging.getLogger("nbprofile").debug("nbprofile: closing %s: %s", self.path, exc)
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(_pg(sql), params)
+        """A statement of the shared SQL; a NUL in a parameter is asked for as stored (``\\x00``)."""
+        return self._conn.execute(_pg(sql), _clean(tuple(params), range(len(params))))
 
     def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._conn.cursor() as cursor:
             cursor.executemany(_pg(sql), rows)
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> list[int]:
-        """Cell rows by COPY (several times the rows a second of an INSERT per row), with their
-        runs' summaries and each cell's chain (:mod:`.lineage`); in the caller's transaction."""
-        blocks = self._conn.execute(_NEXT_BLOCKS, (-(-len(rows) // ID_BLOCK),)).fetchall()
+    def _insert(self, sources: Sequence[CellRecord | list[Any]], make_row: RowMaker) -> list[int]:
+        """Records (or journal lines) as cell rows by COPY (several times the rows a second of an
+        INSERT per row), with their runs' summaries and each cell's chain (:mod:`.lineage`); in the
+        caller's transaction. Each row is made as the COPY sends them, so that the server stores
+        one while the next is made (on a core of its own: most of a batch's time otherwise went
+        to one, then the other)."""
+        heads = [_clean(row_head(source), _HEAD_TEXT) for source in sources]
+        batch = summary.batch_cells((run, cell, code) for run, _, cell, code in heads)
+        # the runs' rows locked first, then cell_latest's in one order: two writers never deadlock
+        added = self._run_cells.new_cells(batch, self._executions(sorted(batch)), self._keys_of)
+        blocks = self._conn.execute(_NEXT_BLOCKS, (-(-len(sources) // ID_BLOCK),)).fetchall()
         block_ids = chain.from_iterable(range(start, start + ID_BLOCK) for (start,) in blocks)
-        ids = list(islice(block_ids, len(rows)))
-        stored, latest = lineage.link(rows, ids, self._latest_of)
-        with self._conn.cursor() as cursor, cursor.copy(f"COPY cells ({STORED_COLUMNS}) FROM STDIN") as copy:
-            for row in stored:
-                copy.write_row(row)
-        # a statement each, not one per row (arrays); in one order, so two writers never deadlock
+        ids = list(islice(block_ids, len(sources)))
+        previous, latest = lineage.previous_ids(
+            [lineage.lineage_key(cell, code, notebook) for _, notebook, cell, code in heads], ids,
+            self._latest_of)
+        rows: list[tuple[Any, ...]] = []
+        busy = self._encoder.known_only()
+        while len(rows) < len(sources):
+            with self._conn.cursor() as cursor, cursor.copy(_COPY_CELLS) as copy:
+                for i in range(len(rows), len(sources)):
+                    try:
+                        row = _clean(make_row(sources[i], busy))
+                    except NewVocabulary:
+                        break
+                    rows.append(row)
+                    copy.write_row((ids[i], *row, previous[i]))
+            if len(rows) < len(sources):  # a reading description new to this store: stored, then on
+                make_row(sources[len(rows)], self._encoder)
         keys = sorted(latest)
-        self._conn.execute(_UPSERT_LATEST, (keys, [latest[key] for key in keys]))
-        changes = summary.deltas(rows)
-        runs, cells = zip(*summary.key_rows(changes))
-        self._conn.execute(_ADD_KEYS, (list(runs), list(cells)))
-        self._executemany(summary.ADD, summary.add_rows(changes))
+        self._conn.execute(_UPSERT_LATEST, (json.dumps(keys), json.dumps([latest[key] for key in keys])))
+        self._executemany(summary.ADD, summary.add_rows(summary.deltas(rows), added))
         return ids
 
+    def _executions(self, run_ids: list[str]) -> dict[str, int]:
+        return dict(self._conn.execute(_EXECUTIONS, (run_ids,)).fetchall())
+
+    def _keys_of(self, run_id: str) -> set[str]:
+        return {key for (key,) in self._execute(summary.KEYS_OF, (run_id,))}
+
     def _latest_of(self, keys: list[str]) -> dict[str, int]:
-        return dict(self._conn.execute("SELECT cell_key, id FROM cell_latest WHERE cell_key = ANY(%s)",
-                                       (keys,)).fetchall())
+        return dict(self._conn.execute(_LATEST_OF, (json.dumps(keys),)).fetchall())
 
     # -- journals ------------------------------------------------------------
     def _tend(self) -> None:
@@ -276,7 +319,7 @@ class PostgresStore(StoreQueries, Vocabulary):
             if run is not None and run.run_id not in self._written_runs:
                 self._execute(_INSERT_RUN, _clean(run_row(run), _RUN_TEXT))
                 self._new_run(run.run_id)
-            (found,) = self._insert([_clean(cell_row(record, self._encoder))])
+            (found,) = self._insert([record], cell_row)
         if run is not None:
             self._written_runs.add(run.run_id)
         record.id = int(found)

@@ -82,6 +82,9 @@ BODIES: dict[str, list[str]] = {
         "DROP INDEX IF EXISTS cells_by_cell_id",
         f"ALTER TABLE cells ALTER COLUMN id SET INCREMENT BY {ID_BLOCK}",
     ],
+    "0008_run_cell_counts": [
+        "TRUNCATE run_cells",
+    ],
 }
 
 

@@ -107,6 +107,7 @@ class SQLiteStore(StoreQueries, Vocabulary, StoreFile):
         self._tracer = tracer
         self._written_runs: set[str] = set()
         self._summed_runs: set[str] = set()  # runs whose summary this store has counted from its cells
+        self._run_cells = summary.RunCells()
         self._init_vocabulary()
         self._encoder = Encoder(self._meta_id, self._layout_id, self._meta_ids, self._layout_ids)
         self._decoder = Decoder(self._meta, self._layout, self._meta_by_id, self._layout_by_id,
@@ -121,12 +122,14 @@ class SQLiteStore(StoreQueries, Vocabulary, StoreFile):
 
     def _rollback(self) -> None:
         self._summed_runs.clear()  # a summary counted in the rolled-back transaction is counted again
+        self._run_cells.forget()
         self._forget_vocabulary()  # and ids given in it are gone
         super()._rollback()
 
     def _forget_cached(self) -> None:
         self._written_runs.clear()
         self._summed_runs.clear()
+        self._run_cells.forget()
         self._forget_vocabulary()
 
     # -- the file ------------------------------------------------------------
@@ -201,13 +204,19 @@ class SQLiteStore(StoreQueries, Vocabulary, StoreFile):
     def _insert(self, rows: list[tuple[Any, ...]]) -> list[int]:
         """Cell rows, with their runs' summaries and each cell's chain (:mod:`.lineage`); in the
         caller's transaction, which holds the write lock: the ids are the next after the last."""
+        batch = summary.batch_cells(summary.row_heads(rows))  # the runs' new cells: counted before
+        found = self._execute(summary.EXECUTIONS.format(",".join("?" * len(batch))), list(batch))
+        added = self._run_cells.new_cells(batch, dict(found.fetchall()), self._keys_of)
         (last,) = self._execute("SELECT COALESCE(MAX(id), 0) FROM cells").fetchone()
         ids = list(range(last + 1, last + 1 + len(rows)))
         stored, latest = lineage.link(rows, ids, self._latest_of)
         self._executemany(INSERT_CELL, stored)
         self._executemany(lineage.UPSERT_LATEST, list(latest.items()))
-        summary.add_batch(self._executemany, rows)
+        self._executemany(summary.ADD, summary.add_rows(summary.deltas(rows), added))
         return ids
+
+    def _keys_of(self, run_id: str) -> set[str]:
+        return {key for (key,) in self._execute(summary.KEYS_OF, (run_id,))}
 
     def _latest_of(self, keys: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -236,7 +245,7 @@ class SQLiteStore(StoreQueries, Vocabulary, StoreFile):
         try:
             yield
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         self._conn.execute("COMMIT")
 

@@ -2,9 +2,14 @@
 
 Listing runs used to join and group every cell of every run (~800 ms at a million
 records). Each run row now carries its distinct cells, executions, the wall time of
-all executions, its budget failures and its last cell's start, and ``run_cells``
-holds the distinct cells of each run (by id, else by code: as compare matches them).
-A batch of rows adds to these once per run (two statements), whatever its size.
+all executions, its budget failures and its last cell's start. A batch of rows adds to
+these with one statement per run, whatever its size.
+
+A run's distinct cells (by id, else by code: as compare matches them) are counted by the
+store object that writes the run (:class:`RunCells`): a row per cell in a table of every
+run's cells cost PostgreSQL a third of its write time, for a number. What it knows of a
+run is checked against the run's executions, read with the run's row locked: a run
+another writer added to since is read again from its cells.
 
 The SQL here is common to SQLite and PostgreSQL (``?`` placeholders; the PostgreSQL
 store turns them into its own).
@@ -12,8 +17,9 @@ store turns them into its own).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 #: the columns of a cell row (:func:`nbprofile.store.codec.cell_row`) the summary reads
@@ -22,25 +28,25 @@ _RUN, _CELL_ID, _CODE, _STARTED, _WALL, _VERDICT = 0, 3, 5, 7, 10, 16
 RUN_COLUMNS = ("run_id, notebook, kernel_id, host, started_at, info, username, cell_count, executions,"
                " wall_s, budget_failures, last_cell_at")
 
-ADD_KEY = "INSERT INTO run_cells (run_id, cell_key) VALUES (?, ?) ON CONFLICT DO NOTHING"
+#: a cell's key within its run, in SQL (:func:`cell_key`)
+_KEY_SQL = "COALESCE(cell_id, 'code:' || code_hash)"
+#: the distinct cells of a run, from its cells
+KEYS_OF = f"SELECT DISTINCT {_KEY_SQL} FROM cells WHERE run_id = ?"
+#: each run's executions, as the summary holds them (PostgreSQL adds ``FOR UPDATE``)
+EXECUTIONS = "SELECT run_id, executions FROM runs WHERE run_id IN ({})"
 ADD = (
     "UPDATE runs SET executions = executions + ?,"
     " wall_s = CASE WHEN ? = 1 THEN COALESCE(wall_s, 0) + ? ELSE wall_s END,"
     " budget_failures = budget_failures + ?,"
     " last_cell_at = CASE WHEN last_cell_at IS NULL OR last_cell_at < ? THEN ? ELSE last_cell_at END,"
-    " cell_count = (SELECT COUNT(*) FROM run_cells WHERE run_id = ?)"
+    " cell_count = cell_count + ?"
     " WHERE run_id = ?"
 )
 #: a run row written after some of its cells (a record saved with no run): summed from its cells
-RECOUNT_KEYS = (
-    "INSERT INTO run_cells (run_id, cell_key) SELECT run_id, COALESCE(cell_id, 'code:' || code_hash)"
-    " FROM cells WHERE run_id = ? ON CONFLICT DO NOTHING"
-)
 RECOUNT = (
-    "UPDATE runs SET (executions, wall_s, budget_failures, last_cell_at) = (SELECT COUNT(*), SUM(wall_s),"
-    " COALESCE(SUM(CASE WHEN verdict_status = 'fail' THEN 1 ELSE 0 END), 0), MAX(started_at)"
-    " FROM cells WHERE run_id = ?), cell_count = (SELECT COUNT(*) FROM run_cells WHERE run_id = ?)"
-    " WHERE run_id = ?"
+    "UPDATE runs SET (executions, wall_s, budget_failures, last_cell_at, cell_count) = (SELECT COUNT(*),"
+    " SUM(wall_s), COALESCE(SUM(CASE WHEN verdict_status = 'fail' THEN 1 ELSE 0 END), 0), MAX(started_at),"
+    f" COUNT(DISTINCT {_KEY_SQL}) FROM cells WHERE run_id = ?) WHERE run_id = ?"
 )
 #: a verdict replaced (a CI gate's budget file): the run's failures follow
 VERDICT_OF = "SELECT run_id, verdict_status FROM cells WHERE id = ?"
@@ -56,7 +62,6 @@ class Delta:
     has_wall: bool = False
     failures: int = 0
     last: float | None = None
-    keys: set[str] = field(default_factory=set)
 
 
 def cell_key(cell_id: str | None, code: str) -> str:
@@ -80,16 +85,65 @@ def deltas(rows: Sequence[Sequence[Any]]) -> dict[str, Delta]:
         started = row[_STARTED]
         if d.last is None or started > d.last:
             d.last = started
-        d.keys.add(cell_key(row[_CELL_ID], row[_CODE]))
     return out
 
 
-def key_rows(changes: dict[str, Delta]) -> list[tuple[str, str]]:
-    return [(run_id, key) for run_id, d in changes.items() for key in d.keys]
+def batch_cells(heads: Iterable[Sequence[Any]]) -> dict[str, tuple[int, set[str]]]:
+    """Per run, a batch's executions and distinct cells, from each row's (run id, cell id,
+    code hash): known before the rest of its rows is made."""
+    out: dict[str, tuple[int, set[str]]] = {}
+    for run_id, cell_id, code in heads:
+        found = out.get(run_id)
+        keys = found[1] if found is not None else set()
+        keys.add(cell_key(cell_id, code))
+        out[run_id] = ((found[0] if found is not None else 0) + 1, keys)
+    return out
 
 
-def add_rows(changes: dict[str, Delta]) -> list[tuple[Any, ...]]:
-    return [(d.executions, int(d.has_wall), d.wall, d.failures, d.last, d.last, run_id, run_id)
+def row_heads(rows: Sequence[Sequence[Any]]) -> Iterator[tuple[Any, Any, Any]]:
+    """(run id, cell id, code hash) of cell rows."""
+    return ((row[_RUN], row[_CELL_ID], row[_CODE]) for row in rows)
+
+
+class RunCells:
+    """The distinct cells of the runs a store object has written lately, each with the run's
+    executions it reflects: what a batch's cells add to their runs' ``cell_count``."""
+
+    #: runs kept (a kernel writes one at a time; a server recovering journals, a few)
+    KEEP = 64
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[str, tuple[int, set[str]]] = OrderedDict()
+
+    def forget(self) -> None:
+        """After a rolled-back transaction, which may have added to what is known."""
+        self._known.clear()
+
+    def new_cells(self, batch: dict[str, tuple[int, set[str]]], executions: dict[str, int],
+                  keys_of: Callable[[str], set[str]]) -> dict[str, int]:
+        """How many cells each run's batch (:func:`batch_cells`) adds; asked before the batch
+        is stored. ``executions``: each run's, read in this transaction with its row locked (a
+        run with no row yet is counted when it comes: :data:`RECOUNT`); ``keys_of``: a run's
+        distinct cells, from its stored cells."""
+        added: dict[str, int] = {}
+        for run_id, (count, batch_keys) in batch.items():
+            stored = executions.get(run_id)
+            if stored is None:
+                added[run_id] = 0
+                continue
+            known = self._known.pop(run_id, None)
+            keys = known[1] if known is not None and known[0] == stored else keys_of(run_id)
+            new = batch_keys - keys
+            keys |= new
+            added[run_id] = len(new)
+            self._known[run_id] = (stored + count, keys)
+        while len(self._known) > self.KEEP:
+            self._known.popitem(last=False)
+        return added
+
+
+def add_rows(changes: dict[str, Delta], added: dict[str, int]) -> list[tuple[Any, ...]]:
+    return [(d.executions, int(d.has_wall), d.wall, d.failures, d.last, d.last, added[run_id], run_id)
             for run_id, d in changes.items()]
 
 
@@ -107,16 +161,6 @@ def run_from_row(row: Sequence[Any], info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def add_batch(executemany: Any, rows: Sequence[Sequence[Any]]) -> None:
-    """Add cell rows (just inserted, same transaction) to their runs' summaries."""
-    if not rows:
-        return
-    changes = deltas(rows)
-    executemany(ADD_KEY, key_rows(changes))
-    executemany(ADD, add_rows(changes))
-
-
 def recount(execute: Any, run_id: str) -> None:
     """Sum a run's summary from the cells already stored (a run row that is new here)."""
-    execute(RECOUNT_KEYS, (run_id,))
-    execute(RECOUNT, (run_id, run_id, run_id))
+    execute(RECOUNT, (run_id, run_id))

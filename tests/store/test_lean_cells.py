@@ -178,3 +178,34 @@ def test_a_notebooks_history_is_its_latest_records_across_runs(any_store: Opener
     assert [r.run_id for r in store.history("/other.ipynb")] == ["r3"]
     assert len(store.history("/nb.ipynb", limit=100)) == 10
     assert store.history("/nowhere.ipynb") == []
+
+
+def test_a_batch_whose_records_bring_new_reading_descriptions(any_store: Opener) -> None:
+    """Descriptions and layouts first met in the middle of a batch (PostgreSQL stores them
+    between two parts of its COPY) are stored, and every record reads back as written."""
+    store = any_store()
+    records = [make("v", seq, f"c{seq}") for seq in range(1, 7)]
+    records[2].readings["gpu0_energy_j"] = Reading(12.5, "J", "measured", "nvml", "counter")
+    records[4].readings["cost_usd"] = Reading.unavailable("USD", "no price for this model")
+    records[5].readings["gpu0_energy_j"] = Reading(3.0, "J", "measured", "nvml", "counter")
+    with store.journal_transaction("v.jsonl") as tx:
+        tx.write([run_info("v")], records, 1, {})
+    again = store.records("v")
+    assert [r.readings for r in again] == [r.readings for r in records]
+    assert store.run("v")["cells"] == 6
+
+
+def test_a_nul_in_a_cells_strings_is_stored_and_chained(any_store: Opener) -> None:
+    """SQLite keeps a NUL; PostgreSQL's text refuses it, so there it is kept as the text
+    ``\\x00``. Either way the record is stored, and its cell's chain holds."""
+    store = any_store()
+    kept = "\x00" if any_store.backend == "sqlite" else "\\x00"  # type: ignore[attr-defined]
+    with store.journal_transaction("n.jsonl") as tx:
+        tx.write([run_info("n\x00")], [make("n\x00", seq, "c\x00", source="a\x00b", notebook="/n\x00.ipynb")
+                                       for seq in (1, 2)], 1, {})
+    store.write(make("n\x00", 3, "c\x00", source="a\x00b", notebook="/n\x00.ipynb"), run_info("n\x00"))
+    records = store.records(f"n{kept}")
+    assert [(r.cell_id, r.source, r.notebook) for r in records] == [
+        (f"c{kept}", f"a{kept}b", f"/n{kept}.ipynb")] * 3
+    assert store.previous(f"c{kept}", "", None, before_id=records[2].id).id == records[1].id
+    assert store.run(f"n{kept}")["cells"] == 1
