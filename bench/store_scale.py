@@ -8,6 +8,8 @@ panel and the CLI ask for:
 - a notebook's last two runs, with their 1,000 cells (the panel's compare): goal <= 20 ms;
   beside it, the whole compare the panel asks for (the two runs read, compared, as JSON)
 - ingestion, records/s, at full history (journal lines, as a kernel's writer moves them): goal >= 20,000
+  and the CPU a record takes in the writer's process and in the server's backend (where the
+  server runs on this machine): what carries from one machine to another better than a rate
 - a report (JSON) of one run, at small and at full history: goal unaffected (ratio ~1)
 - the store's size, bytes a record (tables and indexes)
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -29,11 +32,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _common import machine, write_result
+
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = 500
 NOTEBOOKS = 20
 GOALS = {"newest 50 runs": "<= 20 ms", "last two runs (1,000 cells)": "<= 20 ms",
-         "  compared, as JSON": "", "ingestion": ">= 20,000 rec/s", "  from journal lines": "",
+         "  compared, as JSON": "", "ingestion": ">= 20,000 rec/s", "  CPU a record": "",
+         "  from journal lines": "",
          "report of one run": "unaffected", "size": ""}
 
 
@@ -76,21 +82,47 @@ def run_of(n: int, started: float) -> Any:
                    started_at=started, nbprofile="bench", user="ada" if n % 2 else "grace", host="box")
 
 
-def fill(store: Any, first_run: int, runs: int, say: Callable[[str], None]) -> float:
+def fill(store: Any, first_run: int, runs: int, say: Callable[[str], None],
+         cpu: dict[str, float] | None = None) -> float:
     """``runs`` runs through the store's journal transactions, as a kernel's writer moves the
-    records it holds in memory (one transaction a run); records/s of the store's part alone."""
-    spent = 0.0
+    records it holds in memory (one transaction a run); records/s of the store's part alone.
+    ``cpu`` gets the CPU seconds of the writer's process (and of the server's backend, where
+    it runs on this machine) over the same part: what a slower or faster machine scales."""
+    spent = writer = 0.0
+    server_before = server_cpu(store)
     base = 1.7e9
     for n in range(first_run, first_run + runs):
         run = run_of(n, base + n * 3600)
         records = make_records(run.run_id, run.notebook, run.started_at, n * CELLS)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         with store.journal_transaction("bench-fill") as tx:
             tx.write([run], records, tx.offset + 1, {})
         spent += time.perf_counter() - t0
+        writer += time.process_time() - c0
         if n % 200 == 199:
             say(f"  {(n + 1) * CELLS:,} records")
+    if cpu is not None:
+        cpu["writer"] = writer
+        server_after = server_cpu(store)
+        if server_before is not None and server_after is not None:
+            cpu["server"] = server_after - server_before
     return runs * CELLS / spent
+
+
+def server_cpu(store: Any) -> float | None:
+    """The CPU seconds so far of the PostgreSQL backend serving ``store``, where it runs on
+    this machine (its /proc entry); None for SQLite or a server elsewhere."""
+    if store.__class__.__name__ != "PostgresStore":
+        return None
+    with store._session("read"):
+        (pid,) = store._execute("SELECT pg_backend_pid()").fetchone()
+        (local,) = store._execute("SELECT inet_server_addr() IS NULL OR host(inet_server_addr())"
+                                  " IN ('127.0.0.1', '::1')").fetchone()
+    stat = Path(f"/proc/{pid}/stat")
+    if not local or not stat.exists():
+        return None
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def rows_of(store: Any, run_id: str) -> list[Any]:
@@ -194,6 +226,7 @@ def measure(name: str, store: Any, small: Any, total_runs: int, folder: Path,
     def keep(key: str, value: float, lower: bool = True) -> None:
         best[key] = min(best.get(key, value), value) if lower else max(best.get(key, value), value)
     next_run = total_runs
+    per_record: dict[str, float] = {}
     for _ in range(3):
         keep("newest", timed(lambda: store.runs(limit=50)))
         keep("pair", timed(last_two))
@@ -202,7 +235,11 @@ def measure(name: str, store: Any, small: Any, total_runs: int, folder: Path,
         keep("report_small", report_time(small, old))
         keep("report_full", report_time(store, old))
         keep("ingest_small", fill(small, next_run, 4, say), lower=False)
-        keep("ingest_full", fill(store, next_run, 4, say), lower=False)
+        cpu: dict[str, float] = {}
+        rate = fill(store, next_run, 4, say, cpu)
+        if rate >= best.get("ingest_full", 0.0):
+            per_record = {side: seconds / (4 * CELLS) for side, seconds in cpu.items()}
+        keep("ingest_full", rate, lower=False)
         next_run += 4
     lines = ingest_rate(store, folder, next_run, 8)
     ms = {key: f"{value * 1e3:.1f}" for key, value in best.items()}
@@ -210,6 +247,7 @@ def measure(name: str, store: Any, small: Any, total_runs: int, folder: Path,
             "last two runs (1,000 cells)": f"{ms['pair']} ms (query {ms['pair_sql']})",
             "  compared, as JSON": f"{ms['compare']} ms",
             "ingestion": f"{best['ingest_full']:,.0f} rec/s (20 runs: {best['ingest_small']:,.0f})",
+            "  CPU a record": " + ".join(f"{side} {sec * 1e6:.0f} µs" for side, sec in per_record.items()),
             "  from journal lines": f"{lines:,.0f} rec/s",
             "report of one run": f"{ms['report_full']} ms (20 runs: {ms['report_small']})",
             "size": f"{size_per_record(store):,.0f} B a record"}
@@ -266,12 +304,15 @@ def main() -> int:
             finally:
                 done()
     names = list(results)
-    print(f"\n{total_runs * CELLS:,} records ({total_runs:,} runs x {CELLS} cells); "
+    host = machine()
+    print(f"\nmachine: {host['processor']}, {host['cpus']} cores, Python {host['python']}")
+    print(f"{total_runs * CELLS:,} records ({total_runs:,} runs x {CELLS} cells); "
           "times: best of 45 (9 for reports), ingestion: best of 3 batches of 2,000")
     widths = [30, 17] + [40] * len(names)
     print("".join(h.ljust(w) for h, w in zip(["", "goal", *names], widths)))
     for key, goal in GOALS.items():
         print("".join(c.ljust(w) for c, w in zip([key, goal, *(results[n][key] for n in names)], widths)))
+    write_result("store_scale", {"records": total_runs * CELLS, "goals": GOALS, "results": results})
     return 0
 
 
