@@ -116,6 +116,12 @@ def format_usd(dollars: float) -> str:
     return f"{sign}${text}"
 
 
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """How many of a thing, in words: ``1 cell``, ``2 cells``, ``1,200 records``, ``3 processes``
+    (``plural`` where adding an ``s`` is wrong)."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
 def format_count(n: float) -> str:
     """Token and FLOP counts: ``950`` → ``950``; ``12400`` → ``12.4k``; ``3.2e6`` → ``3.20M``."""
     sign = "-" if n < 0 else ""

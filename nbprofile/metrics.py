@@ -47,6 +47,7 @@ class Metric:
     regression_floor: float | None = None
     column: bool = False  #: a column of reports, the CLI's compare table and the panel
     footer: str | None = None  #: the footer's words for it, ``{}`` standing for the value
+    footer_one: str | None = None  #: its words for exactly one of a count (``{} task``, not ``{} tasks``)
     footer_detail: bool = False  #: only in the full footer (``%nbprofile footer full``)
     footer_zero: Zero = "shown"  #: a zero that says nothing (no LLM call, no child process) is left out
     footer_missing: bool = False  #: the compact footer says ``n/a`` when it has no value (else only the full one)
@@ -102,7 +103,8 @@ _METRICS: tuple[Metric, ...] = (
        "how far the workers' peaks rose above their memory at the cell's start, summed",
        "cluster peak RAM - RAM before", aggregate="max"),
     _m("cluster_tasks", COUNT, "cluster tasks", "tasks the Dask workers finished executing",
-       "client.run: worker.state.executed_count", footer="{} tasks", footer_detail=True),
+       "client.run: worker.state.executed_count", footer="{} tasks", footer_one="{} task",
+       footer_detail=True),
     _m("cluster_sent_bytes", "B", "cluster data sent",
        "results the workers sent to other workers and to the client (dask's sizeof)",
        "client.run: worker.transfer_outgoing_bytes_total", footer="{} sent by workers", footer_detail=True),
@@ -175,8 +177,8 @@ _METRICS: tuple[Metric, ...] = (
     _m("mfu_fraction", "", "MFU", "model FLOPs utilisation: FLOPs / (time x peak x GPUs)", "derived",
        aggregate="max"),
     _m("llm_tokens", "tokens", "tokens", "LLM tokens the APIs reported, input + output", "SDK hooks",
-       budget="tokens", regression_floor=10, column=True, footer="{} tokens", footer_zero="full only",
-       llm_guard="llm_tokens"),
+       budget="tokens", regression_floor=10, column=True, footer="{} tokens", footer_one="{} token",
+       footer_zero="full only", llm_guard="llm_tokens"),
     _m("llm_input_tokens", "tokens", "input tokens", "LLM input tokens", "SDK hooks",
        budget="input_tokens", llm_guard="llm_input_tokens"),
     _m("llm_output_tokens", "tokens", "output tokens", "LLM output tokens", "SDK hooks",

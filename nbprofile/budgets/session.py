@@ -13,6 +13,7 @@ from typing import Literal
 
 from nbprofile.budgets.evaluate import pair_text, usable_value
 from nbprofile.budgets.limits import BudgetSyntaxError, Limit
+from nbprofile.format import counted
 from nbprofile.readings import Reading
 
 
@@ -94,6 +95,6 @@ class SessionBudget:
                 line += ", exceeded"
             missing = self.missing[metric.key]
             if missing:
-                line += f"; {missing} cell{'s' if missing != 1 else ''} not measured"
+                line += f"; {counted(missing, 'cell')} not measured"
             lines.append(line)
         return lines

@@ -16,7 +16,7 @@ from nbprofile.cli import gate
 from nbprofile.cli.runner import RunResult, echo_progress, run_notebook
 from nbprofile.engine.doctor import run_doctor
 from nbprofile.errors import NbprofileError
-from nbprofile.format import format_duration, format_percent, method_mark
+from nbprofile.format import counted, format_duration, format_percent, method_mark
 from nbprofile.metrics import REGRESSION_FRACTION, label_of
 from nbprofile.record import CellRecord, current_user
 from nbprofile.report.compare import compare_runs
@@ -103,8 +103,9 @@ def _report_run(args: argparse.Namespace, store: RecordStore, result: RunResult,
     if result.error is not None:
         print(f"nbprofile run: {result.error}", file=sys.stderr)
     if result.run_id:  # empty when the notebook could not even be read
-        print(f"{len(result.records)} cells measured in {result.elapsed_s:.1f} s, {_failures_text(judged)}; "
-              f"run {result.run_id}" + (f" (baseline {baseline})" if baseline else ""), file=sys.stderr)
+        against = f" (baseline {baseline})" if baseline else ""
+        print(f"{counted(len(result.records), 'cell')} measured in {result.elapsed_s:.1f} s, "
+              f"{_failures_text(judged)}; run {result.run_id}{against}", file=sys.stderr)
     if args.json:
         gate.write_json(args.json, gate.summary(notebook, result.run_id, result.records, judged,
                                                 result.error, exit_code, result.elapsed_s))
@@ -122,7 +123,7 @@ def _report_run(args: argparse.Namespace, store: RecordStore, result: RunResult,
 def _failures_text(judged: gate.GateResult) -> str:
     """``2 budget failures``, ``1 budget failure (run totals: time, energy)``: failed cells and the totals."""
     count = judged.failure_count
-    text = f"{count} budget failure" + ("" if count == 1 else "s")
+    text = counted(count, "budget failure")
     totals = judged.failed_total_labels
     return f"{text} (run totals: {', '.join(totals)})" if totals else text
 
@@ -165,15 +166,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     DIED_IN[cell.died] if cell.died else change]
         table.add_row(*row, cell.regression_text())
     print(render_text(table, args.width))
-    print(f"{len(comparison.regressions)} cells regressed (! marks them, `regressed` says in what: more than "
-          f"+{REGRESSION_FRACTION:.0%} "
+    print(f"{counted(len(comparison.regressions), 'cell')} regressed (! marks them, `regressed` says in what:"
+          f" more than +{REGRESSION_FRACTION:.0%} "
           "and a noticeable amount); ~ marks an estimated or sampled number")
     if comparison.left_out:
         print(f"{comparison.left_out} of nbprofile's own cells (%nbprofile, %load_ext nbprofile) left out")
     died = sum(1 for c in comparison.cells if c.died)
     if died:
-        print(f"{died} cells where the kernel died ({MARK} marks them: their numbers stop where the kernel was "
-              "last seen, so they are not compared)")
+        print(f"{counted(died, 'cell')} where the kernel died ({MARK} marks them: their numbers stop where"
+              " the kernel was last seen, so they are not compared)")
     return 1 if (args.fail_on_regression and comparison.regressions) else 0
 
 

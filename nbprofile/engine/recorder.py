@@ -32,6 +32,7 @@ from nbprofile.engine.warn import OnceWarnings
 from nbprofile.engine.windows import Window
 from nbprofile.engine.writer import StoreWriter
 from nbprofile.errors import StoreError
+from nbprofile.format import counted
 from nbprofile.readings import Readings
 from nbprofile.record import CellRecord, RunInfo, Status, code_hash, environment_info
 from nbprofile.redact import mask, mask_all, mask_optional
@@ -225,8 +226,8 @@ class Recorder:
                 del self._only_here[0]
                 self._lost += 1
                 self._warnings.again("lost")
-                self._warnings.warn("lost", f"{self._lost} records could not be kept (no journal, no store, "
-                                            f"more than {MAX_UNSAVED:,} waiting)")
+                self._warnings.warn("lost", f"{counted(self._lost, 'record')} could not be kept (no journal, "
+                                            f"no store, more than {MAX_UNSAVED:,} waiting)")
         self.writer.wake()
 
     @property
@@ -244,8 +245,7 @@ class Recorder:
         in_memory = len(self.unsaved_in_memory())
         where = [f"{count - in_memory} in the journal {journal.path}" if journal is not None and
                  count > in_memory else "", f"{in_memory} in memory only" if in_memory else ""]
-        records = "record" if count == 1 else "records"
-        return f"{count} {records} waiting for the store: " + ", ".join(w for w in where if w)
+        return f"{counted(count, 'record')} waiting for the store: " + ", ".join(w for w in where if w)
 
     def unsaved_in_memory(self) -> list[CellRecord]:
         """The records the journal could not take: only here, written to the store directly."""
@@ -347,8 +347,8 @@ class Recorder:
                 return None
             journal.close(remove=False)
             waiting = len(self.unsaved)
-            self._say(f"the record store could not be written ({self._error}); {waiting} records wait in "
-                      f"{journal.path}, and the next nbprofile that opens the store (a kernel, the "
+            self._say(f"the record store could not be written ({self._error}); {counted(waiting, 'record')} "
+                      f"wait in {journal.path}, and the next nbprofile that opens the store (a kernel, the "
                       "Jupyter server, `nbprofile show`) writes them")
             return str(journal.path)
         return self._save_fallback()
@@ -368,8 +368,8 @@ class Recorder:
                     f.write(lines)
             except OSError:
                 continue
-            self._say(f"the record store could not be written ({self._error}); {len(records)} records "
-                      f"saved to {path}")
+            saved = counted(len(records), "record")
+            self._say(f"the record store could not be written ({self._error}); {saved} saved to {path}")
             self._only_here.clear()
             return path
         return None

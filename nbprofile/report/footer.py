@@ -17,6 +17,7 @@ from typing import NamedTuple
 from nbprofile.budgets.evaluate import Verdict
 from nbprofile.format import (
     UNAVAILABLE,
+    counted,
     format_bytes,
     format_count,
     format_duration,
@@ -75,14 +76,14 @@ def _part(m: Metric, reading: Reading, record: CellRecord, mode: str, title: Cal
         if m.footer.startswith("{}") or not m.footer.endswith("{}"):
             return Part(f"{m.label} {UNAVAILABLE}", title(reading))
         return Part(m.footer.format(UNAVAILABLE), title(reading))
-    text = m.footer.format(shown_value(reading, m.unit))  # m.unit: for tasks stored without a unit
+    words = m.footer_one if m.footer_one and reading.value == 1 else m.footer
+    text = words.format(shown_value(reading, m.unit))  # m.unit: for tasks stored without a unit
     if m.key == "cpu_s" and "cluster_cpu_s" in record.readings:  # the kernel's share beside the cluster's
         text = f"kernel {text}"
     elif m.key == "cluster_cpu_s":
         workers = record.readings.get("cluster_workers")
         if workers is not None and workers.value is not None:
-            n = int(workers.value)
-            text += f" on {n} worker{'' if n == 1 else 's'}"
+            text += f" on {counted(int(workers.value), 'worker')}"
     if m.key == "rss_peak_bytes":  # how far the peak rose above the cell's starting RSS
         start = record.readings.get("rss_start_bytes")
         rise = None if start is None or start.value is None else reading.value - start.value

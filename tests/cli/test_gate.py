@@ -115,7 +115,7 @@ def test_compare_command(notebook, _isolated_store, capsys) -> None:
     capsys.readouterr()
     assert main(["compare", "--notebook", str(path), "--fail-on-regression"]) == 1
     out = capsys.readouterr().out
-    assert "! time.sleep(0.4)" in out and "1 cells regressed" in out
+    assert "! time.sleep(0.4)" in out and "1 cell regressed" in out
     assert main(["compare", "--notebook", str(path)]) == 0
     assert main(["compare"]) == 0  # no notebook named: the last two runs of the latest one
     assert "train.ipynb: run " in capsys.readouterr().out

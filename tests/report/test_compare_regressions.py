@@ -98,4 +98,4 @@ def test_the_cli_says_which_metric_regressed(_isolated_store: Path, capsys: pyte
     # the default columns (time, peak RAM) do not show CPU: the row must still say it is CPU that regressed
     assert main(["compare", "a", "b", "--fail-on-regression", "--width", "200"]) == 1
     out = capsys.readouterr().out
-    assert "CPU +31.7% (410 ms → 540 ms)" in out and "1 cells regressed" in out
+    assert "CPU +31.7% (410 ms → 540 ms)" in out and "1 cell regressed" in out

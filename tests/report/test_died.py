@@ -216,7 +216,7 @@ def test_a_died_cell_is_never_a_regression_or_an_improvement(_isolated_store: Pa
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "load_everything" in line)
     assert row.lstrip("│ ").startswith("✝ big = load_everything()") and "died (now)" in row
-    assert "0 cells regressed" in out and "1 cells where the kernel died" in out
+    assert "0 cells regressed" in out and "1 cell where the kernel died" in out
 
 
 def test_nbprofile_show_and_report_on_the_command_line(_isolated_store: Path, tmp_path: Path, capsys) -> None:

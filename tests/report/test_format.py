@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from nbprofile.format import (
+    counted,
     format_bytes,
     format_co2,
     format_count,
@@ -163,3 +164,26 @@ def test_tasks_read_as_tasks_in_the_footer_and_the_record_table(unit: str, tmp_p
                                            " · overhead 100 µs")
     rows = {key: shown for key, shown, _ in RecordDetail(record).rows()}
     assert (rows["cluster_tasks"], rows["cluster_workers"], rows["worker0_tasks"]) == ("1,234", "2", "2")
+
+
+@pytest.mark.parametrize(("n", "word", "plural", "text"), [
+    (0, "cell", None, "0 cells"),
+    (1, "cell", None, "1 cell"),
+    (2, "cell", None, "2 cells"),
+    (1200, "record", None, "1,200 records"),
+    (1, "process", "processes", "1 process"),
+    (3, "process", "processes", "3 processes"),
+])
+def test_how_many_in_words(n: int, word: str, plural: str | None, text: str) -> None:
+    assert counted(n, word, plural) == text
+
+
+def test_one_task_one_worker_and_one_token_read_in_the_singular() -> None:
+    from nbprofile.report.footer import footer_text
+
+    record = _dask_cell(COUNT)
+    record.readings.update({"cluster_workers": Reading(1, COUNT, "measured", "client.run"),
+                            "cluster_tasks": Reading(1, COUNT, "measured", "client.run"),
+                            "llm_tokens": Reading(1, "tokens", "measured", "SDK hooks")})
+    text = footer_text(record, "full")
+    assert "cluster 3.10 s CPU on 1 worker ·" in text and "· 1 task ·" in text and "1 token " in text, text

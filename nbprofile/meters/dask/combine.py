@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbprofile.format import counted
 from nbprofile.readings import COUNT, Method, Reading, Readings, weakest
 
 #: workers with their own readings; a larger cluster gets totals, and these first ones
@@ -62,10 +63,6 @@ def unavailable(reason: str, gpu: bool = False) -> Readings:
     """Every total unavailable for one reason (the client closed, the workers did not answer)."""
     keys = (*TOTAL_KEYS, GPU_KEY, BUSY_KEY) if gpu else TOTAL_KEYS
     return {k: Reading.unavailable(_UNITS[k], reason, "client.run") for k in keys}
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _peak(end: dict[str, Any]) -> Reading:
@@ -124,7 +121,7 @@ def _gpu_energy(end: Edge, workers: list[str], left: str | None) -> Reading | No
     if left is not None:
         return Reading.unavailable("J", f"{left}; the devices still seen: {total:.6g} J", GPU_SOURCE)
     return Reading(total, "J", "measured", GPU_SOURCE,
-                   f"{_plural(len(seen), 'device')}, whole-device energy (every process on them)")
+                   f"{counted(len(seen), 'device')}, whole-device energy (every process on them)")
 
 
 def _gpu_busy(end: Edge, workers: list[str], left: str | None) -> Reading | None:
@@ -149,7 +146,7 @@ def _gpu_busy(end: Edge, workers: list[str], left: str | None) -> Reading | None
     total = float(sum(b for b, _ in seen.values()))
     if left is not None:
         return Reading.unavailable("s", f"{left}; the devices still seen: {total:.6g} s", BUSY_SOURCE)
-    note = f"{_plural(len(seen), 'device')}, utilisation x time"
+    note = f"{counted(len(seen), 'device')}, utilisation x time"
     if window >= 2.0 and covered < 0.9 * window:
         note += f"; the samples cover only the last {covered:.3g} s of this {window:.3g} s window"
     return Reading(total, "s", "sampled", BUSY_SOURCE, note)
@@ -185,12 +182,12 @@ def _membership(begin: Edge, end: Edge) -> tuple[list[str], str | None, str | No
     joined = sorted((set(end.answers) | set(end.joined)) - set(present))
     left = None
     if gone:
-        left = (f"{_plural(len(gone), 'worker')} not measured over the whole cell ("
+        left = (f"{counted(len(gone), 'worker')} not measured over the whole cell ("
                 + ", ".join(f"{a}: {why[a]}" for a in gone) + "), so the total is not known")
     note = None
     if joined:
         verb = "is" if len(joined) == 1 else "are"
-        note = (f"{_plural(len(joined), 'worker')} joined during the cell and {verb} not counted: "
+        note = (f"{counted(len(joined), 'worker')} joined during the cell and {verb} not counted: "
                 + ", ".join(joined))
     return measured, left, note
 

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nbprofile.format import counted
 from nbprofile.meters.nvml.discovery import Gpu
 
 #: How long a process list stays fresh for the polling thread (sharing changes slowly).
@@ -88,14 +89,13 @@ class Sharing:
             others = len(pids - self.ours)
             if not others:
                 return None
-            plural = "es" if others != 1 else ""
-            return f"shared GPU: {others} other process{plural}; energy is the whole GPU's"
+            sharing = counted(others, "other process", "other processes")
+            return f"shared GPU: {sharing}; energy is the whole GPU's"
         if torch_context and len(pids) == 1:  # the one process with a context is this kernel
             return None
-        n = len(pids)
-        return (f"can't tell whether this GPU is shared: NVML lists {n} process{'es' if n != 1 else ''} by "
-                f"host PID, which this kernel's PID namespace (a container) cannot match; "
-                f"energy is the whole GPU's")
+        listed = counted(len(pids), "process", "processes")
+        return (f"can't tell whether this GPU is shared: NVML lists {listed} by host PID, which this kernel's"
+                " PID namespace (a container) cannot match; energy is the whole GPU's")
 
 
 def torch_contexts() -> set[int] | None:
