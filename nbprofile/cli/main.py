@@ -58,6 +58,23 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _notebook_arguments(parser: argparse.ArgumentParser, help: str) -> None:
+    """A notebook named as the positional argument or, as ``compare`` and ``show`` name it, with
+    ``--notebook``: either works (:func:`_one_notebook` makes them one)."""
+    parser.add_argument("notebook", nargs="?", help=help)
+    parser.add_argument("--notebook", dest="notebook_option", metavar="NOTEBOOK", default=None,
+                        help="the same, as compare and show take it")
+
+
+def _one_notebook(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    option = getattr(args, "notebook_option", None)
+    if option is None:
+        return
+    if args.notebook is not None and args.notebook != option:
+        parser.error(f"two notebooks named ({args.notebook} and --notebook {option}): name one")
+    args.notebook = option
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nbprofile", description="Measure notebooks cell by cell: run them, list and show runs.")
@@ -66,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="execute a notebook in a fresh kernel with every cell measured")
-    run.add_argument("notebook")
+    run.add_argument("notebook", help="the .ipynb file to execute")
     run.add_argument("--timeout", type=_seconds, default=None, help="seconds per cell (default: none)")
     run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
     run.add_argument("--output", "-o", default=None, help="save the executed notebook here")
@@ -90,19 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--metrics", default="wall_s,rss_peak_bytes",
                          help=f"comma-separated reading keys ({', '.join(m.key for m in CATALOG.columns)}, ...)")
     compare.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a cell regressed")
-    compare.add_argument("--width", type=_width, default=140)
+    compare.add_argument("--width", type=_width, default=140, help="columns of the table (default: 140)")
     compare.set_defaults(func=commands.cmd_compare)
 
     runs = sub.add_parser("runs", help="list stored runs, newest first")
-    runs.add_argument("notebook", nargs="?")
-    runs.add_argument("--limit", type=_count, default=20)
+    _notebook_arguments(runs, "only this notebook's runs (default: every notebook's)")
+    runs.add_argument("--limit", type=_count, default=20, help="how many runs (default: 20)")
     runs.add_argument("--mine", action="store_true", help="only your runs (a team store holds everyone's)")
-    runs.add_argument("--width", type=_width, default=120)
+    runs.add_argument("--width", type=_width, default=120, help="columns of the table (default: 120)")
     runs.set_defaults(func=commands.cmd_runs)
 
     names = ", ".join(f.label for f in registry.FORMATS.values())
     report = sub.add_parser("report", help=f"export a run (or compare two) as {names}")
-    report.add_argument("notebook", nargs="?", help="runs of this notebook (default: any)")
+    _notebook_arguments(report, "runs of this notebook (default: any)")
     pick = report.add_mutually_exclusive_group()
     pick.add_argument("--run", default="latest", help="run id, latest or previous (default: latest)")
     pick.add_argument("--compare", nargs=2, metavar=("A", "B"), help="report B compared with A")
@@ -112,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=commands.cmd_report)
 
     doctor = sub.add_parser("doctor", help="what can be measured on this machine, and how to fix what cannot")
-    doctor.add_argument("--width", type=_width, default=120)
+    doctor.add_argument("--width", type=_width, default=120, help="columns of the table (default: 120)")
     doctor.set_defaults(func=commands.cmd_doctor)
 
     show = sub.add_parser("show", help="the cells of a run (default: the latest)")
@@ -123,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _one_notebook(parser, args)
     try:
         return int(args.func(args))
     except (NbprofileError, ValueError) as exc:

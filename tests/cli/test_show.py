@@ -56,3 +56,24 @@ def test_runs_counts_cells_and_executions(_isolated_store: Path, capsys: pytest.
     words = " ".join(out.split())
     assert "cells: distinct cells (and executions, where a cell ran more than once)" in words
     assert "time: all executions" in words
+
+
+def test_runs_and_report_name_a_notebook_either_way(_isolated_store: Path, capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path) -> None:
+    """`runs nb` and `runs --notebook nb` (as compare and show name it) list the same runs; two
+    different notebooks named at once are refused with a line that says so."""
+    now = time.time()
+    store_run(_isolated_store, "run-of-a", "/nb/a.ipynb", "a()", now - 100)
+    store_run(_isolated_store, "run-of-b", "/nb/b.ipynb", "b()", now - 50)
+    assert main(["runs", "/nb/a.ipynb"]) == 0
+    positional = capsys.readouterr().out
+    assert main(["runs", "--notebook", "/nb/a.ipynb"]) == 0
+    assert capsys.readouterr().out == positional
+    assert "run-of-a" in positional and "run-of-b" not in positional
+    with pytest.raises(SystemExit) as exited:
+        main(["runs", "/nb/a.ipynb", "--notebook", "/nb/b.ipynb"])
+    assert exited.value.code == 2
+    assert "two notebooks named (/nb/a.ipynb and --notebook /nb/b.ipynb): name one" in capsys.readouterr().err
+    out = tmp_path / "b.json"
+    assert main(["report", "--notebook", "/nb/b.ipynb", "-o", str(out)]) == 0
+    assert '"run-of-b"' in out.read_text() and '"run-of-a"' not in out.read_text()
