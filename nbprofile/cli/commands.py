@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from rich import box
 from rich.table import Table
@@ -33,7 +34,7 @@ def _print_records(records: Sequence[CellRecord], title: str) -> None:
     print(repr(RecordTable(records, title)))
 
 
-def _notebook(path: str | None) -> str | None:
+def notebook_path(path: str | None) -> str | None:
     return os.path.abspath(path) if path else None
 
 
@@ -131,7 +132,7 @@ def _failures_text(judged: gate.GateResult) -> str:
 def cmd_compare(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     try:
-        notebook = _notebook(args.notebook)
+        notebook = notebook_path(args.notebook)
         if notebook is None and args.a in ALIASES and args.b in ALIASES:
             a, b = latest_pair(store, args.a, args.b)  # the last runs of one notebook: the latest one's
         else:
@@ -181,17 +182,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     try:
-        notebook = _notebook(args.notebook)
+        notebook = notebook_path(args.notebook)
         mine = current_user() if getattr(args, "mine", False) else None  # None: everyone's
         runs = store.runs(notebook, limit=args.limit, user=mine)
         if not runs:
             print("no runs stored" + (f" for {notebook}" if notebook else "") + f" in {store.path}")
             return 0
-        # no vertical rules: the notebook path fits whole in 80 columns
-        table = Table(title=f"runs in {store.path}", title_justify="left", box=box.SIMPLE_HEAD,
-                      pad_edge=False, collapse_padding=True)
+        title = f"runs in {store.path}"
     finally:
         store.close()
+    print(render_text(runs_table(runs, title), args.width))
+    return 0
+
+
+def runs_table(runs: Sequence[dict[str, Any]], title: str) -> Table:
+    """Runs, a row each: id, start, notebook, user (where they are several), cells, time, failures."""
+    # no vertical rules: the notebook path fits whole in 80 columns
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
     names = [_tail(short_path(run["notebook"], run["info"].get("launched_by")), 40) for run in runs]
     table.add_column("run", no_wrap=True)
     table.add_column("started (UTC)", max_width=10)  # the date above the time
@@ -215,14 +223,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
         table.add_row(run["run_id"], started, name, *who,
                       str(cells) if cells == executions else f"{cells} ({executions})",
                       wall, str(run["budget_failures"]))
-    print(render_text(table, args.width))
-    return 0
+    return table
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     try:
-        notebook = _notebook(args.notebook)
+        notebook = notebook_path(args.notebook)
         if not store.runs(notebook, limit=1):
             where = f" of {notebook}" if notebook else ""
             print(f"no runs{where} stored in {store.path}")
@@ -246,7 +253,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         compare = tuple(args.compare) if args.compare else None
         path, fmt = write_report(store, args.format, args.output, args.run, compare,
-                                 _notebook(args.notebook))
+                                 notebook_path(args.notebook))
     finally:
         store.close()
     print(f"wrote {fmt} report to {path}")

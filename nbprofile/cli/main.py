@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from nbprofile._version import __version__
-from nbprofile.cli import commands
+from nbprofile.cli import commands, delete
 from nbprofile.errors import NbprofileError
 from nbprofile.metrics import CATALOG
 from nbprofile.report import registry
@@ -127,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"default: from the output file's suffix, else {registry.DEFAULT}")
     report.add_argument("--output", "-o", default=None, help="default: nbprofile-<run>.<format> here")
     report.set_defaults(func=commands.cmd_report)
+
+    forget = sub.add_parser("delete", help="delete runs and their records: the runs named, or every run "
+                                           "older than an age")
+    forget.add_argument("runs", nargs="*", metavar="RUN", help="a run id (as `nbprofile runs` lists them), "
+                        "latest or previous")
+    forget.add_argument("--older-than", type=delete.parse_age, default=None, metavar="AGE",
+                        help="every run that started more than AGE ago: 180d, 12h, 30m, 2w")
+    forget.add_argument("--notebook", default=None,
+                        help="only this notebook's runs (latest / previous of it)")
+    forget.add_argument("--mine", action="store_true", help="only your runs (a team store holds everyone's)")
+    forget.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    forget.add_argument("--yes", "-y", action="store_true",
+                        help="delete without asking (needed where there is no terminal: a cron job, CI)")
+    forget.add_argument("--width", type=_width, default=120, help="columns of the table (default: 120)")
+    forget.set_defaults(func=delete.cmd_delete)
 
     doctor = sub.add_parser("doctor", help="what can be measured on this machine, and how to fix what cannot")
     doctor.add_argument("--width", type=_width, default=120, help="columns of the table (default: 120)")

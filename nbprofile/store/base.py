@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
 from nbprofile.record import CellRecord, RunInfo
+from nbprofile.store.forget import Deleted
 from nbprofile.store.ingest import JournalTransaction
 from nbprofile.store.location import masked, scheme_of
 
@@ -52,6 +53,9 @@ class RecordStore(Protocol):
              user: str | None = None) -> list[dict[str, Any]]: ...
     def runs_of(self, notebook: str, kernel_ids: set[str] | frozenset[str] = frozenset(),
                 limit: int = 200, user: str | None = None) -> list[dict[str, Any]]: ...
+    def runs_before(self, started_before: float, notebook: str | None = None,
+                    user: str | None = None) -> list[dict[str, Any]]: ...
+    def delete_runs(self, run_ids: Sequence[str]) -> Deleted: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
     # journals (nbprofile.store.journal): batches of lines, each with the journal's new offset

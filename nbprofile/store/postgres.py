@@ -28,7 +28,7 @@ from typing import Any
 
 from nbprofile.errors import StoreError
 from nbprofile.record import CellRecord, RunInfo
-from nbprofile.store import lineage, summary
+from nbprofile.store import forget, lineage, summary
 from nbprofile.store.codec import (
     STORED_COLUMNS,
     Decoder,
@@ -40,6 +40,7 @@ from nbprofile.store.codec import (
     row_head,
     run_row,
 )
+from nbprofile.store.forget import Deleted
 from nbprofile.store.ingest import JournalTransaction, recover_orphans
 from nbprofile.store.journal import journal_folder
 from nbprofile.store.location import masked, scrub
@@ -358,6 +359,16 @@ class PostgresStore(StoreQueries, Vocabulary):
 
     def _record(self, row: Sequence[Any]) -> CellRecord:
         return record_from_row(row, self._decoder)
+
+    def delete_runs(self, run_ids: Sequence[str]) -> Deleted:
+        """Delete these runs and their records (:mod:`nbprofile.store.forget`)."""
+        with self._session("write to") as conn, conn.transaction():
+            # the runs' rows locked first, as a writer locks them: a batch of theirs waits
+            self._execute("SELECT run_id FROM runs WHERE run_id = ANY(?) ORDER BY run_id FOR UPDATE",
+                          (sorted(run_ids),))
+            deleted = forget.delete_runs(self._execute, self._executemany, run_ids)
+        self._forget_cached()
+        return deleted
 
     def count(self) -> int:
         self._tend()

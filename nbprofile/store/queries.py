@@ -120,6 +120,14 @@ class StoreQueries:
         where = f"notebook = ? OR kernel_id IN ({marks})" if kernels else "notebook = ?"
         return self._runs(where, (notebook, *kernels), limit, user)
 
+    def runs_before(self, started_before: float, notebook: str | None = None,
+                    user: str | None = None) -> list[dict[str, Any]]:
+        """Every run that started before this time (epoch seconds), newest first: what a
+        retention deletes."""
+        if notebook is None:
+            return self._runs("started_at < ?", (started_before,), 2**62, user)
+        return self._runs("started_at < ? AND notebook = ?", (started_before, notebook), 2**62, user)
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         found = self._runs("run_id = ?", (run_id,), 1)
         return found[0] if found else None

@@ -25,7 +25,7 @@ from typing import Any
 
 from nbprofile.errors import StoreError
 from nbprofile.record import CellRecord, RunInfo
-from nbprofile.store import lineage, summary
+from nbprofile.store import forget, lineage, summary
 from nbprofile.store.base import default_path
 from nbprofile.store.codec import (
     INSERT_CELL,
@@ -36,6 +36,7 @@ from nbprofile.store.codec import (
     row_from_journal,
     run_row,
 )
+from nbprofile.store.forget import Deleted
 from nbprofile.store.ingest import JournalTransaction, recover_orphans
 from nbprofile.store.journal import journal_folder
 from nbprofile.store.queries import StoreQueries, T
@@ -283,6 +284,17 @@ class SQLiteStore(StoreQueries, Vocabulary, StoreFile):
             )
             if found is not None and summary.failures_change(found[1], status):
                 self._execute(summary.ADD_FAILURES, (summary.failures_change(found[1], status), found[0]))
+
+    def delete_runs(self, run_ids: Sequence[str]) -> Deleted:
+        """Delete these runs and their records (:mod:`nbprofile.store.forget`)."""
+        with self._lock:
+            try:
+                with self._transaction():
+                    deleted = forget.delete_runs(self._execute, self._executemany, run_ids)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write to the record store {self.path}: {exc}") from exc
+            self._forget_cached()
+        return deleted
 
     def count(self) -> int:
         self._tend()
