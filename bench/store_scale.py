@@ -12,6 +12,8 @@ panel and the CLI ask for:
   server runs on this machine): what carries from one machine to another better than a rate
 - a report (JSON) of one run, at small and at full history: goal unaffected (ratio ~1)
 - the store's size, bytes a record (tables and indexes)
+- deleting (``nbprofile delete``), last: one run from the middle of the history (500 records),
+  then a retention of the oldest 100 runs (50,000 records)
 
 PostgreSQL: ``--pg postgresql://...`` (an empty database), else a throwaway server
 started from the PostgreSQL binaries on this machine (as the tests do), else skipped.
@@ -37,10 +39,12 @@ from _common import machine, write_result
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = 500
 NOTEBOOKS = 20
+#: the oldest runs a retention deletes at the end (nbprofile delete --older-than)
+RETENTION_RUNS = 100
 GOALS = {"newest 50 runs": "<= 20 ms", "last two runs (1,000 cells)": "<= 20 ms",
          "  compared, as JSON": "", "ingestion": ">= 20,000 rec/s", "  CPU a record": "",
          "  from journal lines": "",
-         "report of one run": "unaffected", "size": ""}
+         "report of one run": "unaffected", "size": "", "delete one run": "", "  a retention": ""}
 
 
 def _readings(i: int) -> dict[str, Any]:
@@ -242,6 +246,14 @@ def measure(name: str, store: Any, small: Any, total_runs: int, folder: Path,
         keep("ingest_full", rate, lower=False)
         next_run += 4
     lines = ingest_rate(store, folder, next_run, 8)
+    size = size_per_record(store)
+    # last, as it removes history: deleting at full history (nbprofile delete)
+    t0 = time.perf_counter()
+    store.delete_runs([run_of(total_runs // 2, 0).run_id])
+    one_run = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    store.delete_runs([run_of(n, 0).run_id for n in range(RETENTION_RUNS)])
+    retention = time.perf_counter() - t0
     ms = {key: f"{value * 1e3:.1f}" for key, value in best.items()}
     return {"newest 50 runs": f"{ms['newest']} ms",
             "last two runs (1,000 cells)": f"{ms['pair']} ms (query {ms['pair_sql']})",
@@ -250,7 +262,9 @@ def measure(name: str, store: Any, small: Any, total_runs: int, folder: Path,
             "  CPU a record": " + ".join(f"{side} {sec * 1e6:.0f} µs" for side, sec in per_record.items()),
             "  from journal lines": f"{lines:,.0f} rec/s",
             "report of one run": f"{ms['report_full']} ms (20 runs: {ms['report_small']})",
-            "size": f"{size_per_record(store):,.0f} B a record"}
+            "size": f"{size:,.0f} B a record",
+            "delete one run": f"{one_run * 1e3:.0f} ms",
+            "  a retention": f"{retention:.2f} s"}
 
 
 def postgres(url: str | None, say: Callable[[str], None]) -> tuple[list[str], Callable[[], None]]:
