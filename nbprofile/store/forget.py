@@ -9,7 +9,8 @@ record kept (or to none).
 
 Finding the records after them reads every record's ``previous_id``: there is no index on
 it, which would cost every insert, to serve a deletion now and then. That one scan is a
-retention job's cost (about a second a million records), never a cell's.
+retention job's cost (a quarter of a second at a million records, one run or a hundred),
+never a cell's.
 
 The SQL here is common to SQLite and PostgreSQL.
 """
