@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import socket
 import sys
 import time
 from typing import Any
@@ -20,6 +21,7 @@ from nbprofile.record import current_user
 from nbprofile.report.tables import render_text
 from nbprofile.store import open_store
 from nbprofile.store.base import RecordStore
+from nbprofile.store.journal import journal_folder, kernel_writing
 from nbprofile.store.selection import resolve_run
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhm])")
@@ -54,7 +56,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         title = f"{what} to delete from {store.path}{shown}"
         print(render_text(runs_table(runs[:_SHOWN], title), args.width))
         for run in runs:
-            _warn_if_live(run)
+            _refuse_if_live(store, run)
         if args.dry_run:
             print("dry run: nothing deleted")
             return 0
@@ -84,14 +86,21 @@ def _chosen(store: RecordStore, args: argparse.Namespace) -> list[dict[str, Any]
     return list(runs.values())
 
 
-def _warn_if_live(run: dict[str, Any]) -> None:
-    """A run whose kernel may still be running: its next cells would be stored under the
-    deleted run's id, where no list shows them."""
+def _refuse_if_live(store: RecordStore, run: dict[str, Any]) -> None:
+    """A run whose kernel still runs would go on getting cells under the deleted run's id,
+    where no list shows them: refused where the kernel is on this machine (it holds its
+    journal), said where it may be on another."""
+    pid = kernel_writing(journal_folder(store.path), run["run_id"])
+    if pid is not None:
+        raise NbprofileError(f"run {run['run_id']} is still being written by a kernel on this machine "
+                             f"(pid {pid}): shut that kernel down first; nothing deleted")
     last = run.get("last_cell_at")
-    if last is not None and time.time() - last < RECENT_S:
-        print(f"note: run {run['run_id']} had a cell {format_duration(max(0.0, time.time() - last))} ago; if "
-              "its kernel still runs, restart it first, or its next cells are stored under the deleted run, "
-              "where no list shows them")
+    elsewhere = run.get("host") not in (None, socket.gethostname())
+    if elsewhere and last is not None and time.time() - last < RECENT_S:
+        ago = format_duration(max(0.0, time.time() - last))
+        print(f"note: run {run['run_id']} had a cell {ago} ago on {run['host']}; if its kernel still runs, "
+              "shut it down first, or its next cells are stored under the deleted run, where no list "
+              "shows them")
 
 
 def _confirmed(question: str) -> bool:

@@ -247,6 +247,37 @@ def claim_if_orphaned(path: Path) -> Claim | None:
     return None
 
 
+def kernel_writing(folder: Path, run_id: str) -> int | None:
+    """The pid of a kernel of this machine still writing this run (it holds its journal's
+    lock: ``host-pid-run-part.jsonl``); None where none is."""
+    for path in journals(folder):
+        head, _, part = path.name[:-len(SUFFIX)].rpartition("-")  # host-pid-run, part
+        if not part.isdigit() or not head.endswith("-" + run_id):
+            continue
+        pid = head[:-len(run_id) - 1].rpartition("-")[2]
+        if pid.isdigit() and _held(path):
+            return int(pid)
+    return None
+
+
+def _held(path: Path) -> bool:
+    """Whether a process holds the journal's lock (tried, and let go at once if free)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:  # removed meanwhile: its kernel ended
+        return False
+    try:
+        if fcntl is None:  # pragma: no cover
+            return _pid_alive(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        return False
+    finally:
+        os.close(fd)  # closing lets go of the lock, if it was taken
+
+
 def _pid_alive(path: Path) -> bool:  # pragma: no cover - only where flock is missing
     try:
         pid = int(path.name.split("-")[-3])  # host-pid-run-part.jsonl

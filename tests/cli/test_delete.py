@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import io
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -17,11 +19,12 @@ from nbprofile.store import SQLiteStore
 DAY = 86400.0
 
 
-def store_run(db: Path, run_id: str, days_ago: float, cells: int = 2, user: str | None = None) -> None:
+def store_run(db: Path, run_id: str, days_ago: float, cells: int = 2, user: str | None = None,
+              host: str | None = None) -> None:
     store = SQLiteStore(db)
     started = time.time() - days_ago * DAY
     run = RunInfo(run_id=run_id, notebook="/nb/a.ipynb", kernel_id=None, started_at=started,
-                  user=current_user() if user is None else user)
+                  user=current_user() if user is None else user, host=host or socket.gethostname())
     for seq in range(1, cells + 1):
         store.write(CellRecord(run_id=run_id, seq=seq, notebook="/nb/a.ipynb", cell_id=f"c{seq}",
                                execution_count=seq, code_hash=code_hash(f"step({seq})"),
@@ -114,11 +117,32 @@ def test_mine_keeps_to_ones_own_runs(_isolated_store: Path, capsys: pytest.Captu
     assert stored_runs(_isolated_store) == ["theirs"]
 
 
-def test_a_run_with_a_recent_cell_is_named_as_maybe_still_running(_isolated_store: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    store_run(_isolated_store, "just-now", 0)
-    store_run(_isolated_store, "last-week", 7)
-    assert main(["delete", "just-now", "last-week", "--dry-run"]) == 0
+def test_a_run_whose_kernel_still_runs_here_is_not_deleted(_isolated_store: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The kernel holds its journal's lock for life: while it does, its run is not deleted
+    (its next cells would be stored under a run no list shows); once it is gone, it is."""
+    from nbprofile.store.journal import JournalWriter, journal_folder, journal_name, kernel_writing
+
+    store_run(_isolated_store, "live", 0)
+    folder = journal_folder(str(_isolated_store))
+    kernel = JournalWriter(folder, journal_name("live").replace(".jsonl", "-1.jsonl"))
+    assert kernel_writing(folder, "live") == os.getpid() and kernel_writing(folder, "liv") is None
+    assert main(["delete", "live", "--yes"]) == 2
+    assert ("run live is still being written by a kernel on this machine (pid "
+            f"{os.getpid()}): shut that kernel down first; nothing deleted") in capsys.readouterr().err
+    assert stored_runs(_isolated_store) == ["live"]
+    kernel.close(remove=False)  # as a killed kernel leaves it: no lock
+    assert kernel_writing(folder, "live") is None
+    assert main(["delete", "live", "--yes"]) == 0
+    assert stored_runs(_isolated_store) == []
+
+
+def test_a_recent_run_of_another_machine_is_named_as_maybe_still_running(
+        _isolated_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_run(_isolated_store, "theirs-now", 0, host="gpu-box-7")
+    store_run(_isolated_store, "here-now", 0)
+    store_run(_isolated_store, "theirs-last-week", 7, host="gpu-box-7")
+    assert main(["delete", "theirs-now", "here-now", "theirs-last-week", "--dry-run"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "note: run just-now had a cell" in out and "if its kernel still runs, restart it first" in out
-    assert "note: run last-week" not in out
+    assert "note: run theirs-now had a cell" in out and "ago on gpu-box-7; if its kernel still runs" in out
+    assert "note: run here-now" not in out and "note: run theirs-last-week" not in out
