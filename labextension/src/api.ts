@@ -8,6 +8,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import type {
   CompareResponse,
+  DeleteResponse,
   FormatsResponse,
   KernelUsage,
   MetricsResponse,
@@ -51,11 +52,12 @@ function url(settings: ServerConnection.ISettings, path: string[], query: Query)
 async function send(
   path: string[],
   query: Query,
-  settings: ServerConnection.ISettings
+  settings: ServerConnection.ISettings,
+  init: RequestInit = {}
 ): Promise<Response> {
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url(settings, path, query), {}, settings);
+    response = await ServerConnection.makeRequest(url(settings, path, query), init, settings);
   } catch (error) {
     throw new APIError(0, `the Jupyter server cannot be reached: ${String(error)}`);
   }
@@ -110,6 +112,15 @@ export class NbprofileAPI {
 
   run(runId: string): Promise<RunDetail> {
     return requestAPI<RunDetail>(['runs', runId], {}, this.settings);
+  }
+
+  /**
+   * Delete a run and its records. The server refuses another user's run (403) and a run
+   * a kernel there still writes (409), saying why.
+   */
+  async deleteRun(runId: string): Promise<DeleteResponse> {
+    const response = await send(['runs', runId], {}, this.settings, { method: 'DELETE' });
+    return (await response.json()) as DeleteResponse;
   }
 
   /** A kernel's memory now, read by the server (the status bar's readout). */

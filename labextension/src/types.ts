@@ -122,6 +122,11 @@ export interface CellRecord {
   hotspots?: { lines: string[]; how: string } | null;
 }
 
+/** What `DELETE /nbprofile/api/runs/<run>` removed. */
+export interface DeleteResponse {
+  deleted: { runs: number; records: number };
+}
+
 export interface RunDetail {
   run: RunDetailInfo;
   /** In execution order. */

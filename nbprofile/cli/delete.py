@@ -21,7 +21,7 @@ from nbprofile.record import current_user
 from nbprofile.report.tables import render_text
 from nbprofile.store import open_store
 from nbprofile.store.base import RecordStore
-from nbprofile.store.journal import journal_folder, kernel_writing
+from nbprofile.store.forget import still_written
 from nbprofile.store.selection import resolve_run
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhm])")
@@ -90,10 +90,9 @@ def _refuse_if_live(store: RecordStore, run: dict[str, Any]) -> None:
     """A run whose kernel still runs would go on getting cells under the deleted run's id,
     where no list shows them: refused where the kernel is on this machine (it holds its
     journal), said where it may be on another."""
-    pid = kernel_writing(journal_folder(store.path), run["run_id"])
-    if pid is not None:
-        raise NbprofileError(f"run {run['run_id']} is still being written by a kernel on this machine "
-                             f"(pid {pid}): shut that kernel down first; nothing deleted")
+    refused = still_written(store.path, run["run_id"])
+    if refused is not None:
+        raise NbprofileError(refused)
     last = run.get("last_cell_at")
     elsewhere = run.get("host") not in (None, socket.gethostname())
     if elsewhere and last is not None and time.time() - last < RECENT_S:

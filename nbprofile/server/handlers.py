@@ -1,4 +1,5 @@
-"""REST API for the JupyterLab panel: the catalog, runs of a notebook, cells of a run, comparisons, reports.
+"""REST API for the JupyterLab panel: the catalog, runs of a notebook, cells of a run (and deleting
+one), comparisons, reports.
 
 Every handler is an authenticated ``APIHandler``; parameters are checked and a
 bad one is a 400 with a message. A notebook path from the client is confined to
@@ -35,6 +36,7 @@ from nbprofile.report.json_report import dumps
 from nbprofile.server.kernel_usage import kernel_usage
 from nbprofile.store import open_store
 from nbprofile.store.base import RecordStore
+from nbprofile.store.forget import still_written
 
 T = TypeVar("T")
 #: threads for store calls: reads are short, and SQLite serialises writers anyway
@@ -198,6 +200,22 @@ class RunHandler(NbprofileHandler):
         run = await self.find_run(run_id)
         records = await self.records_of(run_id)
         self.reply({"run": run_payload(run), "cells": [cell_payload(r) for r in records]})
+
+
+    @tornado.web.authenticated
+    async def delete(self, run_id: str) -> None:
+        """Delete a run and its records (the panel's "Delete run"): on a team store, only one's
+        own run (``nbprofile delete`` deletes any); never a run a kernel here still writes."""
+        run = await self.find_run(run_id)
+        owner = run.get("user")
+        if owner and owner != current_user():
+            raise tornado.web.HTTPError(403, f"run {run_id} is {owner}'s: only its user deletes it here "
+                                             "(`nbprofile delete` deletes any run)")
+        refused = await self.in_store(lambda store: still_written(store.path, run_id))
+        if refused is not None:
+            raise tornado.web.HTTPError(409, refused)
+        deleted = await self.in_store(lambda store: store.delete_runs([run_id]))
+        self.reply({"deleted": {"runs": deleted.runs, "records": deleted.records}})
 
 
 class CompareHandler(NbprofileHandler):

@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from nbprofile.store.journal import journal_folder, kernel_writing
+
 #: (sql, params) -> a cursor; and (sql, rows) -> None: the store's, inside its write transaction
 Execute = Callable[[str, Sequence[Any]], Any]
 ExecuteMany = Callable[[str, Sequence[Sequence[Any]]], None]
@@ -34,6 +36,16 @@ class Deleted:
 
     runs: int
     records: int
+
+
+def still_written(store_path: str, run_id: str) -> str | None:
+    """Why a run must not be deleted now, or None: a kernel of this machine still writes it
+    (it holds the run's journal's lock), and its next cells would go under a run no list shows."""
+    pid = kernel_writing(journal_folder(store_path), run_id)
+    if pid is None:
+        return None
+    return (f"run {run_id} is still being written by a kernel on this machine (pid {pid}): "
+            "shut that kernel down first; nothing deleted")
 
 
 def nearest_kept(doomed: dict[int, int | None], record_id: int | None) -> int | None:

@@ -2,7 +2,8 @@
 
 Another user's run of the same notebook is in the database already; this user's kernel runs the
 notebook and its records reach the same database. At the sidebar's opening width the runs view
-lists both users' runs, each naming its user, and "Runs of: me" lists only this user's own.
+lists both users' runs, each naming its user, and "Runs of: me" lists only this user's own; the
+colleague's run cannot be deleted from this user's panel, which shows the server's reason.
 Needs chromium, PostgreSQL's binaries and psycopg (scripts/test.sh installs them); ~40 s.
 """
 
@@ -103,3 +104,17 @@ def _check(page: Any, lab: Lab, folder: Path) -> None:
     assert page.locator(f"{PANEL} .nbp-scope select").input_value() == "mine", "the choice stays offered"
     page.select_option(f"{PANEL} .nbp-scope select", "team")
     page.wait_for_function(f"document.querySelectorAll('{PANEL} .nbp-runs [data-run]').length === 2")
+
+    # the colleague's run is theirs to delete: the server says so, and the panel shows what it said
+    runs.nth(1).click()
+    page.wait_for_selector(f"{PANEL} .nbp-cells[data-run='grace-run-1']")
+    page.click(f"{PANEL} .nbp-delete-run")
+    page.locator(".jp-Dialog button.jp-mod-accept").click()
+    error = page.locator(".jp-Dialog:has-text('The run was not deleted')")
+    error.wait_for()
+    assert "run grace-run-1 is grace's: only its user deletes it here" in " ".join(error.inner_text().split())
+    shot(page, folder, "nbprofile-panel-team-delete-refused.png")
+    error.locator("button:has-text('Close')").click()
+    page.click(f"{PANEL} .nbp-tab[data-view='runs']")
+    page.wait_for_function(f"document.querySelectorAll('{PANEL} .nbp-runs [data-run]').length === 2")
+    assert [runs.nth(i).get_attribute("data-run") for i in range(2)][1] == "grace-run-1"

@@ -13,6 +13,7 @@ import type { Catalog } from '../catalog.js';
 import { DiedBadge, FailBadge } from '../components/badges.js';
 import { Bar, BarChart } from '../components/charts.js';
 import { ColumnChooser } from '../components/column-chooser.js';
+import { DeleteRun } from '../components/delete-run.js';
 import { ExportMenu } from '../components/export-menu.js';
 import { CH_PX, EM_PX, columnPx, columnsThatFit } from '../components/fit.js';
 import { Loading } from '../components/loadable.js';
@@ -190,6 +191,7 @@ function CellsTable(props: { model: PanelModel; catalog: Catalog; detail: RunDet
           onChange={keys => model.setColumns(keys)}
         />
         <ExportMenu api={model.api} runId={run.run_id} formats={catalog.formats} />
+        <DeleteRun model={model} run={run} />
       </div>
       {cells.length === 0 ? (
         <div className="nbp-empty">This run has no records yet.</div>
