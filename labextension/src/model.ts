@@ -168,22 +168,6 @@ export class PanelModel {
     void this.refresh();
   }
 
-  /** Delete a run (the server says no, with the reason, to another user's or a running kernel's). */
-  async deleteRun(runId: string): Promise<void> {
-    await this.api.deleteRun(runId);
-    if (this.selectedRun === runId || this.shownRun?.run_id === runId) {
-      this.selectedRun = null;
-      this.view = 'runs';
-      this.detailOpen = false;
-    }
-    if (this.compareA === runId || this.compareB === runId) {
-      this.compareA = null;
-      this.compareB = null;
-    }
-    this._emit();
-    await this.refresh();
-  }
-
   setCompare(a: string | null, b: string | null): void {
     this.compareA = a;
     this.compareB = b;

@@ -24,7 +24,10 @@ export function DeleteRun(props: { model: PanelModel; run: RunSummary }): JSX.El
       return;
     }
     try {
-      await model.deleteRun(run.run_id);
+      // the server says no, with its reason, to another user's run or a running kernel's
+      await model.api.deleteRun(run.run_id);
+      // back to the runs, without it (a run picked or compared that is gone falls back to the newest)
+      model.setView('runs');
     } catch (error) {
       await showErrorMessage('The run was not deleted', error instanceof Error ? error.message : String(error));
     }
