@@ -2,8 +2,8 @@
 
 Two earlier runs of the notebook are in the store. The cells view of the older one offers
 "Delete…" beside its export menu, inside the panel; the question says what goes. Cancel keeps
-the run; Delete removes it from the store and the panel goes back to the runs, where only the
-newer run is left. Needs chromium (scripts/test.sh installs it); ~20 s.
+the run, and so does Enter; Delete removes it from the store and the panel goes back to the
+runs, where only the newer run is left. Needs chromium (scripts/test.sh installs it); ~20 s.
 """
 
 from __future__ import annotations
@@ -105,6 +105,11 @@ def _check(page: Any, lab: Lab, folder: Path) -> None:
     dialog.locator("button.jp-mod-reject").click()
     dialog.wait_for(state="detached")
     assert stored_runs(db) == ["newer-run", "older-run"], "Cancel deletes nothing"
+    button.click()
+    dialog.wait_for()
+    page.keyboard.press("Enter")
+    dialog.wait_for(state="detached")
+    assert stored_runs(db) == ["newer-run", "older-run"], "Enter keeps the run"
 
     button.click()
     dialog.wait_for()
