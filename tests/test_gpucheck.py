@@ -96,11 +96,11 @@ def test_steps_past_the_total_budget_are_skipped_not_run(tmp_path: Path) -> None
 
 def test_the_plan_fits_five_minutes_and_quick_leaves_out_the_test_suite() -> None:
     full, quick = steps(quick=False), steps(quick=True)
-    assert [s.name for s in full] == ["nvml_probe", "pytest_gpu", "queued_cell", "matmul_cell", "alloc_cell",
-                                      "cell_cost"]
+    assert [s.name for s in full] == ["nvml_probe", "notebook", "pytest_gpu", "queued_cell", "matmul_cell",
+                                      "alloc_cell", "cell_cost"]
     assert "pytest_gpu" not in [s.name for s in quick]
     assert all(s.budget_s > 0 for s in full)
-    assert "-m" in full[1].command and "gpu" in full[1].command
+    assert "-m" in full[2].command and "gpu" in full[2].command
 
 
 def test_the_command_with_a_gpu_runs_the_plan_and_writes_the_summary(
@@ -141,3 +141,40 @@ def test_the_raw_probe_reads_every_fact_on_its_own() -> None:
         {"name": "nvml_probe", "status": "ok", "seconds": 3.1, "result": facts, "error": None}]})
     assert "power samples 12 every 167 ms over 1.83 s" in text
     assert f"memory used v1-v2 {reserved:.3g} B" in text
+
+
+@pytest.mark.kernel
+def test_the_notebook_step_runs_its_notebook_through_nbprofile_run_without_a_gpu(tmp_path: Path) -> None:
+    """``--device cpu``: the same notebook in a real kernel and a real 2-worker LocalCluster; each cell is
+    recorded, the GPU checks do not apply, and the GPU readings are unavailable with a reason, never 0."""
+    pytest.importorskip("distributed")
+    proc = subprocess.run([sys.executable, "-m", "nbprofile.gpucheck.notebook", "--device", "cpu",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300, check=False)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_MARK)][-1]
+    result = json.loads(line[len(RESULT_MARK):])
+    assert result["exit_code"] == 0, result["output_tail"]
+    assert result["checks"]["every_cell_recorded"] is True
+    assert result["checks"]["workers_cluster_cpu_measured"] is True
+    assert result["checks"]["busy_gpu_time_near_wall"] is None and result["ok"] is True
+    busy = result["cells"]["busy"]["readings"]
+    assert busy["wall_s"]["value"] >= 4.0
+    assert "value" not in busy["gpu_time_s"] and busy["gpu_time_s"]["note"]
+    assert result["cells"]["workers"]["readings"]["cluster_workers"]["value"] == 2
+    assert result["overhead"]["cuda_up"]["median_ms"] > 0
+    text = summarise({"verdict": "every step ran", "steps": [
+        {"name": "notebook", "status": "ok", "seconds": 30.0, "result": result}]})
+    assert "nbprofile run exit 0" in text and "every check held" in text
+
+
+def test_the_notebook_steps_summary_names_the_checks_that_failed() -> None:
+    result = {"exit_code": 0, "seconds": 41.5, "checks": {"queued_gpu_time_ge_3s": False, "alloc": True,
+                                                          "cpu_only": None},
+              "cells": {"busy": {"readings": {"gpu_time_s": {"value": 4.01}, "wall_s": {"value": 4.02}}},
+                        "workers": {"readings": {"cluster_gpu_busy_s": {"value": 2.9},
+                                                 "cluster_gpu_energy_j": {"value": 1810.0}}}},
+              "overhead": {"cuda_up": {"median_ms": 0.41}, "cuda_and_cluster_up": {"median_ms": 3.2}}}
+    text = summarise({"verdict": "every step ran", "steps": [
+        {"name": "notebook", "status": "ok", "seconds": 41.5, "result": result}]})
+    assert "busy gpu_time 4.01 s of wall 4.02 s" in text
+    assert "workers' GPU busy 2.9 s, energy 1.81e+03 J" in text
+    assert "checks that failed: queued_gpu_time_ge_3s" in text

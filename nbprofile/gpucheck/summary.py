@@ -76,10 +76,24 @@ def pytest_line(r: dict[str, Any]) -> str:
     return f"{get(r, 'summary')} (exit {get(r, 'exit_code')})"
 
 
+def notebook_line(r: dict[str, Any]) -> str:
+    failed = [name for name, ok in (get(r, "checks") or {}).items() if ok is False]
+    workers = get(r, "cells", "workers", "readings") or {}
+    return (f"nbprofile run exit {get(r, 'exit_code')} in {num(get(r, 'seconds'))} s; "
+            f"busy gpu_time {num(get(r, 'cells', 'busy', 'readings', 'gpu_time_s', 'value'))} s of wall "
+            f"{num(get(r, 'cells', 'busy', 'readings', 'wall_s', 'value'))} s; queued gpu_time "
+            f"{num(get(r, 'cells', 'queued', 'readings', 'gpu_time_s', 'value'))} s; workers' GPU busy "
+            f"{num(get(workers, 'cluster_gpu_busy_s', 'value'))} s, energy "
+            f"{num(get(workers, 'cluster_gpu_energy_j', 'value'))} J; overhead median "
+            f"{num(get(r, 'overhead', 'cuda_up', 'median_ms'))} ms (CUDA up), "
+            f"{num(get(r, 'overhead', 'cuda_and_cluster_up', 'median_ms'))} ms (cluster up); "
+            + ("every check held" if not failed else f"checks that failed: {', '.join(failed)}"))
+
+
 LINES: dict[str, Callable[[dict[str, Any]], str]] = {
     "nvml_probe": probe_line, "queued_cell": queued_line, "matmul_cell": matmul_line,
     "alloc_cell": alloc_line,
-    "cell_cost": cost_line, "pytest_gpu": pytest_line}
+    "cell_cost": cost_line, "pytest_gpu": pytest_line, "notebook": notebook_line}
 
 
 def summarise(report: dict[str, Any]) -> str:
