@@ -130,7 +130,7 @@ def variants() -> dict[str, tuple[Setup, Modules]]:
     """name -> (setup, the sys.modules it runs with)."""
     out: dict[str, tuple[Setup, Modules]] = {
         "torch_cuda: torch not imported": (meter_windows(TorchCudaMeter), Modules(torch=None)),
-        "nvml: unavailable here (real pynvml)": (meter_windows(NvmlMeter), Modules()),
+        _real_nvml_label(): (meter_windows(NvmlMeter), Modules()),
         "nvml: fake NVML, 1 GPU": (meter_windows(NvmlMeter), Modules(pynvml=fake_nvml(1))),
         "nvml: fake NVML, 8 GPUs": (meter_windows(NvmlMeter), Modules(pynvml=fake_nvml(8))),
         "torch_cuda: fake torch, 1 GPU": (meter_windows(TorchCudaMeter), Modules(torch=fake_torch(1))),
@@ -140,10 +140,21 @@ def variants() -> dict[str, tuple[Setup, Modules]]:
     }
     torch = _real_torch()
     if torch is not None:
-        out["torch_cuda: torch imported, CUDA not initialised"] = (meter_windows(TorchCudaMeter), Modules())
-        if torch.cuda.is_available():
+        if torch.cuda.is_available():  # the variants share a process: once CUDA is up it stays up
             out["torch_cuda: real CUDA, 1 idle GPU in use"] = (_real_cuda_setup(torch), Modules())
+        else:
+            idle = "torch_cuda: torch imported, CUDA not initialised"
+            out[idle] = (meter_windows(TorchCudaMeter), Modules())
     return out
+
+
+def _real_nvml_label() -> str:
+    meter = NvmlMeter(poll_interval_s=None)
+    try:
+        found = meter.probe()
+        return f"nvml: real NVML, {len(meter.gpus)} GPU(s)" if found.available else "nvml: unavailable here"
+    finally:
+        meter.close()
 
 
 def _real_torch() -> Any | None:

@@ -122,6 +122,8 @@ class FakeGpu:
     samples: bool = True  # nvmlDeviceGetSamples supported
     sample_period_s: float = 1 / 6
     buffer_len: int = 120  # samples the driver keeps per kind: ~20 s at 1/6 s
+    util_period_s: float | None = None  # utilisation's own period and length, where they differ
+    util_buffer_len: int | None = None  # (an H200 with driver 580: power 20 ms x 119, util ~0.2 s x 71)
     instant_power: bool = True  # the POWER_INSTANT field
     mig_capable: bool = True
     migs: list[FakeMig] | None = None  # MIG mode on, with these instances
@@ -147,7 +149,7 @@ class FakeGpu:
     def __post_init__(self) -> None:
         self.power_w = self.idle_w
         self.power_buffer = collections.deque(maxlen=self.buffer_len)
-        self.util_buffer = collections.deque(maxlen=self.buffer_len)
+        self.util_buffer = collections.deque(maxlen=self.util_buffer_len or self.buffer_len)
 
 
 @dataclass(frozen=True)
@@ -224,9 +226,9 @@ class FakeNvml:
         if _crossed(t0_ns, t1_ns, g.counter_period_s):
             g.counter_mj = int(g.energy_mj)
         if _crossed(t0_ns, t1_ns, g.sample_period_s):
-            stamp = self.clock.epoch_us()
-            g.power_buffer.append((stamp, round(g.power_w * 1000)))
-            g.util_buffer.append((stamp, round(g.util_pct)))
+            g.power_buffer.append((self.clock.epoch_us(), round(g.power_w * 1000)))
+        if _crossed(t0_ns, t1_ns, g.util_period_s or g.sample_period_s):
+            g.util_buffer.append((self.clock.epoch_us(), round(g.util_pct)))
 
     # -- the module ----------------------------------------------------------
     def _build_module(self) -> ModuleType:

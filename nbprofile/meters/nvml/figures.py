@@ -60,6 +60,18 @@ def util_reading(series: Series | None, polled_mean: float | None, polled_source
     return Reading(mean, "%", "sampled", source, _join(cover, shared))
 
 
+#: Shorter windows do not read the utilisation buffer at their end: its samples come ~1/6 s (H100) to
+#: ~0.2 s (H200) apart, each about the time before it, and the read costs 2.1 ms of CPU (H200)
+UTIL_READ_FROM_S = 0.25
+
+
+def util_unread(duration_s: float) -> Reading:
+    """A window too short for the meter to read the utilisation buffer at its end."""
+    why = (f"not read for a {duration_s * 1000:.0f} ms window: the driver's utilisation samples come "
+           "~1/6 to 1/5 s apart, each about the time before it")
+    return Reading.unavailable("%", why, "nvml")
+
+
 def memory_readings(memory: Memory | None, reason: str) -> tuple[Reading, Reading]:
     """(used, reserved): v2's ``used`` and ``reserved``; v1's ``total - free``, labelled, and no reserved."""
     if memory is None:

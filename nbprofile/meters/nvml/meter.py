@@ -16,6 +16,7 @@ from time import perf_counter_ns, time_ns
 from typing import Any
 
 from nbprofile.meters.base import Meter
+from nbprofile.meters.nvml import figures
 from nbprofile.meters.nvml.buffers import DRAIN_INTERVAL_S, Buffers, drain, finish
 from nbprofile.meters.nvml.discovery import (
     _POWER,
@@ -103,7 +104,7 @@ class NvmlMeter(Meter):
         self._open: dict[object, _Window] = {}
         self._accs: dict[object, list[_Acc]] = {}
         self._buffers: dict[object, Buffers] = {}  # open windows' sample series, for the drains
-        self._drained_ns = 0
+        self._drained_ns = {kind: 0 for kind in DRAIN_INTERVAL_S}  # when each kind was last drained
         self._gpm: Gpm | None = None
         self._kinds: list[list[int]] | None = None  # the sample kinds each device buffers (None: none)
         self._lock = threading.Lock()
@@ -236,16 +237,17 @@ class NvmlMeter(Meter):
 
     def drain(self, *, due_only: bool = False) -> None:
         """Fold the sample buffers' new samples into every open window (see :mod:`.buffers`):
-        from the polling thread, the live view's thread, or a test. ``due_only``: only when
-        :data:`DRAIN_INTERVAL_S` has passed since the last drain."""
+        from the polling thread, the live view's thread, or a test. ``due_only``: only the kinds
+        whose :data:`DRAIN_INTERVAL_S` has passed since their last drain."""
         now = self._clock()
         with self._lock:
-            if self._nvml is None or not self._buffers or (
-                    due_only and now - self._drained_ns < DRAIN_INTERVAL_S * 1e9):
+            kinds = tuple(k for k, every_s in DRAIN_INTERVAL_S.items()
+                          if not due_only or now - self._drained_ns[k] >= every_s * 1e9)
+            if self._nvml is None or not self._buffers or not kinds:
                 return
-            self._drained_ns = now
+            self._drained_ns.update(dict.fromkeys(kinds, now))
             windows = list(self._buffers.values())
-        error = drain(self._nvml, self.gpus, windows, self._lock)
+        error = drain(self._nvml, self.gpus, windows, self._lock, kinds)
         if error is not None:
             self._poll_error = error
 
@@ -287,7 +289,9 @@ class NvmlMeter(Meter):
         acc = window.accs[i] if window.accs is not None else None
         instant = _Lazy(lambda: _instant_power(self._nvml, gpu))
         series = window.buffers.series[i] if window.buffers is not None else {}
-        power, util_series = (finish(self._nvml, gpu, series, k) for k in (_POWER, _UTIL))
+        power = finish(self._nvml, gpu, series, _POWER)
+        short_for_util = _UTIL in series and duration_s < figures.UTIL_READ_FROM_S
+        util_series = None if short_for_util else finish(self._nvml, gpu, series, _UTIL)
         complete = power is None or power.complete()  # samples cover the window: compare with the counter
         if gpu.mig:
             mean = peak = Reading.unavailable("W", MIG_ENERGY, "nvml")
@@ -300,7 +304,8 @@ class NvmlMeter(Meter):
                 power_polled, util_polled = (acc.power(), acc.util()) if acc is not None else (None, None)
             mean, peak, mean_w = power_readings(power, power_polled, polled, duration_s, instant.get,
                                                 shared, why)
-            util = util_reading(util_series, util_polled, polled, duration_s, shared, why)
+            util = (figures.util_unread(duration_s) if short_for_util
+                    else util_reading(util_series, util_polled, polled, duration_s, shared, why))
         energy = self._energy(gpu, window, i, duration_s, mean_w, complete, instant, shared)
         memory, reason = self._read_memory(gpu)
         used, reserved = memory_readings(memory, reason)
@@ -326,6 +331,11 @@ class NvmlMeter(Meter):
         start, error = window.energy_mj[i], window.energy_error[i]
         if gpu.energy_reason is not None or error is not None:
             return _estimate(gpu.energy_reason or error or "", duration_s, mean_w, instant.get, shared)
+        ms = duration_s * 1000
+        if duration_s < COUNTER_UPDATE_PERIOD_S:  # not read: it says little, and costs 3 ms on an H200
+            reason = (f"the {ms:.0f} ms window is shorter than the energy counter's ~"
+                      f"{COUNTER_UPDATE_PERIOD_S * 1000:.0f} ms update period")
+            return _estimate(reason, duration_s, mean_w, instant.get, shared)
         end, error = _read_energy(self._nvml, gpu)
         if error is not None or start is None or end is None:
             return _estimate(error or "", duration_s, mean_w, instant.get, shared)
@@ -333,11 +343,6 @@ class NvmlMeter(Meter):
         if delta_mj < 0:
             return Reading.unavailable("J", "the energy counter went backwards (was the driver reloaded?)",
                                        "nvml")
-        ms = duration_s * 1000
-        if duration_s < COUNTER_UPDATE_PERIOD_S:
-            reason = (f"the {ms:.0f} ms window is shorter than the energy counter's ~"
-                      f"{COUNTER_UPDATE_PERIOD_S * 1000:.0f} ms update period")
-            return _estimate(reason, duration_s, mean_w, instant.get, shared)
         if delta_mj == 0:  # a GPU never draws 0 W: the counter lagged
             reason = f"the energy counter did not advance in {ms:.0f} ms"
             return _estimate(reason, duration_s, mean_w, instant.get, shared)
