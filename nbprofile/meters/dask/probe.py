@@ -53,6 +53,10 @@ BEGIN_WAIT_S = 0.5
 #: open windows kept per worker (a window that never ends is dropped after this many more)
 WINDOWS_KEPT = 64
 _ENDED = "ended before it began"
+#: shorter windows do not read the GPUs' energy counter at their end (it moves every ~100 ms, and a
+#: read costs 3 ms of CPU a device on an H200), nor their utilisation samples (~0.2 s apart; 2.1 ms)
+ENERGY_READ_FROM_US = 100_000
+BUSY_READ_FROM_US = 250_000
 #: pre-reset high-water marks kept per worker: windows nested deeper than this are not expected
 MARKS_KEPT = 256
 _CLEAR_REFS = "/proc/self/clear_refs"
@@ -209,12 +213,16 @@ def gpu_busy(nvml: Any, devices: list[tuple[str, Any]], since_us: int, now_us: i
     return out
 
 
-def _read(dask_worker: Any, state: dict[str, Any]) -> dict[str, Any]:
+def _read(dask_worker: Any, state: dict[str, Any], since_us: int | None = None) -> dict[str, Any]:
+    """The worker's counters now; at a window's end (``since_us``: its start) the GPUs' energy
+    only when the window is long enough for the counter to have moved."""
     worker_state = getattr(dask_worker, "state", None)
+    at_us = int(time.time() * 1e6)
+    short = since_us is not None and at_us - since_us < ENERGY_READ_FROM_US
     return {"cpu": time.process_time(), "loop_cpu": time.thread_time(),
             "tasks": getattr(worker_state, "executed_count", None),
             "sent": getattr(dask_worker, "transfer_outgoing_bytes_total", None),
-            "gpu": _gpu_energy(state), "at_us": int(time.time() * 1e6)}
+            "gpu": None if short else _gpu_energy(state), "gpu_short": short, "at_us": at_us}
 
 
 def _begin(state: dict[str, Any], dask_worker: Any, token: str, in_kernel: bool) -> dict[str, Any]:
@@ -239,7 +247,7 @@ def _begin(state: dict[str, Any], dask_worker: Any, token: str, in_kernel: bool)
 
 
 def _end(state: dict[str, Any], start: dict[str, Any], dask_worker: Any) -> dict[str, Any]:
-    now = _read(dask_worker, state)
+    now = _read(dask_worker, state, start["at_us"])
     out: dict[str, Any] = {"began": True, "rss_start": start["rss"]}
     for name in ("cpu", "loop_cpu", "tasks", "sent"):
         a, b = start[name], now[name]
@@ -253,12 +261,21 @@ def _end(state: dict[str, Any], start: dict[str, Any], dask_worker: Any) -> dict
     else:
         out["reset_error"] = state["reset_error"]
         out["lifetime_start"], out["lifetime_end"] = start.get("lifetime_peak"), _lifetime_peak()
-    if start["gpu"] is not None and now["gpu"] is not None:
+    window_us = now["at_us"] - start["at_us"]
+    if start["gpu"] is not None and now["gpu_short"]:
+        why = f"not read for a {window_us / 1000:.0f} ms window: the energy counter moves every ~100 ms"
+        out["gpu"] = dict.fromkeys(start["gpu"], why)
+    elif start["gpu"] is not None and now["gpu"] is not None:
         out["gpu"] = {uuid: (a if isinstance(a, str) else b if isinstance(b, str) else b - a)
                       for uuid, a in start["gpu"].items() if (b := now["gpu"].get(uuid)) is not None}
+    if "gpu" in out:
         nvml, devices = state["nvml"]
-        out["gpu_busy"] = gpu_busy(nvml, devices, start["at_us"], now["at_us"])
-        out["window_s"] = (now["at_us"] - start["at_us"]) / 1e6
+        if window_us >= BUSY_READ_FROM_US:
+            out["gpu_busy"] = gpu_busy(nvml, devices, start["at_us"], now["at_us"])
+        else:
+            out["gpu_busy"] = dict.fromkeys(start["gpu"], f"not read for a {window_us / 1000:.0f} ms window: "
+                                            "the driver's utilisation samples come ~0.2 s apart")
+        out["window_s"] = window_us / 1e6
     return out
 
 
