@@ -136,10 +136,15 @@ def test_the_raw_probe_reads_every_fact_on_its_own() -> None:
     assert d["power_instant_field"]["nvml_return"] == 0 and d["mig_mode"]["current"] == 0
     assert "error" in facts["nvml_version"]  # a call this NVML lacks is recorded, and the rest still read
     assert d["call_cost"]["process_list"]["calls"] == 50
+    # CPU beside wall per call: on an H200 the energy counter's 3 ms were all CPU, spent inside the cell
+    energy_cost = d["call_cost"]["energy_counter"]
+    assert 0 <= energy_cost["cpu_median_us"] and energy_cost["errors"] == 0
+    assert d["call_cost"]["field_values_total_energy"]["calls"] == 50
 
     text = summarise({"verdict": "every step ran", "steps": [
         {"name": "nvml_probe", "status": "ok", "seconds": 3.1, "result": facts, "error": None}]})
     assert "power samples 12 every 167 ms over 1.83 s" in text
+    assert "call cost (median µs, CPU µs): energy " in text and "util samples " in text
     assert f"memory used v1-v2 {reserved:.3g} B" in text
 
 

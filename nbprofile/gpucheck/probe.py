@@ -24,6 +24,7 @@ from typing import Any
 RESULT_MARK = "NBPROFILE_GPUCHECK_RESULT "
 _POWER_SAMPLES, _UTIL_SAMPLES = 0, 1  # NVML_TOTAL_POWER_SAMPLES, NVML_GPU_UTILIZATION_SAMPLES
 _FI_POWER_INSTANT = 186  # NVML_FI_DEV_POWER_INSTANT
+_FI_TOTAL_ENERGY = 83  # NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION
 _VALUE_FIELDS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
 
 
@@ -55,17 +56,20 @@ def detect(nvml: Any) -> dict[str, Any]:
 
 
 def cost_us(fn: Callable[[], Any], n: int = 50) -> dict[str, Any]:
-    """Median and max µs of ``n`` calls (errors included: a failing call costs too)."""
-    times, errors = [], 0
+    """Median and max µs of ``n`` calls, and the median CPU µs of this thread (a call that waits on
+    the device costs wall time; one that spins in the driver costs CPU inside the cell's window);
+    errors included: a failing call costs too."""
+    times, cpu, errors = [], [], 0
     for _ in range(n):
-        t0 = time.perf_counter_ns()
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         try:
             fn()
         except Exception:  # counted below: the cost of a call that fails is still its cost
             errors += 1
         times.append((time.perf_counter_ns() - t0) / 1000)
-    return {"median_us": round(statistics.median(times), 1), "max_us": round(max(times), 1), "calls": n,
-            "errors": errors}
+        cpu.append((time.thread_time_ns() - c0) / 1000)
+    return {"median_us": round(statistics.median(times), 1), "max_us": round(max(times), 1),
+            "cpu_median_us": round(statistics.median(cpu), 1), "calls": n, "errors": errors}
 
 
 def samples(nvml: Any, handle: Any, kind: int) -> dict[str, Any]:
@@ -180,6 +184,9 @@ def call_costs(nvml: Any, h: Any) -> dict[str, Any]:
         "process_list": cost_us(lambda: nvml.nvmlDeviceGetComputeRunningProcesses(h)),
         "field_values_power_instant": cost_us(
             lambda: nvml.nvmlDeviceGetFieldValues(h, [_FI_POWER_INSTANT])),
+        # the same counter as a field value, which also carries the time of its last update
+        "field_values_total_energy": cost_us(
+            lambda: nvml.nvmlDeviceGetFieldValues(h, [_FI_TOTAL_ENERGY])),
         "memory_info_v2": cost_us(lambda: nvml.nvmlDeviceGetMemoryInfo(h, version=nvml.nvmlMemory_v2)),
     }
 

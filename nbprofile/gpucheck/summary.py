@@ -35,10 +35,13 @@ def probe_line(r: dict[str, Any]) -> str:
         f"memory used v1-v2 {num(get(mem, 'v1_used_minus_v2_used'))} B, "
         f"reserved {num(get(mem, 'v2', 'reserved'))} B",
         f"MIG {get(d, 'mig_mode', 'current')}; GPM {get(d, 'gpm_supported')}",
-        "call cost (median µs): " + ", ".join(
-            f"{label} {num(get(cost, key, 'median_us'))}" for label, key in (
-                ("energy", "energy_counter"), ("GetSamples", "get_samples_power_with_samples"),
-                ("processes", "process_list"), ("field values", "field_values_power_instant"))),
+        "call cost (median µs, CPU µs): " + ", ".join(
+            f"{label} {num(get(cost, key, 'median_us'))} ({num(get(cost, key, 'cpu_median_us'))})"
+            for label, key in (
+                ("energy", "energy_counter"), ("energy field", "field_values_total_energy"),
+                ("power samples", "get_samples_power_with_samples"),
+                ("util samples", "get_samples_util_with_samples"),
+                ("processes", "process_list"), ("power field", "field_values_power_instant"))),
     ]
     return "; ".join(parts)
 
