@@ -86,6 +86,13 @@ def test_a_device_two_workers_see_is_counted_once() -> None:
     begin = Edge({"a": {"pid": 1, "host": "h", "began": True}, "b": {"pid": 2, "host": "h", "began": True}})
     reading = combine(begin, Edge({"a": end(1), "b": end(2)}))["cluster_gpu_busy_s"]
     assert reading.value == 1.75 and reading.note == "2 devices, utilisation x time"
+    # the workers on the kernel's own machine (a LocalCluster on a GPU box): the kernel's GPU readings are
+    # the whole devices' too, and the cluster's figures say they may be the same ones
+    here = combine(begin, Edge({"a": end(1), "b": end(2)}), kernel=("h", 99))
+    assert here["cluster_gpu_busy_s"].value == 1.75 and here["cluster_gpu_energy_j"].value == 0.01  # 2 x 5 mJ
+    for key in ("cluster_gpu_busy_s", "cluster_gpu_energy_j"):
+        assert (here[key].note or "").endswith("on the kernel's machine: the kernel's GPU readings may hold "
+                                               "the same devices")
 
 
 def test_the_probe_on_a_worker_with_a_gpu_answers_its_busy_time() -> None:

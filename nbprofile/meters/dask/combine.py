@@ -36,6 +36,9 @@ TOTAL_KEYS = ("cluster_cpu_s", "cluster_process_cpu_s", "cluster_workers", "clus
               "cluster_rss_rise_bytes", "cluster_tasks", "cluster_sent_bytes")
 GPU_KEY = "cluster_gpu_energy_j"
 BUSY_KEY = "cluster_gpu_busy_s"
+#: a worker with GPUs on the kernel's machine: the kernel's GPU readings (each the whole device's) may hold
+#: the same devices, so the two are not to be added (energy_j holds the kernel's alone)
+SAME_MACHINE = "on the kernel's machine: the kernel's GPU readings may hold the same devices"
 _UNITS = {"cluster_cpu_s": "s", "cluster_process_cpu_s": "s", "cluster_workers": COUNT,
           "cluster_rss_peak_bytes": "B", "cluster_rss_rise_bytes": "B", "cluster_tasks": COUNT,
           "cluster_sent_bytes": "B", GPU_KEY: "J", BUSY_KEY: "s"}
@@ -255,10 +258,10 @@ def combine(begin: Edge, end: Edge, kernel: tuple[str, int] = ("", -1)) -> Readi
         "cluster_tasks": _total(tasks, COUNT, TASKS_SOURCE, left),
         "cluster_sent_bytes": _total(sent, "B", SENT_SOURCE, left),
     })
-    energy = _gpu_energy(end, workers, left)
-    if energy is not None:
-        readings[GPU_KEY] = energy
-    busy = _gpu_busy(end, workers, left)
-    if busy is not None:
-        readings[BUSY_KEY] = busy
+    local = [a for a in workers if end.answers[a].get("gpu") and end.answers[a].get("host") == kernel[0]]
+    found = ((GPU_KEY, _gpu_energy(end, workers, left)), (BUSY_KEY, _gpu_busy(end, workers, left)))
+    for key, reading in found:
+        if reading is not None:
+            readings[key] = reading if not local or reading.value is None else reading._replace(
+                note=f"{reading.note}; {SAME_MACHINE}")
     return readings
