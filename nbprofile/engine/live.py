@@ -8,7 +8,7 @@ that breaks (:mod:`nbprofile.engine.progress`); without one, no projection is ma
 
 Energy, CO2e and dollars are projected from the same readings and formulas as the cell's record:
 the meters that can say what an open window has measured so far (``Meter.so_far``: the CPU
-energy; each GPU's energy counter), then the profiler's derivers (total energy, CO2e, dollars).
+energy; each GPU's mean power so far x time), then the profiler's derivers (total energy, CO2e, dollars).
 On a machine with GPUs the dollars projected are the LLM calls' only: a GPU's hourly price is
 charged by the GPU time the record measures at the cell's end, which is not known before it.
 
@@ -107,8 +107,8 @@ class LiveView:
         """Energy, CO2e and dollars so far, for the projection: None for each one not known."""
         measured: Readings = {"wall_s": Reading(elapsed, "s", "measured", "clock")}
         if gpu_energy:
-            measured["gpu_energy_j"] = Reading(sum(gpu_energy.values()), "J", "measured",
-                                               "NVML energy counter")
+            measured["gpu_energy_j"] = Reading(sum(gpu_energy.values()), "J", "sampled",
+                                               "NVML mean power so far x time")
         if llm_cost is not None:
             measured["llm_cost_usd"] = Reading(llm_cost, "USD", "measured", "nbprofile.llm")
         readings: Readings = {}

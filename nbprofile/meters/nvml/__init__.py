@@ -48,7 +48,8 @@ does not read it at its end (its energy is the estimate above, which needs no
 read), and one under :data:`~nbprofile.meters.nvml.figures.UTIL_READ_FROM_S`
 does not read the utilisation buffer (its samples come ~0.2 s apart, each about
 the time before it); the begin's counter read stays, since a window's length
-is not known at its begin. The thread also polls power and
+is not known at its begin. The live view's energy of a running cell, once a
+second, is its mean power so far x time (:mod:`.so_far`), not a counter read. The thread also polls power and
 utilisation where a device has no sample buffer, and memory (v2's ``used``)
 every 100 ms for the peak.
 

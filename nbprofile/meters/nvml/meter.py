@@ -17,7 +17,7 @@ from typing import Any
 
 from nbprofile.meters.base import Meter
 from nbprofile.meters.nvml import figures
-from nbprofile.meters.nvml.buffers import DRAIN_INTERVAL_S, Buffers, drain, finish
+from nbprofile.meters.nvml.buffers import DRAIN_INTERVAL_S, Buffers, Series, drain, finish
 from nbprofile.meters.nvml.discovery import (
     _POWER,
     _UTIL,
@@ -41,6 +41,7 @@ from nbprofile.meters.nvml.gpm import keys as gpm_keys
 from nbprofile.meters.nvml.poller import POLL_INTERVAL_S, _Acc, _Lazy, _Poll, _poll_device, _Poller
 from nbprofile.meters.nvml.reads import Memory, _instant_power, _memory, _read_energy
 from nbprofile.meters.nvml.sharing import PROCESS_CHECK_INTERVAL_S, PROCESS_STALE_S, Sharing, torch_contexts
+from nbprofile.meters.nvml.so_far import energy_so_far
 from nbprofile.metrics import unit_of
 from nbprofile.readings import Availability, Reading, Readings
 
@@ -218,22 +219,16 @@ class NvmlMeter(Meter):
         return readings
 
     def live_energy_j(self, key: object) -> dict[int, float]:
-        """Each device's energy since ``key``'s window began, by GPU index: counter deltas, read
-        now from any thread (the live view's, once a second). Devices whose counter cannot say
-        (MIG slices, a failed read, a counter that went backwards) are left out."""
+        """Each device's energy since ``key``'s window began, by GPU index, from any thread (the
+        live view's, once a second): mean power so far x time (:mod:`.so_far`)."""
         window = self._open.get(key)
         if self._off is not None or window is None:
             return {}
         self.drain(due_only=True)
-        found: dict[int, float] = {}
-        for i, gpu in enumerate(self.gpus):
-            start = window.energy_mj[i]
-            if gpu.mig or start is None:
-                continue
-            now, error = _read_energy(self._nvml, gpu)
-            if error is None and now is not None and now >= start:
-                found[gpu.index] = (now - start) / 1000
-        return found
+        power: list[Series | None] = ([s.get(_POWER) for s in window.buffers.series] if window.buffers
+                                      else [None] * len(self.gpus))
+        return energy_so_far(self._nvml, self.gpus, (self._clock() - window.t0_ns) / 1e9, window.energy_mj,
+                             power, window.accs, self._lock)
 
     def drain(self, *, due_only: bool = False) -> None:
         """Fold the sample buffers' new samples into every open window (see :mod:`.buffers`):
