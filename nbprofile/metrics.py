@@ -76,14 +76,19 @@ def _m(key: str, unit: str, label: str, description: str, source: str, **kw: Any
 _METRICS: tuple[Metric, ...] = (
     _m("wall_s", "s", "time", "wall-clock time of the cell", "perf_counter_ns",
        budget="time", regression_floor=0.010, column=True, footer="{} wall", footer_missing=True, live=True),
-    _m("cpu_s", "s", "CPU", "CPU time (user + system) of the kernel process", "getrusage",
+    _m("cpu_s", "s", "CPU", "CPU time (user + system) of the kernel process, less nbprofile's own threads'",
+       "getrusage - nbprofile's threads",
        budget="cpu", regression_floor=0.010, column=True, footer="{} CPU", footer_missing=True, live=True),
     _m("children_cpu_s", "s", "child CPU", "CPU time of child processes that exited during the cell",
        "getrusage(RUSAGE_CHILDREN)", footer="{} CPU in child processes", footer_zero="hidden"),
-    _m("cpu_user_s", "s", "user CPU", "user-mode CPU time of the kernel process", "getrusage",
+    _m("cpu_user_s", "s", "user CPU", "user-mode CPU time of the kernel process (as cpu_s)", "getrusage",
        footer="user {}", footer_detail=True),
-    _m("cpu_sys_s", "s", "system CPU", "kernel-mode CPU time of the kernel process", "getrusage",
+    _m("cpu_sys_s", "s", "system CPU", "kernel-mode CPU time of the kernel process (as cpu_s)", "getrusage",
        footer="system {}", footer_detail=True),
+    _m("profiler_cpu_s", "s", "nbprofile CPU",
+       "CPU time nbprofile's own threads spent during the cell (polls, samples, the store's writer), "
+       "left out of cpu_s", "getrusage(RUSAGE_THREAD)", footer="nbprofile {} CPU", footer_detail=True,
+       footer_zero="hidden"),
     # a Dask cluster's workers, when the kernel has a distributed.Client (meters/dask): totals over the
     # workers present at both edges of the cell, then each worker's own (numbered by address)
     _m("cluster_cpu_s", "s", "cluster CPU",

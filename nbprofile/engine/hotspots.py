@@ -33,9 +33,11 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from contextlib import nullcontext
 from types import CodeType, FrameType
 
 from nbprofile.insights import HotSpot, HotSpots, describe
+from nbprofile.meters.own_cpu import OwnCpu
 
 __all__ = ["HotSpot", "HotSpotSampler", "HotSpots", "describe", "is_cell_file"]
 
@@ -177,6 +179,8 @@ class HotSpotSampler:
         self.min_samples = min_samples
         #: off: ``start`` does nothing (the opt-out)
         self.enabled = True
+        #: the profiler's count of its own threads' CPU: each sample is counted in it (set by the profiler)
+        self.own_cpu: OwnCpu | None = None
         #: samples taken over the sampler's life (tests and the doctor read it)
         self.samples_taken = 0
         #: why the thread stopped working; None while it works
@@ -281,7 +285,8 @@ class HotSpotSampler:
                     continue
                 if wait <= 0:
                     # under the lock: stop() then never returns while a sample is half counted
-                    self._sample(now)
+                    with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
+                        self._sample(now)
                     # after a long GIL wait, the next one an interval from now, not a burst of late ones
                     self._next_t = max(self._next_t + self.interval_s, now + self.interval_s / 2)
                     wait = self._next_t - now

@@ -39,12 +39,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from nbprofile.engine import interrupt
 from nbprofile.engine.interrupt import Watcher, absorb_pending_interrupt
 from nbprofile.format import format_bytes
 from nbprofile.meters.memory import _psutil_reader, _statm_reader  # the one RSS reader the package has
 from nbprofile.meters.memory_limit import MemoryLimit, discover_memory_limit
+from nbprofile.meters.own_cpu import OwnCpu
 
 DEFAULT_FRACTION = 0.9
 DEFAULT_INTERVAL_S = 0.05
@@ -97,6 +99,8 @@ class OomGuard(Watcher):
         self._limit: MemoryLimit | None = None
         self._limit_read_at = 0.0
         self._wait_s = interval_s
+        #: the profiler's count of its own threads' CPU (set by the profiler; :mod:`nbprofile.meters.own_cpu`)
+        self.own_cpu: OwnCpu | None = None
 
     # -- the cell's path -----------------------------------------------------
     def arm(self) -> None:
@@ -246,26 +250,34 @@ class OomGuard(Watcher):
             if self._stopped.wait(self._wait_s):
                 return
             self.wakeups += 1
-            if not self._armed.is_set():
-                continue  # the cell ended during the wait
-            if self.limit_override is None and (
-                    self._limit is None or self._clock() - self._limit_read_at >= LIMIT_REFRESH_S):
-                self.limit()  # file reads (~100 µs): outside the lock, so disarm never waits on them
-            beat: tuple[int, int] | None = None
-            with self.lock:
-                if self._stopped.is_set():
+            # the look, the beat and the live view it drives are nbprofile's CPU, not the cell's
+            with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
+                if self._wake_once():
                     return
-                if not self._armed.is_set():
-                    continue
-                if self.look():
-                    interrupt.interrupt_main_thread()
-                now = self._clock()
-                if (self.on_beat is not None and now - self._armed_at >= BEAT_INTERVAL_S
-                        and now - self._last_beat >= BEAT_INTERVAL_S):
-                    self._last_beat = now
-                    beat = (self.peak_bytes or 0, self._now_bytes)
-            if beat is not None:
-                self._beat(*beat)  # outside the lock: the journal's write must not delay disarm
+
+    def _wake_once(self) -> bool:
+        """One wakeup's work; True once the guard is stopped."""
+        if not self._armed.is_set():
+            return False  # the cell ended during the wait
+        if self.limit_override is None and (
+                self._limit is None or self._clock() - self._limit_read_at >= LIMIT_REFRESH_S):
+            self.limit()  # file reads (~100 µs): outside the lock, so disarm never waits on them
+        beat: tuple[int, int] | None = None
+        with self.lock:
+            if self._stopped.is_set():
+                return True
+            if not self._armed.is_set():
+                return False
+            if self.look():
+                interrupt.interrupt_main_thread()
+            now = self._clock()
+            if (self.on_beat is not None and now - self._armed_at >= BEAT_INTERVAL_S
+                    and now - self._last_beat >= BEAT_INTERVAL_S):
+                self._last_beat = now
+                beat = (self.peak_bytes or 0, self._now_bytes)
+        if beat is not None:
+            self._beat(*beat)  # outside the lock: the journal's write must not delay disarm
+        return False
 
     def _beat(self, high: int, now: int) -> None:
         assert self.on_beat is not None

@@ -31,6 +31,7 @@ from nbprofile.engine.windows import MeterSet, Window
 from nbprofile.meters.base import Meter
 from nbprofile.meters.memory_limit import OomCounter, find_oom_counter
 from nbprofile.meters.nvml import NvmlMeter
+from nbprofile.meters.own_cpu import OwnCpu
 from nbprofile.readings import Readings
 from nbprofile.record import BASELINE_ENV, RUN_ID_ENV, CellRecord, RunInfo, Status, new_run_id
 from nbprofile.store.base import RecordStore
@@ -65,6 +66,11 @@ class Profiler:
         self.live = LiveView()
         #: where a long cell's time goes: samples the main thread's stack once a cell passes a second
         self.hotspots = HotSpotSampler()
+        #: the CPU this profiler's threads spend while cells run, which cells' CPU time leaves out
+        self.own_cpu = OwnCpu()
+        for meter in self.windows.meters:
+            meter.own_cpu = self.own_cpu
+        self.oom_guard.own_cpu = self.hotspots.own_cpu = self.recorder.writer.own_cpu = self.own_cpu
         nvml = self.windows.find(NvmlMeter)
         if isinstance(nvml, NvmlMeter):  # GPU energy so far, for the live numbers
             self.live.gpu_energy = lambda window: nvml.live_energy_j(window.key)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import nullcontext
 from typing import Any, Protocol
 
 from nbprofile.errors import StoreError
+from nbprofile.meters.own_cpu import OwnCpu
 from nbprofile.record import CellRecord, RunInfo
 from nbprofile.store.base import RecordStore
 from nbprofile.store.ingest import ingest
@@ -66,6 +68,8 @@ class StoreWriter:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.batches = 0  # batches written, for tests and `%nbprofile status`
+        #: the profiler's count of its own threads' CPU: the batches run while cells do (set by the profiler)
+        self.own_cpu: OwnCpu | None = None
 
     def wake(self) -> None:
         """A record was saved: write it soon. Cheap on the cell's path: a clock read, and an
@@ -93,7 +97,8 @@ class StoreWriter:
             if woken:
                 self._gather()
             began = time.monotonic()
-            pending = not self.write_now()
+            with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
+                pending = not self.write_now()
             self._asleep = True
             if self._last_saved >= began:  # saved while this batch was written: its wake was skipped
                 self._wake.set()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from nbprofile.meters.own_cpu import OwnCpu
 from nbprofile.readings import Availability, Readings
 
 
@@ -30,6 +31,9 @@ class Meter(ABC):
     name: str = "meter"
     #: the reading keys this meter produces, in display order (each one in :mod:`nbprofile.metrics`)
     keys: tuple[str, ...] = ()
+    #: the profiler's count of its own threads' CPU (:mod:`.own_cpu`), set by the profiler: a meter
+    #: whose thread works while cells run counts that work in it, and the CPU meter leaves it out
+    own_cpu: OwnCpu | None = None
 
     @abstractmethod
     def probe(self) -> Availability:

@@ -40,6 +40,9 @@ def test_the_function_that_took_the_time_is_named_with_the_cell_line(start_kerne
     assert function.endswith("busy") and cell_line == 2, hot
     assert 0.70 <= self_share <= 0.90, hot
     assert hot["n"] >= 100  # ~100 a second over the 1.5 s past the threshold
+    # the sampler's (and the live view's) CPU is nbprofile's, counted apart from the cell's
+    ours, cells = record.value("profiler_cpu_s"), record.value("cpu_s")
+    assert ours is not None and cells is not None and 0 < ours < 0.1 * cells, (ours, cells)
     footer = reply.updates[-1]["data"]["text/plain"]  # a 3 s cell: its live output, replaced by the footer
     assert "hot: " in footer and "busy ← cell line 2" in footer
     last = k.run("%nbprofile last")

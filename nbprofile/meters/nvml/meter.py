@@ -11,6 +11,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from time import perf_counter_ns, time_ns
 from typing import Any
@@ -363,7 +364,11 @@ class NvmlMeter(Meter):
 
     def poll_once(self) -> None:
         """One polling tick: read every device, fold into every open window; drain the sample
-        buffers and re-read the process lists when due (thread or tests)."""
+        buffers and re-read the process lists when due (thread or tests); its CPU is nbprofile's."""
+        with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
+            self._poll_once()
+
+    def _poll_once(self) -> None:
         if self._nvml is None:  # closed
             return
         if self._polls:
