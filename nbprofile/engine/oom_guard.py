@@ -246,12 +246,13 @@ class OomGuard(Watcher):
 
     def _watch(self) -> None:
         while True:
-            self._armed.wait()  # parked between cells: no wakeups
-            if self._stopped.wait(self._wait_s):
-                return
-            self.wakeups += 1
-            # the look, the beat and the live view it drives are nbprofile's CPU, not the cell's
+            # each turn's CPU is nbprofile's, not the cell's: the wakeup, the look, the beat and the
+            # live view it drives (a turn parked between cells spends next to none)
             with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
+                self._armed.wait()  # parked between cells: no wakeups
+                if self._stopped.wait(self._wait_s):
+                    return
+                self.wakeups += 1
                 if self._wake_once():
                     return
 

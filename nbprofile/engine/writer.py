@@ -94,10 +94,11 @@ class StoreWriter:
                 return
             self._asleep = False
             self._wake.clear()
-            if woken:
-                self._gather()
-            began = time.monotonic()
+            # the batch runs while the next cells do: its CPU is nbprofile's, not theirs
             with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
+                if woken:
+                    self._gather()
+                began = time.monotonic()
                 pending = not self.write_now()
             self._asleep = True
             if self._last_saved >= began:  # saved while this batch was written: its wake was skipped

@@ -76,8 +76,8 @@ def test_without_the_profilers_count_every_thread_is_the_cells() -> None:
 
 def test_the_profiler_hands_its_count_to_its_threads_and_an_nvml_poll_is_not_the_cells(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Through the profiler: the NVML poller's tick (here a buffer read that spends 50 ms of CPU, as
-    slow drivers make it) lands in profiler_cpu_s, not in cpu_s."""
+    """Through the profiler: the NVML polling thread's drain (here a buffer read that spends 50 ms of
+    CPU, as slow drivers make it) lands in profiler_cpu_s, not in cpu_s."""
     clock = FakeClock()
     fake = FakeNvml([FakeGpu("GPU-aaaa1111-0000-4000-8000-000000000000")], clock)
     real_samples = fake.module.nvmlDeviceGetSamples
@@ -88,16 +88,16 @@ def test_the_profiler_hands_its_count_to_its_threads_and_an_nvml_poll_is_not_the
 
     fake.module.nvmlDeviceGetSamples = slow_samples
     monkeypatch.setitem(sys.modules, "pynvml", fake.module)
-    nvml = NvmlMeter(poll_interval_s=None, clock_ns=clock.now_ns, epoch_us=clock.epoch_us)
+    nvml = NvmlMeter(poll_interval_s=0.05, clock_ns=clock.now_ns, epoch_us=clock.epoch_us)
     profiler = Profiler(meters=[nvml, CpuClock(), WallClock()])
     try:
         assert nvml.probe().available
         threads = [profiler.oom_guard, profiler.hotspots, profiler.recorder.writer, nvml,
                    profiler.windows.find(CpuClock)]
         assert all(t.own_cpu is profiler.own_cpu for t in threads)
-        window = profiler.open_window("cell")
-        fake.run(6.0, 300.0, step_s=0.01)  # both kinds of buffer are due for a drain
-        in_thread(nvml.poll_once)
+        fake.run(6.0, 300.0, step_s=0.01)  # both kinds of buffer are due for a drain at the first tick
+        window = profiler.open_window("cell")  # wakes the polling thread
+        time.sleep(0.4)  # its ticks, every 50 ms
         r = profiler.close_window(window)
         assert r["profiler_cpu_s"].value >= 0.09  # two buffer reads of 50 ms
         assert r["cpu_s"].value < 0.05

@@ -11,7 +11,6 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from time import perf_counter_ns, time_ns
 from typing import Any
@@ -360,15 +359,11 @@ class NvmlMeter(Meter):
         self._polls = self._sample_memory or any(
             not g.mig and not (g.power_samples and g.util_samples) for g in self.gpus)
         if self._interval is not None:
-            self._poller = _Poller(self.poll_once, self._interval)
+            self._poller = _Poller(self.poll_once, self._interval, lambda: self.own_cpu)
 
     def poll_once(self) -> None:
         """One polling tick: read every device, fold into every open window; drain the sample
-        buffers and re-read the process lists when due (thread or tests); its CPU is nbprofile's."""
-        with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
-            self._poll_once()
-
-    def _poll_once(self) -> None:
+        buffers and re-read the process lists when due (thread or tests)."""
         if self._nvml is None:  # closed
             return
         if self._polls:

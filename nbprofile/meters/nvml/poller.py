@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from nbprofile.meters.nvml.discovery import Gpu
 from nbprofile.meters.nvml.reads import _instant_power, _memory_used
+from nbprofile.meters.own_cpu import OwnCpu
 
 #: The polling thread's period (memory peak; power and utilisation without a sample buffer).
 POLL_INTERVAL_S = 0.1
@@ -85,10 +87,13 @@ class _Lazy:
 
 
 class _Poller:
-    """One daemon thread that calls ``tick`` every ``interval_s`` while a window is open."""
+    """One daemon thread that calls ``tick`` every ``interval_s`` while a window is open; each
+    turn's CPU (the wakeup and the tick's NVML calls) is counted in ``own_cpu()`` when there is one."""
 
-    def __init__(self, tick: Callable[[], None], interval_s: float) -> None:
+    def __init__(self, tick: Callable[[], None], interval_s: float,
+                 own_cpu: Callable[[], OwnCpu | None] = lambda: None) -> None:
         self._tick = tick
+        self._own_cpu = own_cpu
         self._interval = interval_s
         self._active = threading.Event()
         self._stopped = threading.Event()
@@ -111,9 +116,11 @@ class _Poller:
 
     def _run(self) -> None:
         while not self._stopped.is_set():
-            self._active.wait()
-            # the first tick an interval in: each window's end reads the values it needs itself
-            if self._stopped.wait(self._interval):
-                return
-            if self._active.is_set():
-                self._tick()
+            own = self._own_cpu()
+            with own.spent() if own is not None else nullcontext():
+                self._active.wait()
+                # the first tick an interval in: each window's end reads the values it needs itself
+                if self._stopped.wait(self._interval):
+                    return
+                if self._active.is_set():
+                    self._tick()
