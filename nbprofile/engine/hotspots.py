@@ -33,11 +33,10 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from contextlib import nullcontext
 from types import CodeType, FrameType
 
 from nbprofile.insights import HotSpot, HotSpots, describe
-from nbprofile.meters.own_cpu import OwnCpu
+from nbprofile.meters.own_cpu import OwnCpu, counted
 
 __all__ = ["HotSpot", "HotSpotSampler", "HotSpots", "describe", "is_cell_file"]
 
@@ -272,7 +271,7 @@ class HotSpotSampler:
         # each turn's CPU is nbprofile's, its wakeup's included (most of it: ~140 µs against the
         # sample's ~40 µs on a 2-core VM); a turn parked between cells spends next to none
         while True:
-            with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
+            with counted(self.own_cpu):
                 if self._turn():
                     return
 

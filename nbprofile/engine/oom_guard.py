@@ -39,14 +39,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 
 from nbprofile.engine import interrupt
 from nbprofile.engine.interrupt import Watcher, absorb_pending_interrupt
 from nbprofile.format import format_bytes
 from nbprofile.meters.memory import _psutil_reader, _statm_reader  # the one RSS reader the package has
 from nbprofile.meters.memory_limit import MemoryLimit, discover_memory_limit
-from nbprofile.meters.own_cpu import OwnCpu
+from nbprofile.meters.own_cpu import OwnCpu, counted
 
 DEFAULT_FRACTION = 0.9
 DEFAULT_INTERVAL_S = 0.05
@@ -248,7 +247,7 @@ class OomGuard(Watcher):
         while True:
             # each turn's CPU is nbprofile's, not the cell's: the wakeup, the look, the beat and the
             # live view it drives (a turn parked between cells spends next to none)
-            with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
+            with counted(self.own_cpu):
                 self._armed.wait()  # parked between cells: no wakeups
                 if self._stopped.wait(self._wait_s):
                     return

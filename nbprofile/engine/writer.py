@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import nullcontext
 from typing import Any, Protocol
 
 from nbprofile.errors import StoreError
-from nbprofile.meters.own_cpu import OwnCpu
+from nbprofile.meters.own_cpu import OwnCpu, counted
 from nbprofile.record import CellRecord, RunInfo
 from nbprofile.store.base import RecordStore
 from nbprofile.store.ingest import ingest
@@ -95,7 +94,7 @@ class StoreWriter:
             self._asleep = False
             self._wake.clear()
             # the batch runs while the next cells do: its CPU is nbprofile's, not theirs
-            with self.own_cpu.spent() if self.own_cpu is not None else nullcontext():
+            with counted(self.own_cpu):
                 if woken:
                     self._gather()
                 began = time.monotonic()

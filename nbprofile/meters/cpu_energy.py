@@ -33,6 +33,7 @@ from pathlib import Path
 from nbprofile.datafiles import BUNDLED, codecarbon_data_dir
 from nbprofile.meters.base import Meter
 from nbprofile.meters.cpu_tdp import CPUINFO, Estimate, load_cpu_table, match_cpu, read_cpuinfo
+from nbprofile.meters.own_cpu import counted
 from nbprofile.meters.rapl import POWERCAP_ROOT, Domain, find_domains, open_counter, read_int
 from nbprofile.readings import Availability, Reading, Readings
 
@@ -297,14 +298,15 @@ class CpuEnergyMeter(Meter):
 
     def _watch_loop(self, interval: float) -> None:
         while not self._stopping.is_set():
-            self._active.wait()  # parked between windows
-            if self._stopping.wait(interval):
-                return
-            if self._active.is_set():
-                try:
-                    self._totals()
-                except (OSError, ValueError):
-                    continue  # a failed read folds nothing; the next one (or the window's end) catches up
+            with counted(self.own_cpu):  # nbprofile's CPU, not the running cell's
+                self._active.wait()  # parked between windows
+                if self._stopping.wait(interval):
+                    return
+                if self._active.is_set():
+                    try:
+                        self._totals()
+                    except (OSError, ValueError):  # nothing folded: the next read catches up
+                        continue
 
     def close(self) -> None:
         if self._thread is not None:

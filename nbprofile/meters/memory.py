@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 
 from nbprofile.meters.base import Meter
+from nbprofile.meters.own_cpu import OwnCpu, counted
 from nbprofile.readings import Availability, Reading, Readings
 
 CLEAR_REFS = "/proc/self/clear_refs"
@@ -93,8 +94,10 @@ def _psutil_reader() -> Callable[[], int] | None:
 class _Sampler:
     """One daemon thread that samples RSS while any window is open."""
 
-    def __init__(self, read_rss: Callable[[], int], interval_s: float) -> None:
+    def __init__(self, read_rss: Callable[[], int], interval_s: float,
+                 own_cpu: Callable[[], OwnCpu | None] = lambda: None) -> None:
         self._read = read_rss
+        self._own_cpu = own_cpu  #: where each turn's CPU is counted as nbprofile's
         self._interval = interval_s
         self._peak = 0
         self._active = threading.Event()
@@ -131,13 +134,14 @@ class _Sampler:
 
     def _run(self) -> None:
         while not self._stop:
-            self._active.wait()
-            if self._stop:
-                return
-            rss = self._read()
-            with self._lock:
-                self._peak = max(self._peak, rss)
-            time.sleep(self._interval)
+            with counted(self._own_cpu()):
+                self._active.wait()
+                if self._stop:
+                    return
+                rss = self._read()
+                with self._lock:
+                    self._peak = max(self._peak, rss)
+                time.sleep(self._interval)
 
 
 class PeakRss(Meter):
@@ -189,7 +193,7 @@ class PeakRss(Meter):
                 "install psutil, or run on Linux >= 4.0",
             )
         self.mode = "sampled"
-        self._sampler = _Sampler(self._read_rss, self._interval)
+        self._sampler = _Sampler(self._read_rss, self._interval, lambda: self.own_cpu)
         return Availability(
             True,
             f"sampled every {self._interval * 1000:.0f} ms: {reason}",

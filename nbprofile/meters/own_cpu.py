@@ -2,8 +2,9 @@
 
 ``getrusage(RUSAGE_SELF)`` counts every thread of the kernel, nbprofile's too: the NVML
 poller's drains (on an H200, 0.7 ms of CPU a second per GPU), the hot-spot sampler, the
-writer that moves records into the store, the OOM guard and the live view it drives. Each of
-those threads wraps each unit of its work in :meth:`OwnCpu.spent`, which adds what that thread
+writer that moves records into the store, the OOM guard and the live view it drives, the RSS
+sampler where the peak cannot be read exactly, the RAPL counters' wrap watcher. Each of
+those threads wraps each turn of its work in :func:`counted`, which adds what that thread
 spent on it (``getrusage(RUSAGE_THREAD)``: user and system time apart; where there is none,
 ``thread_time`` as user time). The CPU meter leaves the part spent inside a window out of the
 cell's ``cpu_s`` and reports it as ``profiler_cpu_s``.
@@ -19,7 +20,7 @@ import resource
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 _RUSAGE_THREAD: int | None = getattr(resource, "RUSAGE_THREAD", None)  # Linux
 
@@ -56,3 +57,8 @@ class OwnCpu:
         """(user, system) seconds counted so far."""
         with self._lock:
             return self._user, self._system
+
+
+def counted(own: OwnCpu | None) -> AbstractContextManager[None]:
+    """Count the ``with`` block's CPU in ``own``; nothing where there is none (a part used alone)."""
+    return own.spent() if own is not None else nullcontext()

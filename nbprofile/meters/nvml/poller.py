@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from nbprofile.meters.nvml.discovery import Gpu
 from nbprofile.meters.nvml.reads import _instant_power, _memory_used
-from nbprofile.meters.own_cpu import OwnCpu
+from nbprofile.meters.own_cpu import OwnCpu, counted
 
 #: The polling thread's period (memory peak; power and utilisation without a sample buffer).
 POLL_INTERVAL_S = 0.1
@@ -116,8 +115,7 @@ class _Poller:
 
     def _run(self) -> None:
         while not self._stopped.is_set():
-            own = self._own_cpu()
-            with own.spent() if own is not None else nullcontext():
+            with counted(self._own_cpu()):
                 self._active.wait()
                 # the first tick an interval in: each window's end reads the values it needs itself
                 if self._stopped.wait(self._interval):
