@@ -28,9 +28,11 @@ class StoreQueries:
     _notebook_is = "notebook IS NOT DISTINCT FROM ?"
 
     def _query(self, sql: str, params: Sequence[Any], decode: Callable[[list[Any]], T]) -> T:
+        """Run a read (``?`` placeholders) and ``decode`` its rows: each backend's own connection."""
         raise NotImplementedError
 
     def _record(self, row: Sequence[Any]) -> CellRecord:
+        """A record from a ``SELECT id, CELL_COLUMNS`` row: each backend's own column types."""
         raise NotImplementedError
 
     def _select(self, where: str, params: Sequence[Any], order: str, limit: int | None) -> list[CellRecord]:

@@ -30,6 +30,7 @@ class Vocabulary:
     path: str
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement (``?`` placeholders) on the store's connection: each backend's own."""
         raise NotImplementedError
 
     def _init_vocabulary(self) -> None:

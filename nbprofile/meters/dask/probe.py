@@ -54,7 +54,9 @@ BEGIN_WAIT_S = 0.5
 WINDOWS_KEPT = 64
 _ENDED = "ended before it began"
 #: shorter windows do not read the GPUs' energy counter at their end (it moves every ~100 ms, and a
-#: read costs 3 ms of CPU a device on an H200), nor their utilisation samples (~0.2 s apart; 2.1 ms)
+#: read costs 3 ms of CPU a device on an H200), nor their utilisation samples (~0.2 s apart; 2.1 ms).
+#: The kernel's NVML meter has the same two (COUNTER_UPDATE_PERIOD_S, figures.UTIL_READ_FROM_S); they
+#: are written again here because this module runs, pickled by value, where nbprofile is not installed
 ENERGY_READ_FROM_US = 100_000
 BUSY_READ_FROM_US = 250_000
 #: pre-reset high-water marks kept per worker: windows nested deeper than this are not expected
